@@ -1,0 +1,25 @@
+"""restauth: REST-style authentication for any WSGI application, as one middleware."""
+
+from restauth.errors import StoreUnavailable
+from restauth.identity import Identity
+from restauth.middleware import AuthMiddleware
+from restauth.passwords import PasswordHasher
+from restauth.tokens import MemoryTokenManager, TokenGrant, TokenManager
+from restauth.users import MemoryUserStore, User, UserStore, WritableUserStore
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthMiddleware",
+    "Identity",
+    "MemoryTokenManager",
+    "MemoryUserStore",
+    "PasswordHasher",
+    "StoreUnavailable",
+    "TokenGrant",
+    "TokenManager",
+    "User",
+    "UserStore",
+    "WritableUserStore",
+    "__version__",
+]

@@ -1,0 +1,67 @@
+"""Which paths anonymous callers may reach.
+
+Patterns are compiled once: an exact path (``/health``), ``*`` for exactly one path
+segment (``/static/*``), ``**`` for any depth (``/static/**``, also matching
+``/static`` itself). A path that is not in canonical form (``.``/``..`` segments,
+``//``, ``;`` parameters) is never public, so a router that normalises paths
+differently from us cannot be used to reach a protected view anonymously.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_SEGMENT = r"[^/]+"
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """Compile one path pattern; ``ValueError`` naming it if it is malformed."""
+    if not isinstance(pattern, str) or not pattern.startswith("/"):
+        raise ValueError(f"path pattern {pattern!r} must start with '/'")
+    parts: list[str] = []
+    segments = pattern.split("/")[1:]
+    for index, segment in enumerate(segments):
+        if segment == "**":
+            if index != len(segments) - 1:
+                raise ValueError(f"path pattern {pattern!r}: '**' is only allowed at the end")
+            parts.append("(?:/.*)?")
+        elif segment == "*":
+            parts.append("/" + _SEGMENT)
+        elif "*" in segment:
+            raise ValueError(f"path pattern {pattern!r}: '*' must be a whole segment")
+        else:
+            parts.append("/" + re.escape(segment))
+    if segments and segments[-1] == "**":
+        return re.compile("".join(parts))
+    return re.compile("".join(parts) if pattern != "/" else "/")
+
+
+def is_canonical(path: str) -> bool:
+    """True for paths a router cannot read differently from us."""
+    if not path.startswith("/") or "//" in path or ";" in path or "\\" in path:
+        return False
+    return not any(segment in (".", "..") for segment in path.split("/"))
+
+
+class PublicPaths:
+    """Matches the ``public=`` patterns of :class:`restauth.AuthMiddleware`."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        if isinstance(patterns, str):
+            patterns = [patterns]
+        compiled = [compile_pattern(p) for p in patterns]
+        self._regex = (
+            re.compile("|".join(f"(?:{c.pattern})" for c in compiled)) if compiled else None
+        )
+        self._exact = frozenset(p for p in patterns if "*" not in p)
+
+    def __bool__(self) -> bool:
+        return self._regex is not None
+
+    def match(self, path: str) -> bool:
+        if self._regex is None:
+            return False
+        if path in self._exact:
+            return True
+        return is_canonical(path) and self._regex.fullmatch(path) is not None

@@ -1,0 +1,77 @@
+"""Credentials in, an :class:`Identity` (or the reason for a refusal) out.
+
+This is where the stores are consulted. It knows nothing of WSGI: the middleware
+and the endpoints both call :meth:`Authenticator.authenticate`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from restauth.credentials import BasicCredentials, Credentials
+from restauth.identity import Identity
+from restauth.passwords import PasswordHasher
+from restauth.tokens.base import TokenGrant, TokenManager, looks_like_token
+from restauth.users.base import UserStore
+
+
+class Failure(enum.Enum):
+    """Why credentials were refused; decides the challenge, never the body."""
+
+    BAD_PASSWORD = "bad password"  # wrong password, unknown user, bad token-as-password
+    BAD_TOKEN = "bad token"  # unknown, expired or revoked Token/Bearer
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    """A success. ``grant`` is set when a token was presented (and renewed)."""
+
+    identity: Identity
+    stamp: str
+    grant: TokenGrant | None = None
+
+
+class Authenticator:
+    """Checks Basic passwords, tokens and tokens-as-passwords against the stores.
+
+    An unknown user costs the same single bcrypt check as a wrong password, and a
+    Basic password is first tried as the user's token (RESTHeart's token-as-password)
+    when it has a token's shape. A token is accepted only while its credential stamp
+    matches the user's, so password changes and removals kill tokens everywhere.
+    """
+
+    def __init__(
+        self, users: UserStore, tokens: TokenManager | None, hasher: PasswordHasher
+    ) -> None:
+        self.users = users
+        self.tokens = tokens
+        self.hasher = hasher
+
+    def authenticate(self, credentials: Credentials) -> Authenticated | Failure:
+        """Raises :class:`restauth.StoreUnavailable` when a store cannot answer."""
+        if isinstance(credentials, BasicCredentials):
+            return self._basic(credentials.userid, credentials.password)
+        return self._token(credentials.token)
+
+    def _basic(self, userid: str, password: str) -> Authenticated | Failure:
+        user = self.users.get(userid)
+        if user is not None and self.tokens is not None and looks_like_token(password):
+            grant = self.tokens.authenticate(password)
+            if grant is not None and grant.userid == user.userid and grant.stamp == user.stamp:
+                identity = Identity(user.userid, user.roles, "token-basic")
+                return Authenticated(identity, user.stamp, grant)
+        if not self.hasher.verify(password, user.password_hash if user else None) or user is None:
+            return Failure.BAD_PASSWORD
+        return Authenticated(Identity(user.userid, user.roles, "basic"), user.stamp)
+
+    def _token(self, token: str) -> Authenticated | Failure:
+        if self.tokens is None:
+            return Failure.BAD_TOKEN
+        grant = self.tokens.authenticate(token)
+        if grant is None:
+            return Failure.BAD_TOKEN
+        user = self.users.get(grant.userid)
+        if user is None or user.stamp != grant.stamp:
+            return Failure.BAD_TOKEN
+        return Authenticated(Identity(user.userid, user.roles, "token"), user.stamp, grant)

@@ -1,0 +1,114 @@
+"""Turn an ``Authorization`` header into credentials: pure parsing, no I/O.
+
+Basic follows RFC 7617 (strict base64, UTF-8, NFC, split at the first colon, no
+control characters); ``Token`` (as Django REST Framework sends it) and ``Bearer``
+(RFC 6750) carry a ``b64token``. Every way a header can be wrong maps to one
+:class:`Malformed` value, so the caller answers from a fixed status matrix and
+no input can raise.
+"""
+
+from __future__ import annotations
+
+import binascii
+import enum
+import re
+import unicodedata
+from base64 import b64decode
+from dataclasses import dataclass
+
+DEFAULT_MAX_HEADER_SIZE = 8192
+
+# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# Control characters (RFC 7617 §2: user-id and password MUST NOT contain them).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_TOKEN_SCHEMES = {"token": "token", "bearer": "bearer"}
+
+
+@dataclass(frozen=True, slots=True)
+class BasicCredentials:
+    """``Basic`` userid and password (the password may be a token: token-as-password)."""
+
+    userid: str
+    password: str
+
+    def __repr__(self) -> str:  # never show the password
+        return f"BasicCredentials(userid={self.userid!r}, password=<hidden>)"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCredentials:
+    """A ``Token`` or ``Bearer`` token; ``scheme`` is ``"token"`` or ``"bearer"``."""
+
+    token: str
+    scheme: str
+
+    def __repr__(self) -> str:
+        return f"TokenCredentials(scheme={self.scheme!r}, token=<hidden>)"
+
+
+class Malformed(enum.Enum):
+    """Why a header that claims to carry credentials cannot be read."""
+
+    BASIC = "malformed Basic credentials"  # 401 with the usual challenge
+    TOKEN = "malformed token"  # 400, Bearer error="invalid_request"
+    AMBIGUOUS = "more than one credential"  # 400: two headers joined with a comma
+    TOO_LARGE = "Authorization header too large"  # 431, checked before decoding
+
+
+Credentials = BasicCredentials | TokenCredentials
+ParseResult = Credentials | Malformed | None
+
+
+def normalize(text: str) -> str:
+    """The one canonical form of userids and passwords, at enrolment and at login."""
+    return unicodedata.normalize("NFC", text)
+
+
+def parse_authorization(
+    value: str | None,
+    *,
+    tokens_enabled: bool = True,
+    max_size: int = DEFAULT_MAX_HEADER_SIZE,
+) -> ParseResult:
+    """Parse a WSGI ``HTTP_AUTHORIZATION`` value (a Latin-1 decoded native string).
+
+    Returns ``None`` when there is no header or its scheme is not one restauth speaks
+    (the request is then anonymous), credentials, or a :class:`Malformed` reason.
+    With ``tokens_enabled=False`` the ``Token`` and ``Bearer`` schemes are foreign.
+    """
+    if value is None:
+        return None
+    if len(value) > max_size:
+        return Malformed.TOO_LARGE
+    scheme, _, rest = value.strip(" ").partition(" ")
+    scheme = scheme.lower()
+    if scheme == "basic":
+        return _parse_basic(rest.lstrip(" "))
+    if tokens_enabled and scheme in _TOKEN_SCHEMES:
+        return _parse_token(rest.lstrip(" "), _TOKEN_SCHEMES[scheme])
+    return None
+
+
+def _parse_basic(encoded: str) -> BasicCredentials | Malformed:
+    if "," in encoded:
+        return Malformed.AMBIGUOUS
+    if not encoded or not encoded.isascii():
+        return Malformed.BASIC
+    try:
+        raw = b64decode(encoded, validate=True)
+        text = raw.decode("utf-8")
+    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+        return Malformed.BASIC
+    userid, colon, password = text.partition(":")
+    if not colon or not userid or _CONTROL.search(text):
+        return Malformed.BASIC
+    return BasicCredentials(normalize(userid), normalize(password))
+
+
+def _parse_token(token: str, scheme: str) -> TokenCredentials | Malformed:
+    if "," in token:
+        return Malformed.AMBIGUOUS
+    if not _B64TOKEN.fullmatch(token):
+        return Malformed.TOKEN
+    return TokenCredentials(token, scheme)

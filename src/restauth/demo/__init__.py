@@ -1,0 +1,1 @@
+"""The bundled example server (``restauth demo`` or ``python -m restauth.demo``)."""

@@ -1,0 +1,181 @@
+"""restauth's own REST endpoints: log in, token info, log out, roles.
+
+``POST /tokens`` (JSON or form ``username``/``password``, or Basic), ``GET`` and
+``DELETE /tokens/<userid>``, ``GET /roles/<userid>``. Another user's resource is 403;
+no or bad credentials are 401. The login form never gets a challenge, so a browser
+page posting a wrong password never sees the browser's own login dialog.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from webob import Request
+
+from restauth.authenticator import Authenticated, Authenticator, Failure
+from restauth.credentials import BasicCredentials, normalize
+from restauth.responses import Challenges, Header, Reply, empty_reply, json_reply, problem
+from restauth.token_headers import NO_STORE, format_instant, token_headers
+from restauth.tokens.base import TokenGrant, TokenManager
+
+MAX_LOGIN_BODY = 16 * 1024
+_FORM = "application/x-www-form-urlencoded"
+
+AuthResult = Authenticated | Reply | None
+
+
+class Endpoints:
+    """Routes and answers requests under ``tokens_path`` and ``roles_path``."""
+
+    def __init__(
+        self,
+        *,
+        authenticator: Authenticator,
+        tokens: TokenManager | None,
+        challenges: Challenges,
+        tokens_path: str,
+        roles_path: str,
+        authenticate: Callable[[dict[str, Any]], AuthResult],
+        grant_for: Callable[[Authenticated], TokenGrant],
+    ) -> None:
+        self._authenticator = authenticator
+        self._tokens = tokens
+        self._challenges = challenges
+        self.tokens_path = tokens_path
+        self.roles_path = roles_path
+        self._tokens_prefix = tokens_path + "/"
+        self._roles_prefix = roles_path + "/"
+        self._authenticate = authenticate
+        self._grant_for = grant_for
+
+    def owns(self, path: str) -> bool:
+        """True for the paths these endpoints answer (checked on every request: keep it cheap)."""
+        if path.startswith(self._roles_prefix):
+            return True
+        return self._tokens is not None and (
+            path == self.tokens_path or path.startswith(self._tokens_prefix)
+        )
+
+    def handle(self, environ: dict[str, Any]) -> Reply:
+        path: str = environ.get("PATH_INFO", "")
+        method: str = environ.get("REQUEST_METHOD", "GET")
+        if path == self.tokens_path:
+            if method != "POST":
+                return problem(405, extra=[("Allow", "POST")])
+            return self._login(environ)
+        if path.startswith(self._roles_prefix):
+            if method != "GET":
+                return problem(405, extra=[("Allow", "GET")])
+            return self._own(environ, path[len(self._roles_prefix) :], self._roles)
+        if method not in ("GET", "DELETE"):
+            return problem(405, extra=[("Allow", "GET, DELETE")])
+        action = self._token_info if method == "GET" else self._logout
+        return self._own(environ, path[len(self._tokens_prefix) :], action)
+
+    # -- POST /tokens --------------------------------------------------------
+
+    def _login(self, environ: dict[str, Any]) -> Reply:
+        request = Request(environ)
+        if request.content_length and request.content_length > MAX_LOGIN_BODY:
+            return problem(413, "The login body is too large.")
+        if request.content_length:
+            credentials = _body_credentials(request)
+            if credentials is None:
+                return problem(400, "Send JSON or a form with string 'username' and 'password'.")
+            auth = self._check(credentials)
+        else:
+            auth = self._authenticate(environ)
+        if not isinstance(auth, Authenticated):
+            if isinstance(auth, Reply) and not auth.status.startswith("401"):
+                return auth  # 400, 431, 503: same answer as anywhere else
+            return self._challenges.plain_unauthorized  # a login form never gets a challenge
+        assert self._tokens is not None  # the endpoint exists only with tokens on
+        grant = self._grant_for(auth)
+        body = {
+            "token": grant.token,
+            "userid": auth.identity.userid,
+            "roles": sorted(auth.identity.roles),
+            "valid_until": format_instant(grant.valid_until),
+        }
+        return json_reply(200, body, [*token_headers(grant, self.tokens_path), *NO_STORE])
+
+    def _check(self, credentials: BasicCredentials) -> AuthResult:
+        outcome = self._authenticator.authenticate(credentials)
+        return None if isinstance(outcome, Failure) else outcome
+
+    # -- /tokens/<userid>, /roles/<userid> -----------------------------------
+
+    def _own(
+        self,
+        environ: dict[str, Any],
+        raw_userid: str,
+        action: Callable[[Authenticated], Reply],
+    ) -> Reply:
+        auth = self._authenticate(environ)
+        if auth is None:
+            return self._challenges.unauthorized
+        if isinstance(auth, Reply):
+            return auth
+        if _path_userid(raw_userid) != auth.identity.userid:
+            return self._forbidden(auth)
+        return action(auth)
+
+    def _token_info(self, auth: Authenticated) -> Reply:
+        grant = self._grant_for(auth)
+        body = {
+            "userid": grant.userid,
+            "valid_until": format_instant(grant.valid_until),
+            "created": format_instant(grant.created),
+        }
+        return json_reply(200, body, self._headers(grant))
+
+    def _logout(self, auth: Authenticated) -> Reply:
+        assert self._tokens is not None
+        self._tokens.revoke(auth.identity.userid)
+        return empty_reply(204, NO_STORE)
+
+    def _roles(self, auth: Authenticated) -> Reply:
+        body = {"authenticated": True, "roles": sorted(auth.identity.roles)}
+        if self._tokens is None:
+            return json_reply(200, body)
+        return json_reply(200, body, self._headers(self._grant_for(auth)))
+
+    def _forbidden(self, auth: Authenticated) -> Reply:
+        reply = self._challenges.forbidden
+        if self._tokens is None:
+            return reply
+        headers = [h for h in reply.headers if h[0] != "Cache-Control"]
+        return Reply(reply.status, headers + self._headers(self._grant_for(auth)), reply.body)
+
+    def _headers(self, grant: TokenGrant) -> list[Header]:
+        return [*token_headers(grant, self.tokens_path), *NO_STORE]
+
+
+def _path_userid(raw: str) -> str | None:
+    """The userid in a path: PEP 3333 hands bytes as Latin-1; the userid is UTF-8."""
+    try:
+        return normalize(raw.encode("latin-1").decode("utf-8"))
+    except UnicodeError:
+        return None
+
+
+def _body_credentials(request: Request) -> BasicCredentials | None:
+    """``username``/``password`` from a JSON object or an urlencoded form, else ``None``."""
+    try:
+        raw = request.body
+        if request.content_type == "application/json" or request.content_type.endswith("+json"):
+            data = json.loads(raw.decode("utf-8"))
+        elif request.content_type == _FORM:
+            data = dict(request.POST.items())
+        else:
+            return None
+    except (ValueError, UnicodeError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    username, password = data.get("username"), data.get("password")
+    if not isinstance(username, str) or not isinstance(password, str) or not username:
+        return None
+    return BasicCredentials(normalize(username), normalize(password))

@@ -1,0 +1,160 @@
+"""``AuthMiddleware``: the WSGI glue. Parsing, checking and deciding live elsewhere."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from restauth.access import PublicPaths
+from restauth.authenticator import Authenticated, Authenticator, Failure
+from restauth.credentials import DEFAULT_MAX_HEADER_SIZE, Malformed, parse_authorization
+from restauth.endpoints import Endpoints
+from restauth.errors import StoreUnavailable
+from restauth.passwords import PasswordHasher
+from restauth.responses import Challenges, Reply, unavailable, wants_no_challenge
+from restauth.token_headers import merge_token_headers, token_headers
+from restauth.tokens.base import TokenGrant, TokenManager
+from restauth.tokens.memory import MemoryTokenManager
+from restauth.users.base import UserStore
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+logger = logging.getLogger("restauth")
+
+_DEFAULT: Any = object()  # "tokens not given": a fresh MemoryTokenManager
+
+
+class AuthMiddleware:
+    """Authenticate every request to ``app``; see the README for the wire behaviour.
+
+    ``tokens=None`` turns tokens off (Basic only, no token headers, no ``/tokens``).
+    ``public`` path patterns may be reached anonymously; credentials sent there are
+    still checked. A store that fails answers 503 and never lets the request in.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        users: UserStore,
+        tokens: TokenManager | None = _DEFAULT,
+        realm: str = "restauth",
+        public: Iterable[str] = (),
+        tokens_path: str = "/tokens",
+        roles_path: str = "/roles",
+        password_hasher: PasswordHasher | None = None,
+        max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
+        retry_after: int = 5,
+    ) -> None:
+        if tokens is _DEFAULT:
+            tokens = MemoryTokenManager()
+        for name, value in (("tokens_path", tokens_path), ("roles_path", roles_path)):
+            if not value.startswith("/") or value.endswith("/") or len(value) < 2:
+                raise ValueError(f"{name} must start with '/' and not end with '/': {value!r}")
+        self.app = app
+        self.users = users
+        self.tokens = tokens
+        self.realm = realm
+        self.tokens_path = tokens_path
+        self.max_header_size = max_header_size
+        hasher = password_hasher or getattr(users, "hasher", None) or PasswordHasher()
+        self.authenticator = Authenticator(users, tokens, hasher)
+        self.public = PublicPaths(public)
+        self.challenges = Challenges(realm, tokens_enabled=tokens is not None)
+        self._unavailable = unavailable(retry_after)
+        self.endpoints = Endpoints(
+            authenticator=self.authenticator,
+            tokens=tokens,
+            challenges=self.challenges,
+            tokens_path=tokens_path,
+            roles_path=roles_path,
+            authenticate=self.authenticate,
+            grant_for=self.grant_for,
+        )
+        self._malformed = {
+            Malformed.BASIC: self.challenges.unauthorized,
+            Malformed.TOKEN: self.challenges.bad_request,
+            Malformed.AMBIGUOUS: self.challenges.bad_request,
+            Malformed.TOO_LARGE: self.challenges.too_large,
+        }
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path: str = environ.get("PATH_INFO", "")
+        if self.endpoints.owns(path):
+            return self._reply(self._guard(self.endpoints.handle, environ), environ, start_response)
+        if (
+            environ.get("REQUEST_METHOD") == "OPTIONS"
+            and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
+        ):
+            return self.app(environ, start_response)  # CORS preflight: never challenged
+        auth = self._guard(self.authenticate, environ)
+        if auth is None:
+            if self.public.match(path):
+                environ.pop("restauth.identity", None)
+                return self.app(environ, start_response)
+            return self._reply(self.challenges.unauthorized, environ, start_response)
+        if isinstance(auth, Reply):
+            return self._reply(auth, environ, start_response)
+        environ["REMOTE_USER"] = auth.identity.userid
+        environ["restauth.identity"] = auth.identity
+        if self.tokens is None:
+            return self.app(environ, start_response)
+        grant = self._guard(self.grant_for, auth)
+        if isinstance(grant, Reply):
+            return self._reply(grant, environ, start_response)
+        ours = token_headers(grant, self.tokens_path)
+
+        def start_with_token(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], object]:
+            return start_response(status, merge_token_headers(headers, ours), exc_info)
+
+        return self.app(environ, start_with_token)
+
+    def authenticate(self, environ: WSGIEnvironment) -> Authenticated | Reply | None:
+        """The caller's identity, a refusal to send, or ``None`` for an anonymous request."""
+        parsed = parse_authorization(
+            environ.get("HTTP_AUTHORIZATION"),
+            tokens_enabled=self.tokens is not None,
+            max_size=self.max_header_size,
+        )
+        if parsed is None:
+            return None
+        if isinstance(parsed, Malformed):
+            return self._malformed[parsed]
+        outcome = self.authenticator.authenticate(parsed)
+        if outcome is Failure.BAD_PASSWORD:
+            return self.challenges.unauthorized
+        if outcome is Failure.BAD_TOKEN:
+            return self.challenges.invalid_token
+        assert isinstance(outcome, Authenticated)
+        return outcome
+
+    def grant_for(self, auth: Authenticated) -> TokenGrant:
+        """The token to hand back: the one presented, else the user's current one."""
+        if auth.grant is not None:
+            return auth.grant
+        assert self.tokens is not None
+        return self.tokens.issue(auth.identity.userid, auth.stamp)
+
+    def _guard(self, step: Callable[[Any], Any], argument: Any) -> Any:
+        """Run a step that touches a store; any failure there is a 503, never an open door."""
+        try:
+            return step(argument)
+        except StoreUnavailable as error:
+            logger.warning("store unavailable: %s", error)
+            return self._unavailable
+        except Exception as error:
+            logger.error("authentication backend error: %s", type(error).__name__)
+            return self._unavailable
+
+    @staticmethod
+    def _reply(
+        reply: Reply, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> list[bytes]:
+        if wants_no_challenge(environ):
+            reply = Challenges.without_challenge(reply)
+        start_response(reply.status, list(reply.headers))
+        return [reply.body]

@@ -1,0 +1,67 @@
+"""The ``Auth-Token*`` headers, and how they join an application's own headers.
+
+A response that carries a token must not be cached (RFC 6749 §5.1): whatever
+caching the application asked for is replaced by ``no-store``. The three token
+headers are exposed to cross-origin scripts by merging them into any
+``Access-Control-Expose-Headers`` the application set.
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import quote
+
+from restauth.responses import Header
+from restauth.tokens.base import TokenGrant
+
+AUTH_TOKEN = "Auth-Token"
+VALID_UNTIL = "Auth-Token-Valid-Until"
+LOCATION = "Auth-Token-Location"
+EXPOSED = (AUTH_TOKEN, VALID_UNTIL, LOCATION)
+
+# Headers the middleware owns on a token-bearing response (lower-case for matching).
+_REPLACED = frozenset(
+    {"auth-token", "auth-token-valid-until", "auth-token-location", "cache-control", "pragma"}
+)
+_EXPOSE = "access-control-expose-headers"
+NO_STORE: tuple[Header, Header] = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
+
+
+def format_instant(epoch: float) -> str:
+    """``2026-11-22T13:28:10.749Z``: ISO 8601, UTC, milliseconds, ``Z``."""
+    millis = int(epoch * 1000)
+    seconds, millis = divmod(millis, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+def token_location(tokens_path: str, userid: str) -> str:
+    """``/tokens/<userid>`` with the userid percent-encoded: no CR/LF can reach a header."""
+    return f"{tokens_path}/{quote(userid, safe='')}"
+
+
+def token_headers(grant: TokenGrant, tokens_path: str) -> list[Header]:
+    return [
+        (AUTH_TOKEN, grant.token),
+        (VALID_UNTIL, format_instant(grant.valid_until)),
+        (LOCATION, token_location(tokens_path, grant.userid)),
+    ]
+
+
+def merge_token_headers(app_headers: list[Header], ours: list[Header]) -> list[Header]:
+    """The app's headers minus the ones we own, plus ours, with the expose list merged."""
+    merged: list[Header] = []
+    exposed: list[str] = []
+    for name, value in app_headers:
+        lower = name.lower()
+        if lower in _REPLACED:
+            continue
+        if lower == _EXPOSE:
+            exposed.extend(v.strip() for v in value.split(",") if v.strip())
+            continue
+        merged.append((name, value))
+    present = {e.lower() for e in exposed}
+    exposed.extend(name for name in EXPOSED if name.lower() not in present)
+    merged.extend(ours)
+    merged.append(("Access-Control-Expose-Headers", ", ".join(exposed)))
+    merged.extend(NO_STORE)
+    return merged

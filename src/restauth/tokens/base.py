@@ -1,0 +1,125 @@
+"""The token manager protocol and the token format every manager shares.
+
+A token is ``<id>.<mac>``: ``id`` is 128 random bits from :mod:`secrets`, ``mac`` is
+``HMAC-SHA256(secret_key, id)``. A store keeps only the id, so a dump of the store
+cannot be replayed without the key, yet the manager can hand a user their *current*
+token again (the contract reuses one token per user while it is valid).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from base64 import urlsafe_b64encode
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol, runtime_checkable
+
+Clock = Callable[[], float]
+Duration = float | int | timedelta
+
+DEFAULT_TTL = 15 * 60.0
+DEFAULT_MAX_LIFETIME = 12 * 3600.0
+ID_BYTES = 16  # 128 bits (ASVS 5.0 7.2.3)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """A live token and what the middleware needs to know about it.
+
+    ``stamp`` is the user's credential stamp when the token was issued; ``valid_until``
+    is the earlier of the idle deadline and the absolute one (epoch seconds).
+    """
+
+    token: str
+    userid: str
+    stamp: str
+    created: float
+    valid_until: float
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenGrant(userid={self.userid!r}, token=<hidden>, created={self.created}, "
+            f"valid_until={self.valid_until})"
+        )
+
+
+@runtime_checkable
+class TokenManager(Protocol):
+    """Issue, check (and renew), look up and revoke tokens; one current token per user.
+
+    Every method may raise :class:`restauth.StoreUnavailable`. Expiry is judged by the
+    manager's ``clock()``: ``ttl`` is an idle timeout renewed on each use,
+    ``max_lifetime`` an absolute cap since issue.
+    """
+
+    ttl: float
+    max_lifetime: float
+
+    def issue(self, userid: str, stamp: str) -> TokenGrant:
+        """The user's current token if valid under ``stamp`` (renewed), else a new one."""
+        ...
+
+    def authenticate(self, token: str) -> TokenGrant | None:
+        """Check a presented token; renew and return it, or ``None`` if unknown/expired/revoked."""
+        ...
+
+    def lookup(self, userid: str) -> TokenGrant | None:
+        """The user's current valid token, without renewing it."""
+        ...
+
+    def revoke(self, userid: str) -> bool:
+        """Kill the user's token everywhere at once; ``True`` if there was one."""
+        ...
+
+
+def as_seconds(value: Duration, name: str) -> float:
+    """Accept seconds or a ``timedelta``; refuse zero, negatives and other types."""
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise TypeError(f"{name} must be seconds (int or float) or a datetime.timedelta")
+    if not seconds > 0:
+        raise ValueError(f"{name} must be positive")
+    return seconds
+
+
+class TokenCodec:
+    """Mint ``id.mac`` tokens and recover the id from a presented one in constant time."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, secret_key: bytes | str | None = None) -> None:
+        if secret_key is None:
+            secret_key = secrets.token_bytes(32)
+        key = secret_key.encode("utf-8") if isinstance(secret_key, str) else bytes(secret_key)
+        if len(key) < 16:
+            raise ValueError("secret_key must be at least 16 bytes")
+        self._key = key
+
+    def new_id(self) -> str:
+        return secrets.token_urlsafe(ID_BYTES)
+
+    def token_for(self, token_id: str) -> str:
+        return f"{token_id}.{self._mac(token_id)}"
+
+    def id_of(self, token: str) -> str | None:
+        """The id inside a genuine token, or ``None`` (wrong shape or a MAC that fails)."""
+        token_id, dot, mac = token.partition(".")
+        if not dot or not token_id or not token.isascii():
+            return None
+        if not hmac.compare_digest(mac, self._mac(token_id)):
+            return None
+        return token_id
+
+    def _mac(self, token_id: str) -> str:
+        digest = hmac.digest(self._key, token_id.encode("ascii", "replace"), "sha256")
+        return urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def looks_like_token(value: str) -> bool:
+    """Cheap shape test before a Basic password is tried as a token."""
+    return "." in value and len(value) <= 256

@@ -1,0 +1,133 @@
+"""An in-memory token manager: one process, tokens die with it."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from restauth.tokens.base import (
+    DEFAULT_MAX_LIFETIME,
+    DEFAULT_TTL,
+    Clock,
+    Duration,
+    TokenCodec,
+    TokenGrant,
+    as_seconds,
+)
+
+
+class _Record:
+    """One live token. Mutable so a renewal is a single attribute store (atomic under the GIL)."""
+
+    __slots__ = ("created", "idle_deadline", "stamp", "token_id", "userid")
+
+    def __init__(self, token_id: str, userid: str, stamp: str, created: float, idle: float):
+        self.token_id = token_id
+        self.userid = userid
+        self.stamp = stamp
+        self.created = created
+        self.idle_deadline = idle
+
+
+class MemoryTokenManager:
+    """Tokens in two dicts (by id, by user), one current token per user.
+
+    Reads take no lock: a renewal writes the record's deadline only, and a revoked
+    record is already out of the dicts, so a refresh racing a revoke cannot bring the
+    token back. Issue and revoke hold a lock to keep one token per user. Expired
+    records are replaced when their user logs in again and can be swept with
+    :meth:`purge_expired`; there is at most one per user.
+    """
+
+    def __init__(
+        self,
+        ttl: Duration = DEFAULT_TTL,
+        *,
+        max_lifetime: Duration = DEFAULT_MAX_LIFETIME,
+        clock: Clock = time.time,
+        secret_key: bytes | str | None = None,
+    ) -> None:
+        self.ttl = as_seconds(ttl, "ttl")
+        self.max_lifetime = as_seconds(max_lifetime, "max_lifetime")
+        self.clock = clock
+        self._codec = TokenCodec(secret_key)
+        self._by_id: dict[str, _Record] = {}
+        self._by_user: dict[str, _Record] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, userid: str, stamp: str) -> TokenGrant:
+        now = self.clock()
+        with self._lock:
+            record = self._by_user.get(userid)
+            if record is not None and record.stamp == stamp and self._alive(record, now):
+                return self._renew(record, now)
+            if record is not None:
+                self._drop(record)
+            record = _Record(self._codec.new_id(), userid, stamp, now, now + self.ttl)
+            self._by_id[record.token_id] = record
+            self._by_user[userid] = record
+        return self._grant(record)
+
+    def authenticate(self, token: str) -> TokenGrant | None:
+        token_id = self._codec.id_of(token)
+        if token_id is None:
+            return None
+        record = self._by_id.get(token_id)
+        if record is None:
+            return None
+        now = self.clock()
+        if not self._alive(record, now):
+            return None
+        record.idle_deadline = now + self.ttl
+        return self._grant(record, token)
+
+    def lookup(self, userid: str) -> TokenGrant | None:
+        record = self._by_user.get(userid)
+        if record is None or not self._alive(record, self.clock()):
+            return None
+        return self._grant(record)
+
+    def revoke(self, userid: str) -> bool:
+        with self._lock:
+            record = self._by_user.get(userid)
+            if record is None:
+                return False
+            self._drop(record)
+            return True
+
+    def purge_expired(self) -> int:
+        """Forget every expired token; returns how many."""
+        now = self.clock()
+        with self._lock:
+            dead = [r for r in self._by_user.values() if not self._alive(r, now)]
+            for record in dead:
+                self._drop(record)
+        return len(dead)
+
+    def __len__(self) -> int:
+        return len(self._by_user)
+
+    def close(self) -> None:
+        """Nothing to release; present so every manager can be closed alike."""
+
+    def _alive(self, record: _Record, now: float) -> bool:
+        return now < record.idle_deadline and now < record.created + self.max_lifetime
+
+    def _renew(self, record: _Record, now: float) -> TokenGrant:
+        record.idle_deadline = now + self.ttl
+        return self._grant(record)
+
+    def _grant(self, record: _Record, token: str | None = None) -> TokenGrant:
+        valid_until = min(record.idle_deadline, record.created + self.max_lifetime)
+        return TokenGrant(
+            token or self._codec.token_for(record.token_id),
+            record.userid,
+            record.stamp,
+            record.created,
+            valid_until,
+        )
+
+    def _drop(self, record: _Record) -> None:
+        self._by_id.pop(record.token_id, None)
+        if self._by_user.get(record.userid) is record:
+            del self._by_user[record.userid]

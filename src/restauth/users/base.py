@@ -1,0 +1,95 @@
+"""The user store protocol, the user record, and the rules every store enforces."""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from restauth.credentials import normalize
+
+MAX_USERID_LENGTH = 255
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A stored user. ``stamp`` changes whenever the credentials do.
+
+    Tokens remember the stamp they were issued under; a token whose stamp no longer
+    matches its user's is dead. That is how a password change or a removed user kills
+    tokens on every node without the token manager knowing the user store.
+    """
+
+    userid: str
+    password_hash: str
+    roles: frozenset[str]
+    stamp: str
+
+
+@runtime_checkable
+class UserStore(Protocol):
+    """What the middleware needs from a user store: one lookup.
+
+    ``get`` returns ``None`` for an unknown user and raises
+    :class:`restauth.StoreUnavailable` when the backend cannot be reached.
+    """
+
+    def get(self, userid: str) -> User | None: ...
+
+
+@runtime_checkable
+class WritableUserStore(UserStore, Protocol):
+    """A store restauth can manage (the CLI, the demo, tests)."""
+
+    def add(self, userid: str, password: str, roles: Iterable[str] = ()) -> User: ...
+
+    def set_password(self, userid: str, password: str) -> User: ...
+
+    def set_roles(self, userid: str, roles: Iterable[str]) -> User: ...
+
+    def remove(self, userid: str) -> bool: ...
+
+    def userids(self) -> Iterator[str]: ...
+
+
+def stamp_of(password_hash: str) -> str:
+    """The default credential stamp: a short digest of the stored hash (a new salt each time)."""
+    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:16]
+
+
+def check_userid(userid: str) -> str:
+    """Validate a userid at enrolment and return its canonical (NFC) form.
+
+    Userids are case-sensitive and compared exactly after NFC. A userid that NFKC would
+    change (``ᴮᴵᴳᴮᴵᴿᴰ`` → ``BIGBIRD``) is refused, so two accounts can never collapse
+    into one; a colon is refused because Basic could not express it (RFC 7617).
+    """
+    if not isinstance(userid, str):
+        raise TypeError("userid must be a str")
+    canonical = normalize(userid)
+    if not canonical:
+        raise ValueError("userid must not be empty")
+    if len(canonical) > MAX_USERID_LENGTH:
+        raise ValueError(f"userid must be at most {MAX_USERID_LENGTH} characters")
+    if ":" in canonical:
+        raise ValueError("userid must not contain ':' (RFC 7617)")
+    if any(unicodedata.category(c)[0] in "CZ" and c != " " for c in canonical):
+        raise ValueError("userid must not contain control, format or separator characters")
+    if canonical != canonical.strip():
+        raise ValueError("userid must not start or end with a space")
+    if unicodedata.normalize("NFKC", canonical) != canonical:
+        raise ValueError("userid must not contain compatibility characters (it changes under NFKC)")
+    return canonical
+
+
+def check_roles(roles: Iterable[str]) -> frozenset[str]:
+    """Roles are non-empty strings without whitespace or commas."""
+    if isinstance(roles, str):
+        raise TypeError("roles must be an iterable of str, not a str")
+    result = frozenset(roles)
+    for role in result:
+        if not isinstance(role, str) or not role or any(c.isspace() or c == "," for c in role):
+            raise ValueError(f"invalid role name: {role!r}")
+    return result

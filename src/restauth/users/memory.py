@@ -1,0 +1,69 @@
+"""An in-memory user store: one process, nothing survives a restart."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+
+from restauth.passwords import PasswordHasher
+from restauth.users.base import User, check_roles, check_userid, stamp_of
+
+
+class MemoryUserStore:
+    """Users kept in a dict, passwords as bcrypt hashes.
+
+    >>> users = MemoryUserStore(hasher=PasswordHasher(rounds=4))
+    >>> users.add("alice", "s3cret", roles=["admin"]).roles
+    frozenset({'admin'})
+    """
+
+    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+        self.hasher = hasher or PasswordHasher()
+        self._users: dict[str, User] = {}
+        self._lock = threading.Lock()
+
+    def get(self, userid: str) -> User | None:
+        return self._users.get(userid)
+
+    def add(self, userid: str, password: str, roles: Iterable[str] = ()) -> User:
+        """Enrol a user; ``ValueError`` if the userid exists or a value is not acceptable."""
+        userid = check_userid(userid)
+        role_set = check_roles(roles)
+        password_hash = self.hasher.hash(password)
+        return self._put(userid, password_hash, role_set, new=True)
+
+    def add_hashed(self, userid: str, password_hash: str, roles: Iterable[str] = ()) -> User:
+        """Enrol a user from an existing bcrypt hash (configuration files, migrations)."""
+        return self._put(check_userid(userid), password_hash, check_roles(roles), new=True)
+
+    def set_password(self, userid: str, password: str) -> User:
+        """Change a password; the user's tokens die with the old stamp."""
+        user = self._require(userid)
+        return self._put(user.userid, self.hasher.hash(password), user.roles, new=False)
+
+    def set_roles(self, userid: str, roles: Iterable[str]) -> User:
+        user = self._require(userid)
+        return self._put(user.userid, user.password_hash, check_roles(roles), new=False)
+
+    def remove(self, userid: str) -> bool:
+        with self._lock:
+            return self._users.pop(userid, None) is not None
+
+    def userids(self) -> Iterator[str]:
+        return iter(sorted(self._users))
+
+    def _require(self, userid: str) -> User:
+        user = self._users.get(userid)
+        if user is None:
+            raise KeyError(userid)
+        return user
+
+    def _put(self, userid: str, password_hash: str, roles: frozenset[str], *, new: bool) -> User:
+        user = User(userid, password_hash, roles, stamp_of(password_hash))
+        with self._lock:
+            if new and userid in self._users:
+                raise ValueError(f"user {userid!r} already exists")
+            if not new and userid not in self._users:
+                raise KeyError(userid)
+            self._users[userid] = user
+        return user
