@@ -1,0 +1,90 @@
+"""Shared fixtures: fast bcrypt, a fake clock, memory stores and a wrapped echo app."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+from webtest import TestApp
+
+from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore, PasswordHasher
+
+ALICE_PASSWORD = "alice:pass wörd"  # a colon and a non-ASCII character on purpose
+BOB_PASSWORD = "bob-secret"
+
+
+class FakeClock:
+    """Epoch seconds that only move when a test says so."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def basic(userid: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{userid}:{password}".encode()).decode("ascii")
+
+
+def echo_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """Reports who restauth said is calling; some paths set headers the middleware must merge."""
+    identity = environ.get("restauth.identity")
+    body = json.dumps(
+        {
+            "remote_user": environ.get("REMOTE_USER"),
+            "userid": identity.userid if identity else None,
+            "roles": sorted(identity.roles) if identity else None,
+            "mechanism": identity.mechanism if identity else None,
+        }
+    ).encode()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    path = environ.get("PATH_INFO", "")
+    if path == "/cached":
+        headers += [
+            ("Cache-Control", "public, max-age=600"),
+            ("Access-Control-Expose-Headers", "X-Request-Id, auth-token"),
+            ("X-Request-Id", "42"),
+        ]
+    status = "404 Not Found" if path == "/missing" else "200 OK"
+    start_response(status, headers)
+    return [body]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def hasher() -> PasswordHasher:
+    return PasswordHasher(rounds=4)
+
+
+@pytest.fixture
+def users(hasher: PasswordHasher) -> MemoryUserStore:
+    store = MemoryUserStore(hasher=hasher)
+    store.add("alice", ALICE_PASSWORD, roles=["user", "admin"])
+    store.add("bob", BOB_PASSWORD, roles=["user"])
+    return store
+
+
+@pytest.fixture
+def tokens(clock: FakeClock) -> MemoryTokenManager:
+    return MemoryTokenManager(ttl=900, max_lifetime=3600, clock=clock)
+
+
+@pytest.fixture
+def middleware(users: MemoryUserStore, tokens: MemoryTokenManager) -> AuthMiddleware:
+    return AuthMiddleware(echo_app, users=users, tokens=tokens, realm="test", public=["/health"])
+
+
+@pytest.fixture
+def client(middleware: AuthMiddleware) -> TestApp:
+    return TestApp(middleware)
