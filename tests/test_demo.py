@@ -47,12 +47,12 @@ def fetch(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes
 def test_demo_serves_the_whole_flow(demo: tuple[str, dict[str, str]]) -> None:
     base, passwords = demo
     assert fetch(base + "/health", {})[0] == 200
-    assert fetch(base + "/me", {})[0] == 401
+    assert fetch(base + "/api/notes", {})[0] == 401
     credentials = base64.b64encode(f"bob:{passwords['bob']}".encode()).decode()
-    status, headers, body = fetch(base + "/me", {"Authorization": f"Basic {credentials}"})
+    status, headers, body = fetch(base + "/api/notes", {"Authorization": f"Basic {credentials}"})
     assert status == 200
-    assert json.loads(body) == {"userid": "bob", "roles": ["user"]}
+    assert json.loads(body) == {"notes": []}
     token = headers["Auth-Token"]
-    assert fetch(base + "/admin", {"Authorization": f"Bearer {token}"})[0] == 403
+    assert fetch(base + "/api/admin/users", {"Authorization": f"Bearer {token}"})[0] == 403
     admin = base64.b64encode(f"alice:{passwords['alice']}".encode()).decode()
-    assert fetch(base + "/admin", {"Authorization": f"Basic {admin}"})[0] == 200
+    assert fetch(base + "/api/admin/users", {"Authorization": f"Basic {admin}"})[0] == 200

@@ -1,0 +1,114 @@
+"""The demo page in a real browser: the whole flow of the seed documents."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import Demo, start_demo
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "demo.png"
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[Demo]:
+    yield from start_demo()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 900, "height": 760})
+    page = context.new_page()
+    page.challenges = []  # every WWW-Authenticate the browser saw (none may reach it)
+    page.dialogs = []
+    page.on(
+        "response",
+        lambda response: (
+            page.challenges.append(response.url) if "www-authenticate" in response.headers else None
+        ),
+    )
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    yield page
+    context.close()
+
+
+def log_in(page: Any, demo: Demo, userid: str, password: str | None = None) -> None:
+    page.goto(demo.url + "/")
+    page.fill("#username", userid)
+    page.fill("#password", password if password is not None else demo.passwords[userid])
+    page.click("#login-button")
+
+
+def api_status(demo: Demo, path: str, token: str) -> int:
+    request = urllib.request.Request(demo.url + path, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_admin_flow_in_token_mode(page: Any, demo: Demo) -> None:
+    log_in(page, demo, "alice", "not the password")
+    page.wait_for_selector("#login-error:has-text('Wrong user name or password.')")
+    assert page.is_visible("#login-view")
+
+    log_in(page, demo, "alice")
+    page.wait_for_selector("#who:has-text('alice')")
+    assert page.text_content("#roles") == "admin, user"
+    page.wait_for_selector("#admin-section:not([hidden])")
+    assert "alice" in page.text_content("#admin-users")
+    page.wait_for_function(
+        "/\\d+ min \\d+ s/.test(document.getElementById('validity').textContent)"
+    )
+    assert page.evaluate("localStorage.length") == 0
+    token = page.evaluate("sessionStorage.getItem('restauth.token')")
+    assert token
+    assert "." in token
+
+    page.fill("#note-text", "buy milk")
+    page.click("#note-form button")
+    page.wait_for_selector("#notes li:has-text('buy milk')")
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    page.reload()
+    page.wait_for_selector("#who:has-text('alice')")
+    page.wait_for_selector("#notes li:has-text('buy milk')")
+
+    page.click("#logout-button")
+    page.wait_for_selector("#login-view:not([hidden])")
+    assert page.evaluate("sessionStorage.getItem('restauth.token')") is None
+    assert api_status(demo, "/api/notes", token) == 401
+    assert page.challenges == []
+    assert page.dialogs == []
+
+
+def test_non_admin_is_denied_the_admin_section(page: Any, demo: Demo) -> None:
+    log_in(page, demo, "bob")
+    page.wait_for_selector("#who:has-text('bob')")
+    page.wait_for_selector("#admin-denied:has-text('403')")
+    assert page.is_hidden("#admin-section")
+    token = page.evaluate("sessionStorage.getItem('restauth.token')")
+    assert api_status(demo, "/api/admin/users", token) == 403
+    assert page.challenges == []
+
+
+def test_expired_session_returns_to_the_form(page: Any, demo: Demo) -> None:
+    log_in(page, demo, "bob")
+    page.wait_for_selector("#who:has-text('bob')")
+    token = page.evaluate("sessionStorage.getItem('restauth.token')")
+    request = urllib.request.Request(
+        f"{demo.url}/tokens/bob", method="DELETE", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # logged out elsewhere
+        assert response.status == 204
+    page.fill("#note-text", "too late")
+    page.click("#note-form button")
+    page.wait_for_selector("#login-error:has-text('expired')")
+    assert page.challenges == []
