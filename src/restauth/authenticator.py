@@ -52,7 +52,8 @@ class Authenticator:
         """Raises :class:`restauth.StoreUnavailable` when a store cannot answer."""
         if isinstance(credentials, BasicCredentials):
             return self._basic(credentials.userid, credentials.password)
-        return self._token(credentials.token)
+        mechanism = "cookie" if credentials.scheme == "cookie" else "token"
+        return self._token(credentials.token, mechanism)
 
     def _basic(self, userid: str, password: str) -> Authenticated | Failure:
         user = self.users.get(userid)
@@ -65,7 +66,7 @@ class Authenticator:
             return Failure.BAD_PASSWORD
         return Authenticated(Identity(user.userid, user.roles, "basic"), user.stamp)
 
-    def _token(self, token: str) -> Authenticated | Failure:
+    def _token(self, token: str, mechanism: str) -> Authenticated | Failure:
         if self.tokens is None:
             return Failure.BAD_TOKEN
         grant = self.tokens.authenticate(token)
@@ -74,4 +75,4 @@ class Authenticator:
         user = self.users.get(grant.userid)
         if user is None or user.stamp != grant.stamp:
             return Failure.BAD_TOKEN
-        return Authenticated(Identity(user.userid, user.roles, "token"), user.stamp, grant)
+        return Authenticated(Identity(user.userid, user.roles, mechanism), user.stamp, grant)

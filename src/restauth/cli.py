@@ -39,7 +39,7 @@ def _hash_password(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from restauth.demo.server import serve
 
-    serve(host=args.host, port=args.port)
+    serve(host=args.host, port=args.port, cookie=args.cookie)
     return 0
 
 
@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo_cmd = commands.add_parser("demo", help="run the bundled example server")
     demo_cmd.add_argument("--host", default="127.0.0.1")
     demo_cmd.add_argument("--port", type=int, default=8080)
+    demo_cmd.add_argument(
+        "--cookie", action="store_true", help="cookie mode: the token in an HttpOnly cookie"
+    )
     demo_cmd.set_defaults(handler=_demo)
     return parser
 

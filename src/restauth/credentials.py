@@ -38,7 +38,7 @@ class BasicCredentials:
 
 @dataclass(frozen=True, slots=True)
 class TokenCredentials:
-    """A ``Token`` or ``Bearer`` token; ``scheme`` is ``"token"`` or ``"bearer"``."""
+    """A token; ``scheme`` is ``"token"``, ``"bearer"`` or ``"cookie"`` (cookie mode)."""
 
     token: str
     scheme: str
@@ -104,6 +104,11 @@ def _parse_basic(encoded: str) -> BasicCredentials | Malformed:
     if not colon or not userid or _CONTROL.search(text):
         return Malformed.BASIC
     return BasicCredentials(normalize(userid), normalize(password))
+
+
+def is_b64token(value: str) -> bool:
+    """True for a value with the shape of an RFC 6750 ``b64token``."""
+    return _B64TOKEN.fullmatch(value) is not None
 
 
 def _parse_token(token: str, scheme: str) -> TokenCredentials | Malformed:

@@ -15,9 +15,10 @@ from typing import Any
 from webob import Request
 
 from restauth.authenticator import Authenticated, Authenticator, Failure
+from restauth.cookies import CookieMode
 from restauth.credentials import BasicCredentials, normalize
 from restauth.responses import Challenges, Header, Reply, empty_reply, json_reply, problem
-from restauth.token_headers import NO_STORE, format_instant, token_headers
+from restauth.token_headers import NO_STORE, format_instant
 from restauth.tokens.base import TokenGrant, TokenManager
 
 MAX_LOGIN_BODY = 16 * 1024
@@ -39,6 +40,8 @@ class Endpoints:
         roles_path: str,
         authenticate: Callable[[dict[str, Any]], AuthResult],
         grant_for: Callable[[Authenticated], TokenGrant],
+        headers_for: Callable[[TokenGrant], list[Header]],
+        cookie: CookieMode | None = None,
     ) -> None:
         self._authenticator = authenticator
         self._tokens = tokens
@@ -49,6 +52,8 @@ class Endpoints:
         self._roles_prefix = roles_path + "/"
         self._authenticate = authenticate
         self._grant_for = grant_for
+        self._headers_for = headers_for
+        self._cookie = cookie
 
     def owns(self, path: str) -> bool:
         """True for the paths these endpoints answer (checked on every request: keep it cheap)."""
@@ -99,7 +104,11 @@ class Endpoints:
             "roles": sorted(auth.identity.roles),
             "valid_until": format_instant(grant.valid_until),
         }
-        return json_reply(200, body, [*token_headers(grant, self.tokens_path), *NO_STORE])
+        headers = self._headers(grant)
+        if self._cookie is not None:  # the token travels only in Set-Cookie (ASVS 5.0 3.3.4)
+            del body["token"]
+            headers.append(self._cookie.set_cookie(grant.token))
+        return json_reply(200, body, headers)
 
     def _check(self, credentials: BasicCredentials) -> AuthResult:
         outcome = self._authenticator.authenticate(credentials)
@@ -134,7 +143,9 @@ class Endpoints:
     def _logout(self, auth: Authenticated) -> Reply:
         assert self._tokens is not None
         self._tokens.revoke(auth.identity.userid)
-        return empty_reply(204, NO_STORE)
+        if self._cookie is None:
+            return empty_reply(204, NO_STORE)
+        return empty_reply(204, [*NO_STORE, self._cookie.delete_cookie()])
 
     def _roles(self, auth: Authenticated) -> Reply:
         body = {"authenticated": True, "roles": sorted(auth.identity.roles)}
@@ -150,7 +161,7 @@ class Endpoints:
         return Reply(reply.status, headers + self._headers(self._grant_for(auth)), reply.body)
 
     def _headers(self, grant: TokenGrant) -> list[Header]:
-        return [*token_headers(grant, self.tokens_path), *NO_STORE]
+        return [*self._headers_for(grant), *NO_STORE]
 
 
 def _path_userid(raw: str) -> str | None:

@@ -8,11 +8,18 @@ from typing import TYPE_CHECKING, Any
 
 from restauth.access import PublicPaths
 from restauth.authenticator import Authenticated, Authenticator, Failure
-from restauth.credentials import DEFAULT_MAX_HEADER_SIZE, Malformed, parse_authorization
+from restauth.cookies import CookieMode
+from restauth.credentials import (
+    DEFAULT_MAX_HEADER_SIZE,
+    Malformed,
+    TokenCredentials,
+    is_b64token,
+    parse_authorization,
+)
 from restauth.endpoints import Endpoints
 from restauth.errors import StoreUnavailable
 from restauth.passwords import PasswordHasher
-from restauth.responses import Challenges, Reply, unavailable, wants_no_challenge
+from restauth.responses import Challenges, Header, Reply, problem, unavailable, wants_no_challenge
 from restauth.token_headers import merge_token_headers, token_headers
 from restauth.tokens.base import TokenGrant, TokenManager
 from restauth.tokens.memory import MemoryTokenManager
@@ -32,6 +39,8 @@ class AuthMiddleware:
     ``tokens=None`` turns tokens off (Basic only, no token headers, no ``/tokens``).
     ``public`` path patterns may be reached anonymously; credentials sent there are
     still checked. A store that fails answers 503 and never lets the request in.
+    ``cookie=True`` (or a :class:`CookieMode`) turns on cookie mode: ``POST /tokens``
+    sets the token in an ``HttpOnly`` cookie and never shows it elsewhere.
     """
 
     def __init__(
@@ -47,9 +56,15 @@ class AuthMiddleware:
         password_hasher: PasswordHasher | None = None,
         max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
         retry_after: int = 5,
+        cookie: CookieMode | bool | None = None,
     ) -> None:
         if tokens is _DEFAULT:
             tokens = MemoryTokenManager()
+        if cookie is True:
+            cookie = CookieMode()
+        if cookie and tokens is None:
+            raise ValueError("cookie mode needs a token manager (tokens=None turns tokens off)")
+        self.cookie: CookieMode | None = cookie or None
         for name, value in (("tokens_path", tokens_path), ("roles_path", roles_path)):
             if not value.startswith("/") or value.endswith("/") or len(value) < 2:
                 raise ValueError(f"{name} must start with '/' and not end with '/': {value!r}")
@@ -64,6 +79,15 @@ class AuthMiddleware:
         self.public = PublicPaths(public)
         self.challenges = Challenges(realm, tokens_enabled=tokens is not None)
         self._unavailable = unavailable(retry_after)
+        self._csrf_refused = (
+            problem(
+                403,
+                "A cookie-authenticated POST, PUT, PATCH or DELETE must carry the "
+                f"{self.cookie.csrf_header} header.",
+            )
+            if self.cookie
+            else None
+        )
         self.endpoints = Endpoints(
             authenticator=self.authenticator,
             tokens=tokens,
@@ -72,6 +96,8 @@ class AuthMiddleware:
             roles_path=roles_path,
             authenticate=self.authenticate,
             grant_for=self.grant_for,
+            headers_for=self.token_headers,
+            cookie=self.cookie,
         )
         self._malformed = {
             Malformed.BASIC: self.challenges.unauthorized,
@@ -104,7 +130,7 @@ class AuthMiddleware:
         grant = self._guard(self.grant_for, auth)
         if isinstance(grant, Reply):
             return self._reply(grant, environ, start_response)
-        ours = token_headers(grant, self.tokens_path)
+        ours = self.token_headers(grant)
 
         def start_with_token(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
@@ -121,7 +147,7 @@ class AuthMiddleware:
             max_size=self.max_header_size,
         )
         if parsed is None:
-            return None
+            return self._authenticate_cookie(environ) if self.cookie else None
         if isinstance(parsed, Malformed):
             return self._malformed[parsed]
         outcome = self.authenticator.authenticate(parsed)
@@ -131,6 +157,27 @@ class AuthMiddleware:
             return self.challenges.invalid_token
         assert isinstance(outcome, Authenticated)
         return outcome
+
+    def _authenticate_cookie(self, environ: WSGIEnvironment) -> Authenticated | Reply | None:
+        """A valid token cookie, or ``None``: a stale cookie makes a request anonymous, not 401."""
+        assert self.cookie is not None
+        token = self.cookie.read(environ)
+        if token is None or not is_b64token(token):
+            return None
+        outcome = self.authenticator.authenticate(TokenCredentials(token, "cookie"))
+        if not isinstance(outcome, Authenticated):
+            return None
+        if not self.cookie.csrf_ok(environ):
+            assert self._csrf_refused is not None
+            return self._csrf_refused
+        return outcome
+
+    def token_headers(self, grant: TokenGrant) -> list[Header]:
+        """The headers an authenticated response carries; in cookie mode, never the token."""
+        headers = token_headers(grant, self.tokens_path)
+        if self.cookie is None:
+            return headers
+        return [*headers[1:], ("Vary", "Cookie")]
 
     def grant_for(self, auth: Authenticated) -> TokenGrant:
         """The token to hand back: the one presented, else the user's current one."""
@@ -150,11 +197,13 @@ class AuthMiddleware:
             logger.error("authentication backend error: %s", type(error).__name__)
             return self._unavailable
 
-    @staticmethod
     def _reply(
-        reply: Reply, environ: WSGIEnvironment, start_response: StartResponse
+        self, reply: Reply, environ: WSGIEnvironment, start_response: StartResponse
     ) -> list[bytes]:
         if wants_no_challenge(environ):
             reply = Challenges.without_challenge(reply)
-        start_response(reply.status, list(reply.headers))
+        headers = list(reply.headers)
+        if self.cookie is not None and not any(name == "Vary" for name, _ in headers):
+            headers.append(("Vary", "Cookie"))
+        start_response(reply.status, headers)
         return [reply.body]

@@ -112,3 +112,46 @@ def test_expired_session_returns_to_the_form(page: Any, demo: Demo) -> None:
     page.click("#note-form button")
     page.wait_for_selector("#login-error:has-text('expired')")
     assert page.challenges == []
+
+
+@pytest.fixture(scope="module")
+def cookie_demo() -> Iterator[Demo]:
+    yield from start_demo("--cookie")
+
+
+def test_whole_flow_in_cookie_mode(page: Any, cookie_demo: Demo) -> None:
+    demo = cookie_demo
+    log_in(page, demo, "alice", "wrong")
+    page.wait_for_selector("#login-error:has-text('Wrong user name or password.')")
+
+    log_in(page, demo, "alice")
+    page.wait_for_selector("#who:has-text('alice')")
+    page.wait_for_selector("#mode:has-text('HttpOnly cookie')")
+    page.wait_for_selector("#admin-section:not([hidden])")
+    assert page.evaluate("sessionStorage.getItem('restauth.token')") is None
+    assert page.evaluate("document.cookie") == ""  # HttpOnly: no script can read it
+    cookies = page.context.cookies()
+    assert [c["name"] for c in cookies] == ["__Host-restauth"]
+    assert cookies[0]["httpOnly"]
+    assert cookies[0]["secure"]
+    assert cookies[0]["sameSite"] == "Strict"
+    token = cookies[0]["value"]
+
+    page.fill("#note-text", "cookie note")
+    page.click("#note-form button")  # POST with X-Requested-With: the CSRF proof
+    page.wait_for_selector("#notes li:has-text('cookie note')")
+    page.reload()
+    page.wait_for_selector("#notes li:has-text('cookie note')")
+
+    page.click("#logout-button")
+    page.wait_for_selector("#login-view:not([hidden])")
+    assert page.context.cookies() == []  # the deletion was honoured by the browser
+    assert api_status(demo, "/api/notes", token) == 401
+    assert page.challenges == []
+    assert page.dialogs == []
+
+
+def test_cookie_mode_non_admin(page: Any, cookie_demo: Demo) -> None:
+    log_in(page, cookie_demo, "bob")
+    page.wait_for_selector("#admin-denied:has-text('403')")
+    assert page.is_hidden("#admin-section")

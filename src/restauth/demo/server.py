@@ -21,13 +21,16 @@ PUBLIC = ["/", "/index.html", "/static/*", "/health"]
 DEMO_USERS = {"alice": ["user", "admin"], "bob": ["user"]}
 
 
-def build_app(users: WritableUserStore, *, ttl: float = 900) -> AuthMiddleware:
+def build_app(
+    users: WritableUserStore, *, ttl: float = 900, cookie: bool = False
+) -> AuthMiddleware:
     return AuthMiddleware(
         NotesApp(users),
         users=users,
         tokens=MemoryTokenManager(ttl=ttl),
         realm="restauth-demo",
         public=PUBLIC,
+        cookie=cookie,
     )
 
 
@@ -49,18 +52,23 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-def serve(host: str = "127.0.0.1", port: int = 8080) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8080, *, cookie: bool = False) -> None:
     users = MemoryUserStore()
     passwords = seed(users)
     server = make_server(
-        host, port, build_app(users), server_class=_ThreadingServer, handler_class=_QuietHandler
+        host,
+        port,
+        build_app(users, cookie=cookie),
+        server_class=_ThreadingServer,
+        handler_class=_QuietHandler,
     )
     url = f"http://{host}:{server.server_port}/"
     described = "; ".join(
         f"{userid} ({', '.join(DEMO_USERS[userid])}) password {password}"
         for userid, password in passwords.items()
     )
-    print(f"restauth demo on {url}", flush=True)
+    mode = "cookie mode: the token lives in an HttpOnly cookie" if cookie else "token mode"
+    print(f"restauth demo on {url} ({mode})", flush=True)
     print(f"users: {described}", flush=True)
     print(f"try: curl -i -u alice:{passwords['alice']} {url}api/notes", flush=True)
     try:

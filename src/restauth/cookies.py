@@ -1,0 +1,82 @@
+"""Cookie mode: the token in an ``HttpOnly`` cookie instead of a header a script can read.
+
+The cookie is ``__Host-restauth=<token>; Path=/; Secure; HttpOnly; SameSite=Strict``
+(the ``__Host-`` prefix pins it to this host and path). Its value is only ever sent
+in ``Set-Cookie`` (ASVS 5.0 3.3.4): never in ``Auth-Token`` or a JSON body. Because a
+browser attaches cookies by itself, a cookie-authenticated request with an unsafe
+method must carry a header a cross-site form cannot send (``X-Requested-With`` by
+default; any value) — a custom header forces a CORS preflight, so another origin
+cannot forge it. Deleting the cookie repeats ``Secure; Path=/``: browsers ignore the
+deletion of a ``__Host-`` cookie without them (WebOb's ``delete_cookie`` omits ``Secure``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from restauth.responses import Header
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 6265 cookie-name (a token)
+
+
+@dataclass(frozen=True, slots=True)
+class CookieMode:
+    """Settings for cookie mode; the defaults are the safe ones.
+
+    ``secure=False`` exists only for plain-HTTP development; it cannot be combined
+    with a ``__Host-`` or ``__Secure-`` name, which browsers would refuse.
+    """
+
+    name: str = "__Host-restauth"
+    csrf_header: str = "X-Requested-With"
+    secure: bool = True
+    same_site: str = "Strict"
+
+    def __post_init__(self) -> None:
+        if not _NAME.fullmatch(self.name):
+            raise ValueError(f"cookie name {self.name!r} is not a valid cookie name")
+        if not self.secure and self.name.startswith(("__Host-", "__Secure-")):
+            raise ValueError(f"cookie {self.name!r} needs secure=True (its prefix demands it)")
+        if self.same_site not in ("Strict", "Lax"):
+            raise ValueError("same_site must be 'Strict' or 'Lax'")
+        if not _NAME.fullmatch(self.csrf_header):
+            raise ValueError(f"csrf_header {self.csrf_header!r} is not a header name")
+
+    @property
+    def _csrf_key(self) -> str:
+        return "HTTP_" + self.csrf_header.upper().replace("-", "_")
+
+    def _attributes(self) -> str:
+        secure = "; Secure" if self.secure else ""
+        return f"Path=/{secure}; HttpOnly; SameSite={self.same_site}"
+
+    def set_cookie(self, token: str) -> Header:
+        """A session cookie: the token's lifetime is enforced by the server, not the browser."""
+        return ("Set-Cookie", f"{self.name}={token}; {self._attributes()}")
+
+    def delete_cookie(self) -> Header:
+        return (
+            "Set-Cookie",
+            f"{self.name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; {self._attributes()}",
+        )
+
+    def read(self, environ: dict[str, Any]) -> str | None:
+        """The token in the request's cookie, if any (the last one wins if repeated)."""
+        header = environ.get("HTTP_COOKIE")
+        if not header or self.name not in header:
+            return None
+        found = None
+        for part in header.split(";"):
+            name, eq, value = part.strip().partition("=")
+            if eq and name == self.name:
+                found = value.strip().strip('"')
+        return found or None
+
+    def csrf_ok(self, environ: dict[str, Any]) -> bool:
+        """Safe methods need nothing; unsafe ones need the custom header."""
+        if environ.get("REQUEST_METHOD", "GET") not in UNSAFE_METHODS:
+            return True
+        return self._csrf_key in environ
