@@ -12,7 +12,7 @@ import bottle
 from restauth import AuthMiddleware, Identity, MemoryTokenManager, UserStore
 
 
-def create_app(users: UserStore) -> AuthMiddleware:
+def create_app(users: UserStore, *, require_https: bool = True) -> AuthMiddleware:
     app = bottle.Bottle()
 
     def identity() -> Identity:
@@ -34,7 +34,13 @@ def create_app(users: UserStore) -> AuthMiddleware:
             return {"error": "administrators only"}
         return {"message": f"hello, administrator {identity().userid}"}
 
-    return AuthMiddleware(app, users=users, tokens=MemoryTokenManager(ttl=900), public=["/health"])
+    return AuthMiddleware(
+        app,
+        users=users,
+        tokens=MemoryTokenManager(ttl=900),
+        public=["/health"],
+        require_https=require_https,
+    )
 
 
 if __name__ == "__main__":
@@ -42,4 +48,5 @@ if __name__ == "__main__":
 
     store, passwords = example_users()
     print("users:", ", ".join(f"{u} password {p}" for u, p in passwords.items()))
-    bottle.run(create_app(store), host="127.0.0.1", port=8000)
+    # Plain HTTP on loopback, for trying it out; keep require_https=True in production.
+    bottle.run(create_app(store, require_https=False), host="127.0.0.1", port=8000)

@@ -11,7 +11,7 @@ from flask import Flask, jsonify, request
 from restauth import AuthMiddleware, Identity, MemoryTokenManager, UserStore
 
 
-def create_app(users: UserStore) -> Flask:
+def create_app(users: UserStore, *, require_https: bool = True) -> Flask:
     app = Flask(__name__)
 
     def identity() -> Identity:
@@ -33,7 +33,11 @@ def create_app(users: UserStore) -> Flask:
         return jsonify(message=f"hello, administrator {identity().userid}")
 
     app.wsgi_app = AuthMiddleware(  # type: ignore[method-assign]
-        app.wsgi_app, users=users, tokens=MemoryTokenManager(ttl=900), public=["/health"]
+        app.wsgi_app,
+        users=users,
+        tokens=MemoryTokenManager(ttl=900),
+        public=["/health"],
+        require_https=require_https,
     )
     return app
 
@@ -43,4 +47,5 @@ if __name__ == "__main__":
 
     store, passwords = example_users()
     print("users:", ", ".join(f"{u} password {p}" for u, p in passwords.items()))
-    create_app(store).run(host="127.0.0.1", port=8000)
+    # Plain HTTP on loopback, for trying it out; keep require_https=True in production.
+    create_app(store, require_https=False).run(host="127.0.0.1", port=8000)

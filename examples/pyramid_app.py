@@ -35,13 +35,19 @@ def admin(request: Request) -> dict[str, Any]:
     return {"message": f"hello, administrator {who.userid}"}
 
 
-def create_app(users: UserStore) -> AuthMiddleware:
+def create_app(users: UserStore, *, require_https: bool = True) -> AuthMiddleware:
     with Configurator() as config:
         for name, view in (("health", health), ("me", me), ("admin", admin)):
             config.add_route(name, f"/{name}")
             config.add_view(view, route_name=name, renderer="json")
         app = config.make_wsgi_app()
-    return AuthMiddleware(app, users=users, tokens=MemoryTokenManager(ttl=900), public=["/health"])
+    return AuthMiddleware(
+        app,
+        users=users,
+        tokens=MemoryTokenManager(ttl=900),
+        public=["/health"],
+        require_https=require_https,
+    )
 
 
 if __name__ == "__main__":
@@ -51,4 +57,5 @@ if __name__ == "__main__":
 
     store, passwords = example_users()
     print("users:", ", ".join(f"{u} password {p}" for u, p in passwords.items()))
-    make_server("127.0.0.1", 8000, create_app(store)).serve_forever()
+    # Plain HTTP on loopback, for trying it out; keep require_https=True in production.
+    make_server("127.0.0.1", 8000, create_app(store, require_https=False)).serve_forever()

@@ -57,6 +57,20 @@ def echo_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Ite
     return [body]
 
 
+@pytest.fixture(autouse=True)
+def https_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """restauth refuses credentials over plain HTTP by default; test clients speak HTTPS,
+    as production clients do. A test about plain HTTP passes its own ``wsgi.url_scheme``."""
+    original = TestApp.__init__
+
+    def init(
+        self: TestApp, app: Any, extra_environ: dict[str, Any] | None = None, **kw: Any
+    ) -> None:
+        original(self, app, {"wsgi.url_scheme": "https", **(extra_environ or {})}, **kw)
+
+    monkeypatch.setattr(TestApp, "__init__", init)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

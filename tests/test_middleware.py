@@ -401,7 +401,13 @@ def test_token_manager_down_is_503(users: MemoryUserStore) -> None:
 
 
 def call(app: Any, extra: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "", **extra}
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/",
+        "QUERY_STRING": "",
+        "wsgi.url_scheme": "https",
+        **extra,
+    }
     seen: list[Any] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -443,6 +449,7 @@ def test_exc_info_passes_through_and_iterable_is_returned_unwrapped(
     environ = {
         "REQUEST_METHOD": "GET",
         "PATH_INFO": "/",
+        "wsgi.url_scheme": "https",
         "HTTP_AUTHORIZATION": basic("alice", ALICE_PASSWORD),
     }
     result = middleware(environ, start_response)

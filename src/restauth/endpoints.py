@@ -14,9 +14,10 @@ from typing import Any
 
 from webob import Request
 
-from restauth.authenticator import Authenticated, Authenticator, Failure
+from restauth import audit
+from restauth.authenticator import Authenticated
 from restauth.cookies import CookieMode
-from restauth.credentials import BasicCredentials, normalize
+from restauth.credentials import BasicCredentials, Credentials, normalize
 from restauth.responses import Challenges, Header, Reply, empty_reply, json_reply, problem
 from restauth.token_headers import NO_STORE, format_instant
 from restauth.tokens.base import TokenGrant, TokenManager
@@ -25,6 +26,7 @@ MAX_LOGIN_BODY = 16 * 1024
 _FORM = "application/x-www-form-urlencoded"
 
 AuthResult = Authenticated | Reply | None
+Authenticate = Callable[[dict[str, Any], Credentials | None], AuthResult]
 
 
 class Endpoints:
@@ -33,17 +35,15 @@ class Endpoints:
     def __init__(
         self,
         *,
-        authenticator: Authenticator,
         tokens: TokenManager | None,
         challenges: Challenges,
         tokens_path: str,
         roles_path: str,
-        authenticate: Callable[[dict[str, Any]], AuthResult],
+        authenticate: Authenticate,
         grant_for: Callable[[Authenticated], TokenGrant],
         headers_for: Callable[[TokenGrant], list[Header]],
         cookie: CookieMode | None = None,
     ) -> None:
-        self._authenticator = authenticator
         self._tokens = tokens
         self._challenges = challenges
         self.tokens_path = tokens_path
@@ -89,12 +89,12 @@ class Endpoints:
             credentials = _body_credentials(request)
             if credentials is None:
                 return problem(400, "Send JSON or a form with string 'username' and 'password'.")
-            auth = self._check(credentials)
+            auth = self._authenticate(environ, credentials)
         else:
-            auth = self._authenticate(environ)
+            auth = self._authenticate(environ, None)
         if not isinstance(auth, Authenticated):
             if isinstance(auth, Reply) and not auth.status.startswith("401"):
-                return auth  # 400, 431, 503: same answer as anywhere else
+                return auth  # 400, 403, 429, 431, 503: same answer as anywhere else
             return self._challenges.plain_unauthorized  # a login form never gets a challenge
         assert self._tokens is not None  # the endpoint exists only with tokens on
         grant = self._grant_for(auth)
@@ -104,15 +104,12 @@ class Endpoints:
             "roles": sorted(auth.identity.roles),
             "valid_until": format_instant(grant.valid_until),
         }
+        audit.event("token.issue", outcome="ok", userid=grant.userid, mechanism="login")
         headers = self._headers(grant)
         if self._cookie is not None:  # the token travels only in Set-Cookie (ASVS 5.0 3.3.4)
             del body["token"]
             headers.append(self._cookie.set_cookie(grant.token))
         return json_reply(200, body, headers)
-
-    def _check(self, credentials: BasicCredentials) -> AuthResult:
-        outcome = self._authenticator.authenticate(credentials)
-        return None if isinstance(outcome, Failure) else outcome
 
     # -- /tokens/<userid>, /roles/<userid> -----------------------------------
 
@@ -122,7 +119,7 @@ class Endpoints:
         raw_userid: str,
         action: Callable[[Authenticated], Reply],
     ) -> Reply:
-        auth = self._authenticate(environ)
+        auth = self._authenticate(environ, None)
         if auth is None:
             return self._challenges.unauthorized
         if isinstance(auth, Reply):
@@ -143,6 +140,7 @@ class Endpoints:
     def _logout(self, auth: Authenticated) -> Reply:
         assert self._tokens is not None
         self._tokens.revoke(auth.identity.userid)
+        audit.event("token.revoke", outcome="ok", userid=auth.identity.userid)
         if self._cookie is None:
             return empty_reply(204, NO_STORE)
         return empty_reply(204, [*NO_STORE, self._cookie.delete_cookie()])

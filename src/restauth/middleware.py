@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
 
+from restauth import audit
 from restauth.access import PublicPaths
 from restauth.authenticator import Authenticated, Authenticator, Failure
 from restauth.cookies import CookieMode
 from restauth.credentials import (
     DEFAULT_MAX_HEADER_SIZE,
+    BasicCredentials,
+    Credentials,
     Malformed,
     TokenCredentials,
     is_b64token,
@@ -18,8 +22,10 @@ from restauth.credentials import (
 )
 from restauth.endpoints import Endpoints
 from restauth.errors import StoreUnavailable
+from restauth.forwarded import TrustedProxies
 from restauth.passwords import PasswordHasher
 from restauth.responses import Challenges, Header, Reply, problem, unavailable, wants_no_challenge
+from restauth.throttle import Throttle
 from restauth.token_headers import merge_token_headers, token_headers
 from restauth.tokens.base import TokenGrant, TokenManager
 from restauth.tokens.memory import MemoryTokenManager
@@ -30,7 +36,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("restauth")
 
-_DEFAULT: Any = object()  # "tokens not given": a fresh MemoryTokenManager
+_DEFAULT: Any = object()  # "not given": the documented default object is built per instance
 
 
 class AuthMiddleware:
@@ -41,6 +47,10 @@ class AuthMiddleware:
     still checked. A store that fails answers 503 and never lets the request in.
     ``cookie=True`` (or a :class:`CookieMode`) turns on cookie mode: ``POST /tokens``
     sets the token in an ``HttpOnly`` cookie and never shows it elsewhere.
+    ``require_https`` refuses credentials that arrived over plain HTTP (403);
+    ``trusted_proxies`` are the only peers whose ``X-Forwarded-For``/``-Proto`` count.
+    ``throttle`` slows down password and token guessing (``None`` turns it off).
+    ``query_token`` names a query parameter that may carry a token (off by default).
     """
 
     def __init__(
@@ -57,14 +67,21 @@ class AuthMiddleware:
         max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
         retry_after: int = 5,
         cookie: CookieMode | bool | None = None,
+        require_https: bool = True,
+        trusted_proxies: Iterable[str] = (),
+        throttle: Throttle | None = _DEFAULT,
+        query_token: str | None = None,
     ) -> None:
         if tokens is _DEFAULT:
             tokens = MemoryTokenManager()
+        if throttle is _DEFAULT:
+            throttle = Throttle()
         if cookie is True:
             cookie = CookieMode()
         if cookie and tokens is None:
             raise ValueError("cookie mode needs a token manager (tokens=None turns tokens off)")
-        self.cookie: CookieMode | None = cookie or None
+        if query_token is not None and (tokens is None or not query_token.isidentifier()):
+            raise ValueError("query_token must be a parameter name, and needs a token manager")
         for name, value in (("tokens_path", tokens_path), ("roles_path", roles_path)):
             if not value.startswith("/") or value.endswith("/") or len(value) < 2:
                 raise ValueError(f"{name} must start with '/' and not end with '/': {value!r}")
@@ -74,22 +91,25 @@ class AuthMiddleware:
         self.realm = realm
         self.tokens_path = tokens_path
         self.max_header_size = max_header_size
+        self.cookie: CookieMode | None = cookie or None
+        self.require_https = require_https
+        self.proxies = TrustedProxies(trusted_proxies)
+        self.throttle = throttle
+        self.query_token = query_token
         hasher = password_hasher or getattr(users, "hasher", None) or PasswordHasher()
         self.authenticator = Authenticator(users, tokens, hasher)
         self.public = PublicPaths(public)
         self.challenges = Challenges(realm, tokens_enabled=tokens is not None)
         self._unavailable = unavailable(retry_after)
-        self._csrf_refused = (
-            problem(
-                403,
-                "A cookie-authenticated POST, PUT, PATCH or DELETE must carry the "
-                f"{self.cookie.csrf_header} header.",
-            )
-            if self.cookie
-            else None
+        self._https_required = problem(
+            403, "Credentials must be sent over HTTPS; this request used plain HTTP."
+        )
+        self._csrf_refused = problem(
+            403,
+            "A cookie-authenticated POST, PUT, PATCH or DELETE must carry the "
+            f"{self.cookie.csrf_header if self.cookie else ''} header.",
         )
         self.endpoints = Endpoints(
-            authenticator=self.authenticator,
             tokens=tokens,
             challenges=self.challenges,
             tokens_path=tokens_path,
@@ -139,23 +159,92 @@ class AuthMiddleware:
 
         return self.app(environ, start_with_token)
 
-    def authenticate(self, environ: WSGIEnvironment) -> Authenticated | Reply | None:
-        """The caller's identity, a refusal to send, or ``None`` for an anonymous request."""
+    # -- authentication -------------------------------------------------------------
+
+    def authenticate(
+        self, environ: WSGIEnvironment, credentials: Credentials | None = None
+    ) -> Authenticated | Reply | None:
+        """The caller's identity, a refusal to send, or ``None`` for an anonymous request.
+
+        ``credentials`` are given by the login endpoint (from its body); otherwise they
+        are read from the request. May raise when a store fails (see :meth:`_guard`).
+        """
+        if credentials is None:
+            found = self._read_credentials(environ)
+            if found is None:
+                return self._authenticate_cookie(environ) if self.cookie else None
+            if isinstance(found, Reply):
+                return found
+            credentials = found
+        if self.require_https and not self.proxies.is_https(environ):
+            return self._https_required
+        return self._verify(environ, credentials)
+
+    def _read_credentials(self, environ: WSGIEnvironment) -> Credentials | Reply | None:
+        header = environ.get("HTTP_AUTHORIZATION")
+        if self.query_token is not None:
+            token = self._take_query_token(environ)
+            if token is not None:
+                if header is not None or not is_b64token(token):
+                    return self.challenges.bad_request  # two credentials, or a malformed one
+                return TokenCredentials(token, "bearer")
         parsed = parse_authorization(
-            environ.get("HTTP_AUTHORIZATION"),
-            tokens_enabled=self.tokens is not None,
-            max_size=self.max_header_size,
+            header, tokens_enabled=self.tokens is not None, max_size=self.max_header_size
         )
-        if parsed is None:
-            return self._authenticate_cookie(environ) if self.cookie else None
         if isinstance(parsed, Malformed):
+            audit.event("credentials.malformed", outcome=parsed.name.lower(), level=logging.DEBUG)
             return self._malformed[parsed]
-        outcome = self.authenticator.authenticate(parsed)
-        if outcome is Failure.BAD_PASSWORD:
+        return parsed
+
+    def _take_query_token(self, environ: WSGIEnvironment) -> str | None:
+        """The token in the query, removed from ``QUERY_STRING`` so the app never logs it."""
+        query: str = environ.get("QUERY_STRING", "")
+        if self.query_token is None or self.query_token not in query:
+            return None
+        pairs = parse_qsl(query, keep_blank_values=True)
+        values = [value for name, value in pairs if name == self.query_token]
+        if not values:
+            return None
+        environ["QUERY_STRING"] = urlencode([(n, v) for n, v in pairs if n != self.query_token])
+        return values[0] if len(values) == 1 else ","  # a repeated parameter is malformed
+
+    def _verify(self, environ: WSGIEnvironment, credentials: Credentials) -> Authenticated | Reply:
+        userid = credentials.userid if isinstance(credentials, BasicCredentials) else None
+        address = self.proxies.client_address(environ)
+        user_seen = False
+        if self.throttle is not None:
+            wait, user_seen = self.throttle.check(userid, address)
+            if wait:
+                audit.event("throttle", outcome="refused", userid=userid, address=address)
+                return problem(
+                    429, "Too many failed attempts; retry later.", [("Retry-After", str(wait))]
+                )
+        outcome = self.authenticator.authenticate(credentials)
+        if isinstance(outcome, Failure):
+            if self.throttle is not None:
+                self.throttle.failure(userid, address)
+            mechanism = "basic" if userid is not None else "token"
+            audit.event(
+                "login.failure",
+                outcome=outcome.name.lower(),
+                userid=userid,
+                address=address,
+                mechanism=mechanism,
+                level=logging.WARNING,
+            )
+            if outcome is Failure.BAD_TOKEN:
+                return self.challenges.invalid_token
             return self.challenges.unauthorized
-        if outcome is Failure.BAD_TOKEN:
-            return self.challenges.invalid_token
-        assert isinstance(outcome, Authenticated)
+        if user_seen and self.throttle is not None:
+            self.throttle.success(outcome.identity.userid)
+        audit.event(
+            "login.success",
+            outcome="ok",
+            userid=outcome.identity.userid,
+            address=address,
+            mechanism=outcome.identity.mechanism,
+            level=logging.DEBUG,
+        )
         return outcome
 
     def _authenticate_cookie(self, environ: WSGIEnvironment) -> Authenticated | Reply | None:
@@ -164,13 +253,16 @@ class AuthMiddleware:
         token = self.cookie.read(environ)
         if token is None or not is_b64token(token):
             return None
+        if self.require_https and not self.proxies.is_https(environ):
+            return self._https_required
         outcome = self.authenticator.authenticate(TokenCredentials(token, "cookie"))
         if not isinstance(outcome, Authenticated):
             return None
         if not self.cookie.csrf_ok(environ):
-            assert self._csrf_refused is not None
             return self._csrf_refused
         return outcome
+
+    # -- tokens -----------------------------------------------------------------------
 
     def token_headers(self, grant: TokenGrant) -> list[Header]:
         """The headers an authenticated response carries; in cookie mode, never the token."""
@@ -186,16 +278,18 @@ class AuthMiddleware:
         assert self.tokens is not None
         return self.tokens.issue(auth.identity.userid, auth.stamp)
 
+    # -- plumbing ---------------------------------------------------------------------
+
     def _guard(self, step: Callable[[Any], Any], argument: Any) -> Any:
         """Run a step that touches a store; any failure there is a 503, never an open door."""
         try:
             return step(argument)
         except StoreUnavailable as error:
             logger.warning("store unavailable: %s", error)
-            return self._unavailable
         except Exception as error:
             logger.error("authentication backend error: %s", type(error).__name__)
-            return self._unavailable
+        audit.event("store.unavailable", outcome="503", level=logging.ERROR)
+        return self._unavailable
 
     def _reply(
         self, reply: Reply, environ: WSGIEnvironment, start_response: StartResponse

@@ -31,6 +31,7 @@ def build_app(
         realm="restauth-demo",
         public=PUBLIC,
         cookie=cookie,
+        require_https=False,  # the demo serves plain HTTP on loopback; production must not
     )
 
 

@@ -1,0 +1,84 @@
+"""Audit records: one per event, escaped userids, never a secret."""
+
+from __future__ import annotations
+
+import base64
+import logging
+
+import pytest
+from webtest import TestApp
+
+from restauth.audit import escape
+
+from .conftest import ALICE_PASSWORD, basic
+
+
+def records(caplog: pytest.LogCaptureFixture, name: str) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if getattr(r, "restauth", {}).get("event") == name]
+
+
+def test_login_failure_success_issue_and_revoke_are_recorded(
+    client: TestApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="restauth")
+    client.get("/", headers={"Authorization": basic("alice", "wrong")}, status=401)
+    (failure,) = records(caplog, "login.failure")
+    assert failure.levelno == logging.WARNING
+    assert failure.restauth == {  # type: ignore[attr-defined]
+        "event": "login.failure",
+        "outcome": "bad_password",
+        "userid": "alice",
+        "address": "unknown",
+        "mechanism": "basic",
+    }
+    login = client.post_json("/tokens", {"username": "alice", "password": ALICE_PASSWORD})
+    assert records(caplog, "login.success")
+    assert records(caplog, "token.issue")[0].levelno == logging.INFO
+    client.delete("/tokens/alice", headers={"Authorization": f"Token {login.json['token']}"})
+    assert records(caplog, "token.revoke")
+
+
+def test_throttle_and_outage_are_recorded(
+    client: TestApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="restauth")
+    for _ in range(6):
+        client.get("/", headers={"Authorization": basic("bob", "x")}, expect_errors=True)
+    assert records(caplog, "throttle")
+
+
+def test_log_lines_cannot_be_forged() -> None:
+    assert escape('eve\r\nlogin.success userid="admin"') == (
+        'eve\\r\\nlogin.success userid=\\"admin\\"'
+    )
+    assert escape("jos\u00e9") == "jos\\xe9"
+
+
+def test_no_secret_ever_reaches_a_log_record(
+    client: TestApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    password = "hunter2-very-secret"
+    token = client.post_json("/tokens", {"username": "alice", "password": ALICE_PASSWORD}).json[
+        "token"
+    ]
+    hostile = [
+        basic("alice", password),
+        basic("mallory", password),
+        basic("alice", token),
+        basic("bob", token),
+        f"Bearer {token}x",
+        f"Token {token}",
+        "Basic " + base64.b64encode(b"alice:\xff" + password.encode()).decode(),
+        f"Bearer {password} {password}",
+        basic("alice", password) + "," + basic("bob", password),
+    ]
+    for value in hostile:
+        client.get("/", headers={"Authorization": value}, expect_errors=True)
+    client.post_json("/tokens", {"username": "alice", "password": password}, expect_errors=True)
+    secrets = [password, token, token.split(".")[1], ALICE_PASSWORD, *hostile]
+    secrets += [v.split(" ", 1)[1] for v in hostile]
+    for record in caplog.records:
+        text = record.getMessage() + repr(getattr(record, "restauth", ""))
+        for secret in secrets:
+            assert secret not in text

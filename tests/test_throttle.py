@@ -1,0 +1,173 @@
+"""Brute-force throttling: counted per userid and address, backoff, no permanent lockout."""
+
+from __future__ import annotations
+
+import pytest
+from webtest import TestApp
+
+from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore
+from restauth.throttle import MemoryThrottleStore, Throttle, ThrottlePolicy
+
+from .conftest import ALICE_PASSWORD, FakeClock, basic, echo_app
+
+
+@pytest.fixture
+def throttle(clock: FakeClock) -> Throttle:
+    return Throttle(clock=clock)
+
+
+@pytest.fixture
+def client(users: MemoryUserStore, tokens: MemoryTokenManager, throttle: Throttle) -> TestApp:
+    return TestApp(AuthMiddleware(echo_app, users=users, tokens=tokens, throttle=throttle))
+
+
+def fail(client: TestApp, userid: str = "alice", address: str = "192.0.2.1") -> int:
+    env = {"REMOTE_ADDR": address}
+    response = client.get(
+        "/",
+        headers={"Authorization": basic(userid, "wrong")},
+        extra_environ=env,
+        expect_errors=True,
+    )
+    return int(response.status_int)
+
+
+def test_backoff_after_the_threshold_even_for_the_right_password(
+    client: TestApp, clock: FakeClock
+) -> None:
+    assert [fail(client) for _ in range(5)] == [401] * 5
+    right = {"Authorization": basic("alice", ALICE_PASSWORD)}
+    response = client.get(
+        "/", headers=right, extra_environ={"REMOTE_ADDR": "192.0.2.1"}, status=429
+    )
+    assert response.headers["Retry-After"] == "1"
+    assert response.content_type == "application/problem+json"
+    assert "WWW-Authenticate" not in response.headers
+    clock.advance(1.01)
+    assert client.get("/", headers=right).json["userid"] == "alice"  # success resets
+    assert fail(client) == 401
+
+
+def test_delay_doubles_and_is_capped_per_user(client: TestApp, clock: FakeClock) -> None:
+    for _ in range(5):
+        fail(client)
+    delays = []
+    for _ in range(9):
+        clock.advance(120)  # past any delay: one more failure each time
+        assert fail(client, address=f"198.51.100.{_}") == 401
+        response = client.get(
+            "/",
+            headers={"Authorization": basic("alice", "x")},
+            status=429,
+            extra_environ={"REMOTE_ADDR": "203.0.113.9"},
+        )
+        delays.append(int(response.headers["Retry-After"]))
+    assert delays == [2, 4, 8, 16, 32, 60, 60, 60, 60]
+
+
+def test_counter_is_forgotten_after_a_quiet_window(client: TestApp, clock: FakeClock) -> None:
+    for _ in range(5):
+        fail(client)
+    clock.advance(901)
+    assert fail(client) == 401
+
+
+def test_unknown_user_is_throttled_exactly_like_a_known_one(client: TestApp) -> None:
+    known = [fail(client, "alice", f"192.0.2.{i}") for i in range(7)]
+    unknown = [fail(client, "nobody", f"192.0.2.{i}") for i in range(7)]
+    assert known == unknown == [401] * 5 + [429] * 2
+
+
+def test_throttled_attempt_costs_no_bcrypt(
+    client: TestApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(5):
+        fail(client)
+    calls = []
+    monkeypatch.setattr("restauth.passwords.bcrypt.checkpw", lambda *a: calls.append(a) or False)
+    assert fail(client) == 429
+    assert calls == []
+
+
+def test_per_address_counter_covers_many_userids(client: TestApp) -> None:
+    statuses = [fail(client, f"user{i}", "192.0.2.50") for i in range(21)]
+    assert statuses == [401] * 20 + [429]
+    assert fail(client, "user99", "192.0.2.51") == 401  # another address is not affected
+
+
+def test_token_guessing_is_counted_per_address(client: TestApp) -> None:
+    env = {"REMOTE_ADDR": "192.0.2.77"}
+    for _ in range(20):
+        client.get("/", headers={"Authorization": "Bearer abc.def"}, extra_environ=env, status=401)
+    client.get("/", headers={"Authorization": "Bearer abc.def"}, extra_environ=env, status=429)
+
+
+def test_login_endpoint_is_throttled(client: TestApp) -> None:
+    for _ in range(5):
+        client.post_json("/tokens", {"username": "alice", "password": "x"}, status=401)
+    response = client.post_json(
+        "/tokens", {"username": "alice", "password": ALICE_PASSWORD}, status=429
+    )
+    assert int(response.headers["Retry-After"]) >= 1
+
+
+def test_userid_is_canonicalised_before_counting(client: TestApp) -> None:
+    for _ in range(5):
+        fail(client, "jos\u00e9")
+    assert fail(client, "jose\u0301") == 429  # the same userid after NFC
+
+
+def test_token_as_password_failures_count_for_the_userid(client: TestApp) -> None:
+    for _ in range(5):
+        client.get("/", headers={"Authorization": basic("alice", "abc.def")}, status=401)
+    client.get("/", headers={"Authorization": basic("alice", "abc.def")}, status=429)
+
+
+def test_forwarded_for_counts_only_behind_a_trusted_proxy(
+    users: MemoryUserStore, throttle: Throttle
+) -> None:
+    app = AuthMiddleware(echo_app, users=users, throttle=throttle, trusted_proxies=["10.0.0.0/8"])
+    client = TestApp(app)
+
+    def attempt(peer: str, forwarded: str) -> int:
+        return int(
+            client.get(
+                "/",
+                headers={
+                    "Authorization": basic(f"u{forwarded}{peer}", "x"),
+                    "X-Forwarded-For": forwarded,
+                },
+                extra_environ={"REMOTE_ADDR": peer},
+                expect_errors=True,
+            ).status_int
+        )
+
+    # Behind the trusted proxy each forwarded client has its own counter ...
+    assert [attempt("10.0.0.1", f"192.0.2.{i}") for i in range(25)] == [401] * 25
+    # ... while a direct client cannot escape its counter by inventing X-Forwarded-For.
+    statuses = [attempt("198.51.100.7", f"192.0.2.{i}") for i in range(21)]
+    assert statuses == [401] * 20 + [429]
+
+
+def test_throttle_can_be_turned_off(users: MemoryUserStore) -> None:
+    client = TestApp(AuthMiddleware(echo_app, users=users, throttle=None))
+    for _ in range(30):
+        client.get("/", headers={"Authorization": basic("alice", "x")}, status=401)
+
+
+def test_memory_store_is_bounded() -> None:
+    store = MemoryThrottleStore(max_entries=100)
+    for i in range(1000):
+        store.add_failure(f"u:{i}", 0.0, 900)
+    assert len(store.get_many([f"u:{i}" for i in range(1000)])) == 1000
+    assert sum(c is not None for c in store.get_many([f"u:{i}" for i in range(1000)])) == 100
+
+
+def test_policy_is_configurable(clock: FakeClock) -> None:
+    throttle = Throttle(ThrottlePolicy(user_threshold=2, base_delay=10), clock=clock)
+    throttle.failure("bob", None)
+    assert throttle.check("bob", None) == (0, True)
+    throttle.failure("bob", None)
+    assert throttle.check("bob", None) == (10, True)
+    throttle.success("bob")
+    assert throttle.check("bob", None) == (0, False)
