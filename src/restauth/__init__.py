@@ -4,8 +4,21 @@ from restauth.errors import StoreUnavailable
 from restauth.identity import Identity
 from restauth.middleware import AuthMiddleware
 from restauth.passwords import PasswordHasher
-from restauth.tokens import MemoryTokenManager, TokenGrant, TokenManager
-from restauth.users import MemoryUserStore, User, UserStore, WritableUserStore
+from restauth.tokens import (
+    MemoryTokenManager,
+    MissingSecretKey,
+    SQLiteTokenManager,
+    TokenGrant,
+    TokenManager,
+)
+from restauth.users import (
+    MemoryUserStore,
+    SQLiteUserStore,
+    User,
+    UserExists,
+    UserStore,
+    WritableUserStore,
+)
 
 __version__ = "0.1.0"
 
@@ -14,11 +27,15 @@ __all__ = [
     "Identity",
     "MemoryTokenManager",
     "MemoryUserStore",
+    "MissingSecretKey",
     "PasswordHasher",
+    "SQLiteTokenManager",
+    "SQLiteUserStore",
     "StoreUnavailable",
     "TokenGrant",
     "TokenManager",
     "User",
+    "UserExists",
     "UserStore",
     "WritableUserStore",
     "__version__",

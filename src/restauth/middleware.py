@@ -75,7 +75,8 @@ class AuthMiddleware:
         if tokens is _DEFAULT:
             tokens = MemoryTokenManager()
         if throttle is _DEFAULT:
-            throttle = Throttle()
+            shared = getattr(tokens, "throttle_store", None)  # e.g. Redis: count on all nodes
+            throttle = Throttle(store=shared() if callable(shared) else None)
         if cookie is True:
             cookie = CookieMode()
         if cookie and tokens is None:

@@ -1,6 +1,21 @@
 """Token managers: issue, check, renew and revoke auth tokens."""
 
-from restauth.tokens.base import TokenCodec, TokenGrant, TokenManager, as_seconds
+from restauth.tokens.base import (
+    MissingSecretKey,
+    TokenCodec,
+    TokenGrant,
+    TokenManager,
+    as_seconds,
+)
 from restauth.tokens.memory import MemoryTokenManager
+from restauth.tokens.sqlite import SQLiteTokenManager
 
-__all__ = ["MemoryTokenManager", "TokenCodec", "TokenGrant", "TokenManager", "as_seconds"]
+__all__ = [
+    "MemoryTokenManager",
+    "MissingSecretKey",
+    "SQLiteTokenManager",
+    "TokenCodec",
+    "TokenGrant",
+    "TokenManager",
+    "as_seconds",
+]

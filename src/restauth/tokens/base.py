@@ -9,6 +9,7 @@ token again (the contract reuses one token per user while it is valid).
 from __future__ import annotations
 
 import hmac
+import os
 import secrets
 from base64 import urlsafe_b64encode
 from collections.abc import Callable
@@ -123,3 +124,30 @@ class TokenCodec:
 def looks_like_token(value: str) -> bool:
     """Cheap shape test before a Basic password is tried as a token."""
     return "." in value and len(value) <= 256
+
+
+SECRET_KEY_ENV = "RESTAUTH_SECRET_KEY"
+
+
+class MissingSecretKey(ValueError):
+    """A persistent token manager was built without a key to sign its tokens with."""
+
+
+def persistent_secret_key(secret_key: bytes | str | None, manager: str) -> bytes | str:
+    """The key a persistent manager signs tokens with: given, or from ``RESTAUTH_SECRET_KEY``.
+
+    A persistent store keeps only token ids; without the same key on every node (and
+    after a restart) no stored token could be checked, and a random per-process key
+    would silently log everybody out. So a missing key is an error, not a default.
+    """
+    if secret_key is None:
+        secret_key = os.environ.get(SECRET_KEY_ENV) or None
+    if secret_key is None:
+        raise MissingSecretKey(
+            f"{manager} needs a secret key: pass secret_key= or set {SECRET_KEY_ENV} "
+            "(at least 16 bytes, the same on every node; e.g. python -c "
+            "'import secrets; print(secrets.token_urlsafe(32))'). The store keeps only "
+            "token ids; the key turns an id into a token, so a dump of the store alone "
+            "cannot be replayed."
+        )
+    return secret_key

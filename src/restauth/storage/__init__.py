@@ -1,0 +1,1 @@
+"""Plumbing shared by the persistent backends: connections, schema versions, error mapping."""

@@ -1,0 +1,44 @@
+"""Connecting to Redis (extra ``restauth[redis]``) and turning its failures into 503s."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import redis
+
+from restauth.errors import StoreUnavailable
+
+SOCKET_TIMEOUT = 2.0  # a request waits at most this long for Redis before it is answered 503
+
+
+def redis_client(url_or_client: str | redis.Redis) -> redis.Redis:
+    """A client from a ``redis://`` URL (with short timeouts), or the caller's own client.
+
+    redis-py's pool notices a ``fork()`` and reconnects in the child, so one client may be
+    built before a server forks its workers.
+    """
+    if isinstance(url_or_client, redis.Redis):
+        return url_or_client
+    if not isinstance(url_or_client, str):
+        raise TypeError("expected a redis:// URL or a redis.Redis client")
+    return redis.Redis.from_url(
+        url_or_client,
+        socket_timeout=SOCKET_TIMEOUT,
+        socket_connect_timeout=SOCKET_TIMEOUT,
+        health_check_interval=30,
+    )
+
+
+@contextlib.contextmanager
+def errors_as_unavailable() -> Iterator[None]:
+    """Any Redis failure (down, timeout, script error) fails closed as a 503."""
+    try:
+        yield
+    except redis.RedisError as error:
+        raise StoreUnavailable(f"Redis: {type(error).__name__}") from None
+
+
+def text(value: bytes | str) -> str:
+    """A reply as ``str``, whether or not the client decodes responses."""
+    return value.decode("utf-8") if isinstance(value, bytes) else value

@@ -1,0 +1,111 @@
+"""The writable user store contract, run against every store (memory, SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from restauth import PasswordHasher
+from tests.storage.conftest import UserFactory
+
+
+def test_add_and_get(make_users: UserFactory, hasher: PasswordHasher) -> None:
+    users = make_users()
+    added = users.add("alice", "s3cret", roles=["user", "admin"])
+    found = users.get("alice")
+    assert found == added
+    assert found.roles == frozenset({"user", "admin"})
+    assert hasher.verify("s3cret", found.password_hash)
+    assert "s3cret" not in found.password_hash
+    assert users.get("ALICE") is None  # userids are case-sensitive
+    assert users.get("nobody") is None
+
+
+def test_duplicate_userid_is_refused(make_users: UserFactory) -> None:
+    users = make_users()
+    users.add("alice", "one")
+    with pytest.raises(ValueError, match="already exists"):
+        users.add("alice", "two")
+    assert users.get("alice") is not None
+
+
+def test_userid_is_stored_in_nfc(make_users: UserFactory) -> None:
+    users = make_users()
+    decomposed = unicodedata.normalize("NFD", "zoë")
+    user = users.add(decomposed, "pw")
+    assert user.userid == "zoë"
+    assert users.get("zoë") is not None
+    with pytest.raises(ValueError, match="already exists"):
+        users.add("zoë", "pw")
+
+
+@pytest.mark.parametrize("userid", ["", "a:b", "tab\there", "ᴮᴵᴳᴮᴵᴿᴰ", " lead"])
+def test_bad_userids_are_refused(make_users: UserFactory, userid: str) -> None:
+    with pytest.raises(ValueError, match="userid"):
+        make_users().add(userid, "pw")
+
+
+@pytest.mark.parametrize("roles", [["has space"], ["a,b"], [""]])
+def test_bad_roles_are_refused(make_users: UserFactory, roles: list[str]) -> None:
+    with pytest.raises(ValueError, match="role"):
+        make_users().add("alice", "pw", roles=roles)
+
+
+def test_set_password_changes_the_stamp(make_users: UserFactory, hasher: PasswordHasher) -> None:
+    users = make_users()
+    before = users.add("alice", "old", roles=["user"])
+    after = users.set_password("alice", "new")
+    assert after.stamp != before.stamp
+    assert users.get("alice") == after
+    assert after.roles == frozenset({"user"})
+    assert hasher.verify("new", after.password_hash)
+    assert not hasher.verify("old", after.password_hash)
+
+
+def test_set_roles_keeps_the_stamp(make_users: UserFactory) -> None:
+    users = make_users()
+    before = users.add("alice", "pw", roles=["user"])
+    after = users.set_roles("alice", ["admin", "user"])
+    assert after.stamp == before.stamp
+    assert users.get("alice").roles == frozenset({"admin", "user"})
+    assert users.set_roles("alice", []).roles == frozenset()
+    assert users.get("alice").roles == frozenset()
+
+
+def test_changes_to_unknown_users_raise_key_error(make_users: UserFactory) -> None:
+    users = make_users()
+    with pytest.raises(KeyError):
+        users.set_password("ghost", "pw")
+    with pytest.raises(KeyError):
+        users.set_roles("ghost", ["user"])
+    assert users.remove("ghost") is False
+
+
+def test_remove_and_list(make_users: UserFactory) -> None:
+    users = make_users()
+    for userid in ["carol", "alice", "bob"]:
+        users.add(userid, "pw")
+    assert list(users.userids()) == ["alice", "bob", "carol"]
+    assert users.remove("bob") is True
+    assert users.get("bob") is None
+    assert list(users.userids()) == ["alice", "carol"]
+
+
+def test_add_hashed(make_users: UserFactory, hasher: PasswordHasher) -> None:
+    users = make_users()
+    users.add_hashed("alice", hasher.hash("pw"), roles=["user"])
+    assert hasher.verify("pw", users.get("alice").password_hash)
+
+
+def test_stores_share_the_database(make_users: UserFactory) -> None:
+    """Two stores on one database (two nodes) see each other's changes at once."""
+    node_a, node_b = make_users(), make_users()
+    node_a.add("alice", "pw", roles=["user"])
+    assert node_b.get("alice") is not None
+    node_b.set_roles("alice", ["admin"])
+    assert node_a.get("alice").roles == frozenset({"admin"})
+    stamp = node_a.set_password("alice", "new").stamp
+    assert node_b.get("alice").stamp == stamp
+    node_b.remove("alice")
+    assert node_a.get("alice") is None
