@@ -1,0 +1,189 @@
+"""A store that is down answers 503 with Retry-After, never lets a request in, and recovers.
+
+Servers that must be down listen on nothing (a free port); the Redis that goes down and
+comes back mid-test is a private redis-server on its own port.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from webtest import TestApp
+
+from restauth import AuthMiddleware, MemoryUserStore, PasswordHasher, SQLiteTokenManager
+from restauth.users.sqlite import SQLiteUserStore
+from tests.services import free_port, redis_url, unavailable
+from tests.storage.conftest import SECRET_KEY
+
+
+class RecordingApp:
+    """The wrapped app; counts calls so a test can prove it was never reached."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        self.calls += 1
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"inside"]
+
+
+def assert_unavailable(response: Any) -> None:
+    assert response.status_int == 503
+    assert int(response.headers["Retry-After"]) > 0
+    assert response.content_type == "application/problem+json"
+    assert "WWW-Authenticate" not in response.headers
+
+
+@pytest.fixture
+def users(hasher: PasswordHasher) -> MemoryUserStore:
+    store = MemoryUserStore(hasher=hasher)
+    store.add("alice", "alice-pw")
+    return store
+
+
+def test_redis_down_fails_closed(users: MemoryUserStore, caplog: pytest.LogCaptureFixture) -> None:
+    from restauth.tokens.redis import RedisTokenManager
+
+    redis_url()  # the library is installed (and CI has a server; this one is elsewhere)
+    tokens = RedisTokenManager(f"redis://127.0.0.1:{free_port()}/0", secret_key=SECRET_KEY)
+    app = RecordingApp()
+    client = TestApp(AuthMiddleware(app, users=users, tokens=tokens))
+    token = tokens._codec.token_for("some-id")  # a genuine MAC: Redis must be asked
+    caplog.set_level(logging.DEBUG)
+    for headers in (
+        {"Authorization": f"Bearer {token}"},
+        {"Authorization": "Basic YWxpY2U6YWxpY2UtcHc="},  # right password; Redis throttle/issue
+    ):
+        assert_unavailable(client.get("/x", headers=headers, expect_errors=True))
+    assert_unavailable(
+        client.post_json("/tokens", {"username": "alice", "password": "alice-pw"}, status=503)
+    )
+    assert app.calls == 0
+    assert token not in caplog.text
+    assert "alice-pw" not in caplog.text
+
+
+def test_forged_token_is_401_even_with_redis_down(users: MemoryUserStore) -> None:
+    from restauth.tokens.redis import RedisTokenManager
+
+    redis_url()
+    tokens = RedisTokenManager(f"redis://127.0.0.1:{free_port()}/0", secret_key=SECRET_KEY)
+    client = TestApp(AuthMiddleware(RecordingApp(), users=users, tokens=tokens, throttle=None))
+    client.get("/x", headers={"Authorization": "Bearer abc.def"}, status=401)
+
+
+def test_postgres_down_fails_closed() -> None:
+    from restauth.users.postgres import PostgresUserStore
+
+    users = PostgresUserStore(f"postgresql://postgres@127.0.0.1:{free_port()}/test", timeout=1)
+    app = RecordingApp()
+    client = TestApp(AuthMiddleware(app, users=users))
+    started = time.monotonic()
+    response = client.get("/x", headers={"Authorization": "Basic YWxpY2U6YWxpY2UtcHc="}, status=503)
+    assert time.monotonic() - started < 10
+    assert_unavailable(response)
+    client.get("/x", status=401)  # anonymous: no store consulted, the usual challenge
+    assert app.calls == 0
+    users.close()
+
+
+def test_corrupt_sqlite_file_fails_closed(tmp_path: Path, hasher: PasswordHasher) -> None:
+    path = tmp_path / "auth.db"
+    users = SQLiteUserStore(path, hasher=hasher)
+    users.add("alice", "alice-pw")
+    tokens = SQLiteTokenManager(path, secret_key=SECRET_KEY)
+    app = RecordingApp()
+    client = TestApp(AuthMiddleware(app, users=users, tokens=tokens))
+    token = client.post_json("/tokens", {"username": "alice", "password": "alice-pw"}).json["token"]
+    users.close()
+    tokens.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    path.write_bytes(b"this is not a database" * 1000)
+    assert_unavailable(client.get("/x", headers={"Authorization": f"Token {token}"}, status=503))
+    assert_unavailable(
+        client.get("/x", headers={"Authorization": "Basic YWxpY2U6YWxpY2UtcHc="}, status=503)
+    )
+    assert app.calls == 0
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[Callable[[bool], str]]:
+    """Start/stop a redis-server of our own; yields ``switch(up) -> url``."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        unavailable("redis-server", "not installed")
+    port = free_port()
+    process: list[subprocess.Popen[bytes]] = []
+
+    def switch(up: bool) -> str:
+        if up:
+            process.append(
+                subprocess.Popen(
+                    [
+                        str(binary),
+                        "--port",
+                        str(port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--dir",
+                        str(tmp_path),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                )
+            )
+            for _ in range(100):
+                if (
+                    subprocess.run(
+                        ["redis-cli", "-p", str(port), "ping"], capture_output=True, check=False
+                    ).stdout.strip()
+                    == b"PONG"
+                ):
+                    break
+                time.sleep(0.05)
+        else:
+            process.pop().terminate()
+            time.sleep(0.2)
+        return f"redis://127.0.0.1:{port}/0"
+
+    yield switch
+    for running in process:
+        running.terminate()
+        running.wait()
+
+
+def test_redis_going_down_and_coming_back(
+    users: MemoryUserStore, private_redis: Callable[[bool], str]
+) -> None:
+    from restauth.tokens.redis import RedisTokenManager
+
+    url = private_redis(True)
+    app = RecordingApp()
+    client = TestApp(
+        AuthMiddleware(app, users=users, tokens=RedisTokenManager(url, secret_key=SECRET_KEY))
+    )
+    token = client.post_json("/tokens", {"username": "alice", "password": "alice-pw"}).json["token"]
+    auth = {"Authorization": f"Token {token}"}
+    client.get("/x", headers=auth, status=200)
+    private_redis(False)
+    assert_unavailable(client.get("/x", headers=auth, status=503))
+    calls = app.calls
+    private_redis(True)  # nothing kept on disk: the token is gone, as after a flush
+    client.get("/x", headers=auth, status=401)
+    assert app.calls == calls
+    fresh = client.post_json("/tokens", {"username": "alice", "password": "alice-pw"}).json
+    client.get("/x", headers={"Authorization": f"Token {fresh['token']}"}, status=200)
