@@ -1,7 +1,8 @@
 """Reaching the real Redis and PostgreSQL servers from tests.
 
-A test that needs one calls :func:`redis_url` or :func:`postgres_dsn`. Without the
-server it skips, unless ``RESTAUTH_REQUIRE_SERVICES=1`` (set by ``.ci/run``), where a
+``RESTAUTH_REDIS_URL`` and ``RESTAUTH_POSTGRES_DSN`` point elsewhere (defaults: the local
+servers; Redis database 15). A test that needs one calls :func:`redis_url` or
+:func:`postgres_dsn`. Without the server it skips, unless ``RESTAUTH_REQUIRE_SERVICES=1`` (set by ``.ci/run``), where a
 missing server is a failure: CI must never pass because a test skipped.
 """
 
@@ -12,10 +13,8 @@ import socket
 
 import pytest
 
-REDIS_URL = os.environ.get("RESTAUTH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-POSTGRES_DSN = os.environ.get(
-    "RESTAUTH_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
-)
+REDIS_URL = os.environ.get("RESTAUTH_REDIS_URL", "redis://127.0.0.1:6379/15")
+POSTGRES_DSN = os.environ.get("RESTAUTH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def services_required() -> bool:

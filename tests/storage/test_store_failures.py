@@ -187,3 +187,25 @@ def test_redis_going_down_and_coming_back(
     assert app.calls == calls
     fresh = client.post_json("/tokens", {"username": "alice", "password": "alice-pw"}).json
     client.get("/x", headers={"Authorization": f"Token {fresh['token']}"}, status=200)
+
+
+def test_sqlite_locked_beyond_the_timeout_is_503(tmp_path: Path, hasher: PasswordHasher) -> None:
+    import sqlite3
+
+    path = tmp_path / "auth.db"
+    users = SQLiteUserStore(path, hasher=hasher, timeout=0.2)
+    users.add("alice", "alice-pw")
+    tokens = SQLiteTokenManager(path, secret_key=SECRET_KEY, timeout=0.2)
+    client = TestApp(AuthMiddleware(RecordingApp(), users=users, tokens=tokens, throttle=None))
+    token = client.post_json("/tokens", {"username": "alice", "password": "alice-pw"}).json["token"]
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
+    try:
+        started = time.monotonic()
+        response = client.get("/x", headers={"Authorization": f"Token {token}"}, status=503)
+        assert time.monotonic() - started < 5
+        assert_unavailable(response)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    client.get("/x", headers={"Authorization": f"Token {token}"}, status=200)  # recovered

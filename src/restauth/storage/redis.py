@@ -6,17 +6,22 @@ import contextlib
 from collections.abc import Iterator
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from restauth.errors import StoreUnavailable
 
-SOCKET_TIMEOUT = 2.0  # a request waits at most this long for Redis before it is answered 503
+SOCKET_TIMEOUT = 2.0  # per attempt; a request waits at most ~2 attempts before its 503
+RETRIES = 1  # one immediate retry: a connection Redis closed (restart, idle kill) reconnects
 
 
 def redis_client(url_or_client: str | redis.Redis) -> redis.Redis:
-    """A client from a ``redis://`` URL (with short timeouts), or the caller's own client.
+    """A client from a ``redis://`` URL, or the caller's own client.
 
-    redis-py's pool notices a ``fork()`` and reconnects in the child, so one client may be
-    built before a server forks its workers.
+    redis-py's default retries with exponential backoff would hold a request for seconds
+    while Redis is down; here a request gets one immediate retry (enough to replace a
+    connection a restarted Redis closed) and then its 503. The pool notices a ``fork()``
+    and reconnects in the child, so a client may be built before a server forks workers.
     """
     if isinstance(url_or_client, redis.Redis):
         return url_or_client
@@ -26,6 +31,7 @@ def redis_client(url_or_client: str | redis.Redis) -> redis.Redis:
         url_or_client,
         socket_timeout=SOCKET_TIMEOUT,
         socket_connect_timeout=SOCKET_TIMEOUT,
+        retry=Retry(NoBackoff(), RETRIES),
         health_check_interval=30,
     )
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from restauth.errors import StoreUnavailable
 
-BUSY_TIMEOUT_MS = 10_000
+DEFAULT_TIMEOUT = 10.0  # seconds a writer waits for another process's write lock
 SCHEMA_TABLE = "restauth_schema"
 
 
@@ -30,8 +30,9 @@ class SQLiteDatabase:
     thread avoids both, and a pool would add nothing since SQLite opens in microseconds.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], timeout: float = DEFAULT_TIMEOUT) -> None:
         self.path = Path(path)
+        self.timeout = timeout
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -47,11 +48,11 @@ class SQLiteDatabase:
         try:
             connection = sqlite3.connect(
                 self.path,
-                timeout=BUSY_TIMEOUT_MS / 1000,
+                timeout=self.timeout,
                 isolation_level=None,  # autocommit; transactions are explicit (BEGIN IMMEDIATE)
                 check_same_thread=False,  # closed from close() on another thread
             )
-            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            connection.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints in WAL
         except sqlite3.Error as error:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from restauth.storage.sqlite import SQLiteDatabase
+from restauth.storage.sqlite import DEFAULT_TIMEOUT, SQLiteDatabase
 from restauth.tokens.base import (
     DEFAULT_MAX_LIFETIME,
     DEFAULT_TTL,
@@ -37,7 +37,8 @@ class SQLiteTokenManager:
     The table holds token ids only; a token is ``id.HMAC(secret_key, id)``, so the file
     alone authenticates nobody. A check is one ``UPDATE ... RETURNING`` that renews the
     token only if it is still there and alive: a renewal can never bring back a token a
-    concurrent revoke deleted. Expiry is judged by ``clock()``.
+    concurrent revoke deleted. Expiry is judged by ``clock()``. Expired rows are
+    deleted by a login at most every ``purge_interval`` seconds, so no cron job is needed.
     """
 
     def __init__(
@@ -48,13 +49,17 @@ class SQLiteTokenManager:
         max_lifetime: Duration = DEFAULT_MAX_LIFETIME,
         clock: Clock = time.time,
         secret_key: bytes | str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        purge_interval: float = 600.0,
     ) -> None:
         self.ttl = as_seconds(ttl, "ttl")
         self.max_lifetime = as_seconds(max_lifetime, "max_lifetime")
         self.clock = clock
         self._codec = TokenCodec(persistent_secret_key(secret_key, "SQLiteTokenManager"))
-        self.database = SQLiteDatabase(path)
+        self.purge_interval = purge_interval
+        self.database = SQLiteDatabase(path, timeout)
         self.database.migrate("tokens", SCHEMA_VERSION, SCHEMA)
+        self._next_purge = clock() + purge_interval
 
     def issue(self, userid: str, stamp: str) -> TokenGrant:
         now = self.clock()
@@ -72,6 +77,9 @@ class SQLiteTokenManager:
                 connection.execute(
                     f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?)", (row[0], userid, stamp, *row[1:])
                 )
+        if now >= self._next_purge:
+            self._next_purge = now + self.purge_interval
+            self.purge_expired()
         token_id, created, idle_deadline = row
         return self._grant(self._codec.token_for(token_id), userid, stamp, created, idle_deadline)
 

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from restauth.passwords import PasswordHasher
-from restauth.storage.sqlite import SQLiteDatabase
+from restauth.storage.sqlite import DEFAULT_TIMEOUT, SQLiteDatabase
 from restauth.users.sql import SCHEMA_VERSION, TABLE, SQLUserStore, UserExists
 
 SCHEMA = [
@@ -24,13 +24,20 @@ class SQLiteUserStore(SQLUserStore):
     """Users in the ``restauth_users`` table of a SQLite file (created on first use).
 
     The file may also hold the tokens (:class:`restauth.tokens.sqlite.SQLiteTokenManager`);
-    several processes may share it. Every lookup reads the file, so a removed user or a
+    several processes may share it; ``timeout`` bounds the wait for another process's
+    write lock before a request is answered 503. Every lookup reads the file, so a removed user or a
     changed password or role takes effect at once in every process.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, hasher: PasswordHasher | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        hasher: PasswordHasher | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
         super().__init__(hasher)
-        self.database = SQLiteDatabase(path)
+        self.database = SQLiteDatabase(path, timeout)
         self.database.migrate("users", SCHEMA_VERSION, SCHEMA)
 
     def _query(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[object, ...]]:
