@@ -2,7 +2,8 @@
 
 ``RESTAUTH_REDIS_URL`` and ``RESTAUTH_POSTGRES_DSN`` point elsewhere (defaults: the local
 servers; Redis database 15). A test that needs one calls :func:`redis_url` or
-:func:`postgres_dsn`. Without the server it skips, unless ``RESTAUTH_REQUIRE_SERVICES=1`` (set by ``.ci/run``), where a
+:func:`postgres_dsn`. Without the server it skips, unless
+``RESTAUTH_REQUIRE_SERVICES=1`` (set by ``.ci/run``), where a
 missing server is a failure: CI must never pass because a test skipped.
 """
 
