@@ -39,7 +39,7 @@ def _hash_password(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from restauth.demo.server import serve
 
-    serve(host=args.host, port=args.port, cookie=args.cookie)
+    serve(host=args.host, port=args.port, cookie=args.cookie, data_dir=args.data_dir)
     return 0
 
 
@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo_cmd.add_argument("--port", type=int, default=8080)
     demo_cmd.add_argument(
         "--cookie", action="store_true", help="cookie mode: the token in an HttpOnly cookie"
+    )
+    demo_cmd.add_argument(
+        "--data-dir", help="keep users and tokens in this directory (default: a temporary one)"
     )
     demo_cmd.set_defaults(handler=_demo)
     return parser
