@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from restauth.errors import StoreUnavailable
+from restauth.storage.schema import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, needs_creation
 
 DEFAULT_TIMEOUT = 10.0  # seconds a writer waits for another process's write lock
-SCHEMA_TABLE = "restauth_schema"
 
 
 class SQLiteDatabase:
@@ -86,19 +86,11 @@ class SQLiteDatabase:
     def migrate(self, component: str, version: int, statements: Sequence[str]) -> None:
         """Create ``component``'s tables on first use; refuse a file from a newer release."""
         with self.transaction() as connection:
-            connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} "
-                "(component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
-            )
+            connection.execute(CREATE_SCHEMA_TABLE)
             row = connection.execute(
                 f"SELECT version FROM {SCHEMA_TABLE} WHERE component = ?", (component,)
             ).fetchone()
-            if row is not None and row[0] > version:
-                raise RuntimeError(
-                    f"{self.path}: the {component!r} tables are at schema version {row[0]}, "
-                    f"newer than this restauth ({version}); upgrade restauth"
-                )
-            if row is None:
+            if needs_creation(None if row is None else row[0], component, version, str(self.path)):
                 for statement in statements:
                     connection.execute(statement)
                 connection.execute(

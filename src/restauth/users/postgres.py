@@ -18,6 +18,7 @@ import psycopg_pool
 
 from restauth.errors import StoreUnavailable
 from restauth.passwords import PasswordHasher
+from restauth.storage.schema import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, needs_creation
 from restauth.users.sql import SCHEMA_VERSION, TABLE, SQLUserStore, UserExists
 
 SCHEMA = [
@@ -27,7 +28,6 @@ SCHEMA = [
     " roles TEXT NOT NULL DEFAULT '',"
     " stamp TEXT NOT NULL)",
 ]
-SCHEMA_TABLE = "restauth_schema"
 _MIGRATION_LOCK = 0x72657374  # pg_advisory_xact_lock key: one migrating process at a time
 
 
@@ -104,19 +104,13 @@ class PostgresUserStore(SQLUserStore):
                 return
             with pool.connection(timeout=self.timeout) as connection:
                 connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-                connection.execute(
-                    f"CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} "
-                    "(component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
-                )
+                connection.execute(CREATE_SCHEMA_TABLE)
                 row = connection.execute(
                     f"SELECT version FROM {SCHEMA_TABLE} WHERE component = 'users'"
                 ).fetchone()
-                if row is not None and row[0] > SCHEMA_VERSION:
-                    raise RuntimeError(
-                        f"the PostgreSQL users table is at schema version {row[0]}, newer "
-                        f"than this restauth ({SCHEMA_VERSION}); upgrade restauth"
-                    )
-                if row is None:
+                if needs_creation(
+                    None if row is None else row[0], "users", SCHEMA_VERSION, "PostgreSQL"
+                ):
                     for statement in SCHEMA:
                         connection.execute(statement)
                     connection.execute(
