@@ -3,6 +3,7 @@
 from restauth.errors import StoreUnavailable
 from restauth.identity import Identity
 from restauth.middleware import AuthMiddleware
+from restauth.password_cache import PasswordCache
 from restauth.passwords import PasswordHasher
 from restauth.tokens import (
     MemoryTokenManager,
@@ -28,6 +29,7 @@ __all__ = [
     "MemoryTokenManager",
     "MemoryUserStore",
     "MissingSecretKey",
+    "PasswordCache",
     "PasswordHasher",
     "SQLiteTokenManager",
     "SQLiteUserStore",

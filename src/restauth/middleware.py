@@ -23,6 +23,7 @@ from restauth.credentials import (
 from restauth.endpoints import Endpoints
 from restauth.errors import StoreUnavailable
 from restauth.forwarded import TrustedProxies
+from restauth.password_cache import PasswordCache
 from restauth.passwords import PasswordHasher
 from restauth.responses import Challenges, Header, Reply, problem, unavailable, wants_no_challenge
 from restauth.throttle import Throttle
@@ -51,6 +52,8 @@ class AuthMiddleware:
     ``trusted_proxies`` are the only peers whose ``X-Forwarded-For``/``-Proto`` count.
     ``throttle`` slows down password and token guessing (``None`` turns it off).
     ``query_token`` names a query parameter that may carry a token (off by default).
+    ``password_cache`` remembers right Basic passwords for a few minutes so repeated Basic
+    requests skip bcrypt (``None`` turns it off; see :mod:`restauth.password_cache`).
     """
 
     def __init__(
@@ -71,6 +74,7 @@ class AuthMiddleware:
         trusted_proxies: Iterable[str] = (),
         throttle: Throttle | None = _DEFAULT,
         query_token: str | None = None,
+        password_cache: PasswordCache | None = _DEFAULT,
     ) -> None:
         if tokens is _DEFAULT:
             tokens = MemoryTokenManager()
@@ -98,7 +102,9 @@ class AuthMiddleware:
         self.throttle = throttle
         self.query_token = query_token
         hasher = password_hasher or getattr(users, "hasher", None) or PasswordHasher()
-        self.authenticator = Authenticator(users, tokens, hasher)
+        if password_cache is _DEFAULT:
+            password_cache = PasswordCache()
+        self.authenticator = Authenticator(users, tokens, hasher, password_cache)
         self.public = PublicPaths(public)
         self.challenges = Challenges(realm, tokens_enabled=tokens is not None)
         self._unavailable = unavailable(retry_after)
