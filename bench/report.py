@@ -1,0 +1,124 @@
+"""The results as markdown (one table per part) and a bar chart of overheads."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from harness import Row
+from scale import ScaleRow
+from server import ServerResult
+
+TARGETS = {  # µs over the bare app (issue 6)
+    "restauth Token": 5.0,
+    "restauth Bearer": 5.0,
+    "restauth token-as-password": 5.0,
+    "restauth Basic (cached)": 8.0,
+    "restauth 401": 10.0,
+}
+
+
+def _us(value: float) -> str:
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+
+
+def timing_table(rows: Sequence[Row]) -> str:
+    by_name = {row.name: row for row in rows}
+    lines = [
+        "| scenario | median µs/request | × its bare app | overhead µs (wall) "
+        "| overhead µs (CPU) | target (µs) | peer overhead ÷ restauth's | rounds |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+    ]
+    for row in rows:
+        target = TARGETS.get(row.name)
+        verdict = ""
+        if target is not None:
+            verdict = f"≤ {target:g}: " + ("met" if row.overhead_wall <= target else "**missed**")
+        versus = ""
+        mine = by_name.get(row.equivalent)
+        if mine is not None and mine.overhead_wall > 0:
+            versus = f"{row.overhead_wall / mine.overhead_wall:,.1f}× ({row.equivalent})"
+        name = row.name if row.name != row.baseline else f"*{row.name}* (baseline)"
+        if row.note:
+            name += f" — {row.note}"
+        lines.append(
+            f"| {name} | {_us(row.median_wall)} "
+            f"| {row.median_wall / by_name[row.baseline].median_wall:,.2f} "
+            f"| {_us(row.overhead_wall)} "
+            f"| {_us(row.overhead_cpu)} | {verdict} | {versus} | {row.rounds} |"
+        )
+    return "\n".join(lines)
+
+
+def server_table(result: ServerResult) -> str:
+    bare = sorted(result.bare_rps)
+    token = sorted(result.token_rps)
+    verdict = "met" if result.ratio >= 0.95 else "**missed**"
+    return "\n".join(
+        [
+            "| app under gunicorn (sync, 1 worker) | requests/s, median | each run |",
+            "| --- | ---: | --- |",
+            f"| bare WSGI app | {bare[len(bare) // 2]:,.0f} "
+            f"| {', '.join(f'{r:,.0f}' for r in bare)} |",
+            f"| restauth, `Token` | {token[len(token) // 2]:,.0f} "
+            f"| {', '.join(f'{r:,.0f}' for r in token)} |",
+            "",
+            f"Token ÷ bare: **{result.ratio:.3f}** (target ≥ 0.95: {verdict}); wrk -t1 "
+            f"-c{result.connections}, {result.seconds} s per run, runs alternating.",
+        ]
+    )
+
+
+def scale_table(rows: Sequence[ScaleRow]) -> str:
+    lines = [
+        "| live tokens | check µs (median) | vs 10³ | bytes/token (tracemalloc) | issues/s |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    first = rows[0].check_us
+    for row in rows:
+        lines.append(
+            f"| {row.tokens:,} | {row.check_us:.2f} | {row.check_us / first:.2f}× "
+            f"| {row.bytes_per_token:.0f} | {row.issues_per_second:,.0f} |"
+        )
+    largest = rows[-1]
+    lines.append("")
+    lines.append(
+        f"Targets: check at {largest.tokens:,} within 1.3× of {rows[0].tokens:,}: "
+        + ("met" if largest.check_us / first <= 1.3 else "**missed**")
+        + f" ({largest.check_us / first:.2f}×); ≤ 400 B per token: "
+        + ("met" if max(r.bytes_per_token for r in rows) <= 400 else "**missed**")
+        + f" (at most {max(r.bytes_per_token for r in rows):.0f} B)."
+    )
+    return "\n".join(lines)
+
+
+def chart(rows: Sequence[Row], path: str) -> str | None:
+    """Overheads as horizontal bars (log scale: bcrypt is 10^5 µs); None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    shown = [r for r in rows if r.name != r.baseline]
+    names = [r.name for r in shown]
+    values = [max(r.overhead_wall, 0.01) for r in shown]
+    colors = ["#2b6cb0" if r.name.startswith("restauth") else "#a0aec0" for r in shown]
+    figure, axes = plt.subplots(figsize=(10, 0.38 * len(shown) + 1.6))
+    bars = axes.barh(range(len(shown)), values, color=colors)
+    axes.set_yticks(range(len(shown)), names, fontsize=8)
+    axes.invert_yaxis()
+    axes.set_xscale("log")
+    axes.set_xlabel("overhead over the framework's bare app, µs per request (median, log scale)")
+    axes.set_title("restauth (blue) and its peers, in one process and one run")
+    for bar, value in zip(bars, values, strict=True):
+        axes.text(value * 1.08, bar.get_y() + bar.get_height() / 2, _us(value), va="center",
+                  fontsize=7)  # fmt: skip
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
