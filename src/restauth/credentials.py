@@ -16,6 +16,8 @@ import unicodedata
 from base64 import b64decode
 from dataclasses import dataclass
 
+from restauth.frozen import fast_init
+
 DEFAULT_MAX_HEADER_SIZE = 8192
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
@@ -25,6 +27,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _TOKEN_SCHEMES = {"token": "token", "bearer": "bearer"}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class BasicCredentials:
     """``Basic`` userid and password (the password may be a token: token-as-password)."""
@@ -36,6 +39,7 @@ class BasicCredentials:
         return f"BasicCredentials(userid={self.userid!r}, password=<hidden>)"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TokenCredentials:
     """A token; ``scheme`` is ``"token"``, ``"bearer"`` or ``"cookie"`` (cookie mode)."""

@@ -154,7 +154,7 @@ class AuthMiddleware:
         environ["restauth.identity"] = auth.identity
         if self.tokens is None:
             return self.app(environ, start_response)
-        grant = self._guard(self.grant_for, auth)
+        grant = auth.grant if auth.grant is not None else self._guard(self.grant_for, auth)
         if isinstance(grant, Reply):
             return self._reply(grant, environ, start_response)
         ours = self.token_headers(grant)
