@@ -73,23 +73,27 @@ def server_table(result: ServerResult) -> str:
 
 def scale_table(rows: Sequence[ScaleRow]) -> str:
     lines = [
-        "| live tokens | check µs (median) | vs 10³ | bytes/token (tracemalloc) | issues/s |",
-        "| ---: | ---: | ---: | ---: | ---: |",
+        "| live tokens | manager check µs | vs 10³ | whole Token request µs | vs 10³ "
+        "| bytes/token (tracemalloc) | issues/s |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    first = rows[0].check_us
+    first = rows[0]
     for row in rows:
         lines.append(
-            f"| {row.tokens:,} | {row.check_us:.2f} | {row.check_us / first:.2f}× "
+            f"| {row.tokens:,} | {row.check_us:.2f} | {row.check_us / first.check_us:.2f}× "
+            f"| {row.request_us:.2f} | {row.request_us / first.request_us:.2f}× "
             f"| {row.bytes_per_token:.0f} | {row.issues_per_second:,.0f} |"
         )
-    largest = rows[-1]
+    last = rows[-1]
+    check_ratio = last.check_us / first.check_us
+    request_ratio = last.request_us / first.request_us
+    most = max(r.bytes_per_token for r in rows)
     lines.append("")
     lines.append(
-        f"Targets: check at {largest.tokens:,} within 1.3× of {rows[0].tokens:,}: "
-        + ("met" if largest.check_us / first <= 1.3 else "**missed**")
-        + f" ({largest.check_us / first:.2f}×); ≤ 400 B per token: "
-        + ("met" if max(r.bytes_per_token for r in rows) <= 400 else "**missed**")
-        + f" (at most {max(r.bytes_per_token for r in rows):.0f} B)."
+        f"Targets: a check at {last.tokens:,} tokens within 1.3× of {first.tokens:,}: manager "
+        f"{check_ratio:.2f}× ({'met' if check_ratio <= 1.3 else '**missed**'}), whole request "
+        f"{request_ratio:.2f}× ({'met' if request_ratio <= 1.3 else '**missed**'}); "
+        f"≤ 400 B per token: {'met' if most <= 400 else '**missed**'} (at most {most:.0f} B)."
     )
     return "\n".join(lines)
 
