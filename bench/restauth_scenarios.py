@@ -91,15 +91,15 @@ def over_flask(flask_app: WSGIApp, users: MemoryUserStore, baseline: str) -> lis
     app = AuthMiddleware(flask_app, users=users, tokens=tokens, realm="bench")
     token = tokens.issue(USERID, users.get(USERID).stamp).token  # type: ignore[union-attr]
     rows = []
-    for name, authorization, expect in (
-        ("restauth Token over Flask", f"Token {token}", "200"),
-        ("restauth Basic (cached) over Flask", basic(USERID, PASSWORD), "200"),
-        ("restauth 401 over Flask", None, "401"),
+    for name, authorization, expect, note in (
+        ("restauth Token over Flask", f"Token {token}", "200", ""),
+        ("restauth Basic (cached) over Flask", basic(USERID, PASSWORD), "200", ""),
+        ("restauth 401 over Flask", None, "401", "answered before Flask runs"),
     ):
         environ = base_environ()
         if authorization is not None:
             environ["HTTP_AUTHORIZATION"] = authorization
-        rows.append(Scenario(name, checked(app, environ, expect, name), baseline))
+        rows.append(Scenario(name, checked(app, environ, expect, name), baseline, note=note))
     return rows
 
 

@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         report.timing_table(rows),
         "",
+        report.machine_factor(rows),
+        "",
     ]
     if not args.no_server:
         result = server.run(rounds=2 if args.quick else 4, seconds=3 if args.quick else 10, log=log)
