@@ -55,7 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", action="store_true", help="also 10^3 -> 10^6 memory tokens")
     parser.add_argument("--no-server", action="store_true", help="skip gunicorn + wrk")
     parser.add_argument("--out", default=os.path.join(HERE, "results"), help="results folder")
+    parser.add_argument(
+        "--profile", metavar="ROW", help="cProfile one restauth row (e.g. 'Token', '401') instead"
+    )
     args = parser.parse_args(argv)
+    if args.profile:
+        return profile(args.profile)
     started = time.monotonic()
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     host = machine()
@@ -120,6 +125,28 @@ def main(argv: list[str] | None = None) -> int:
     if picture is None:
         log("no chart: matplotlib is not installed (pip install -e '.[bench]')")
     print(text)
+    return 0
+
+
+def profile(row: str, calls: int = 20_000) -> int:
+    """Where one restauth scenario spends its time: cProfile, by own time."""
+    import cProfile
+    import pstats
+
+    users = restauth_scenarios.users_with_alice(rounds=12)
+    chosen = [s for s in restauth_scenarios.scenarios(users, log) if s.name == f"restauth {row}"]
+    if not chosen or chosen[0].slow:
+        log(f"no fast restauth row named 'restauth {row}'")
+        return 2
+    call = chosen[0].call
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(calls):
+        call()
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    print(f"restauth {row}: {stats.total_calls / calls:.0f} function calls per request")  # type: ignore[attr-defined]
+    stats.sort_stats("tottime").print_stats(25)
     return 0
 
 
