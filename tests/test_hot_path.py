@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import dataclasses
 import hmac
 import random
@@ -11,7 +12,7 @@ import time
 import pytest
 
 from restauth.authenticator import Authenticated
-from restauth.credentials import BasicCredentials, TokenCredentials
+from restauth.credentials import BasicCredentials, TokenCredentials, parse_authorization
 from restauth.frozen import fast_init
 from restauth.identity import Identity
 from restauth.token_headers import format_instant, merge_token_headers, token_location
@@ -102,3 +103,31 @@ def test_fast_init_keeps_defaults_and_refuses_other_classes() -> None:
 
     with pytest.raises(TypeError, match="frozen dataclass"):
         fast_init(Mutable)
+
+
+def test_strict_base64_is_what_b64decode_validate_does() -> None:
+    rng = random.Random(2)
+    alphabet = "ABCXYZabcxyz0189+/=-_ .\t"
+    samples = ["", "=", "YQ==", "YQ=", "YQ", "YWJj", "YW Jj", "Y===", "YQ==YQ=="]
+    samples += [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(3000)
+    ]
+    for sample in samples:
+        try:
+            expected: bytes | None = base64.b64decode(sample, validate=True)
+        except binascii.Error:
+            expected = None
+        try:
+            actual: bytes | None = binascii.a2b_base64(sample, strict_mode=True)
+        except binascii.Error:
+            actual = None
+        assert actual == expected, sample
+
+
+def test_basic_credentials_are_nfc_whatever_the_script() -> None:
+    decomposed = "e\u0301"  # é as e + combining accent
+    header = "Basic " + base64.b64encode(f"{decomposed}:{decomposed}x".encode()).decode()
+    parsed = parse_authorization(header)
+    assert parsed == BasicCredentials("\u00e9", "\u00e9x")
+    ascii_header = "Basic " + base64.b64encode(b"alice:pass word").decode()
+    assert parse_authorization(ascii_header) == BasicCredentials("alice", "pass word")

@@ -67,8 +67,13 @@ class MemoryTokenManager:
         now = self.clock()
         with self._lock:
             record = self._by_user.get(userid)
-            if record is not None and record.stamp == stamp and self._alive(record, now):
-                return self._renew(record, now)
+            if record is not None and record.stamp == stamp:
+                deadline = record.created + self.max_lifetime  # _alive and a renewal, inlined
+                if now < record.idle_deadline and now < deadline:
+                    idle = record.idle_deadline = now + self.ttl
+                    token = f"{record.token_id}.{record.mac}"
+                    valid_until = idle if idle < deadline else deadline
+                    return TokenGrant(token, record.userid, stamp, record.created, valid_until)
             if record is not None:
                 self._drop(record)
             token_id = self._codec.new_id()
@@ -124,10 +129,6 @@ class MemoryTokenManager:
 
     def _alive(self, record: _Record, now: float) -> bool:
         return now < record.idle_deadline and now < record.created + self.max_lifetime
-
-    def _renew(self, record: _Record, now: float) -> TokenGrant:
-        record.idle_deadline = now + self.ttl
-        return self._grant(record)
 
     def _grant(self, record: _Record, token: str | None = None) -> TokenGrant:
         valid_until = min(record.idle_deadline, record.created + self.max_lifetime)
