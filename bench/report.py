@@ -102,8 +102,9 @@ def server_table(result: ServerResult) -> str:
             f"| restauth, `Token` | {token[len(token) // 2]:,.0f} "
             f"| {', '.join(f'{r:,.0f}' for r in token)} |",
             "",
-            f"Token ÷ bare: **{result.ratio:.3f}** (target ≥ 0.95: {verdict}); wrk -t1 "
-            f"-c{result.connections}, {result.seconds} s per run, runs alternating.",
+            f"Token ÷ bare: **{result.ratio:.3f}** (median of the {len(token)} rounds' ratios; "
+            f"target ≥ 0.95: {verdict}); wrk -t1 -c{result.connections}, {result.seconds} s "
+            "per run, the two apps alternating.",
         ]
     )
 

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     if not args.no_server:
-        result = server.run(rounds=2 if args.quick else 4, seconds=3 if args.quick else 10, log=log)
+        result = server.run(rounds=4 if args.quick else 12, seconds=2 if args.quick else 4, log=log)
         sections += ["## Under gunicorn with wrk", ""]
         sections += [report.server_table(result) if result else "Skipped (see the log)."]
         sections += [""]

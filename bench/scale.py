@@ -76,46 +76,51 @@ def _sample(manager: MemoryTokenManager, userids: list[str]) -> list[str]:
     return [grant.token for userid in chosen if (grant := manager.lookup(userid))]
 
 
-def _median_per_call(calls: list[Callable[[], object]], rounds: int) -> float:
-    rng = random.Random(11)
-    per_call = []
-    for _ in range(rounds):
-        rng.shuffle(calls)
-        start = time.perf_counter_ns()
-        for call in calls:
-            call()
-        per_call.append((time.perf_counter_ns() - start) / len(calls))
-    return statistics.median(per_call) / 1000
+def _per_call(calls: list[Callable[[], object]]) -> float:
+    start = time.perf_counter_ns()
+    for call in calls:
+        call()
+    return (time.perf_counter_ns() - start) / len(calls)
 
 
-def _check_time(manager: MemoryTokenManager, tokens: list[str], rounds: int) -> float:
-    return _median_per_call([lambda t=t: manager.authenticate(t) for t in tokens], rounds)
-
-
-def _request_time(
-    manager: MemoryTokenManager, users: MemoryUserStore, tokens: list[str], rounds: int
-) -> float:
+def _request_calls(
+    manager: MemoryTokenManager, users: MemoryUserStore, tokens: list[str]
+) -> list[Callable[[], None]]:
     app = AuthMiddleware(bare_app, users=users, tokens=manager, realm="bench")
-    calls = [requester(app, base_environ(HTTP_AUTHORIZATION=f"Token {t}")) for t in tokens]
-    return _median_per_call(calls, rounds)
+    return [requester(app, base_environ(HTTP_AUTHORIZATION=f"Token {t}")) for t in tokens]
 
 
 def run(sizes: list[int], *, rounds: int, log: Callable[[str], None] = print) -> list[ScaleRow]:
+    """Fill one manager per size (all kept), then measure them interleaved, round by round."""
     userids = [f"user-{index:07d}@example.org" for index in range(max(sizes))]
-    rows = []
+    memory, rates, checks, requests = {}, {}, {}, {}
     for count in sizes:
-        memory = _bytes_per_token(count, userids)
-        rate, manager = _issue_rate(count, userids)
+        memory[count] = _bytes_per_token(count, userids)
+        rates[count], manager = _issue_rate(count, userids)
         users = _users(userids[:count])
         stamp = users.get(userids[0]).stamp  # type: ignore[union-attr]
         for userid in userids[:count]:  # the store's stamp, so the middleware accepts them
             manager.issue(userid, stamp)
         tokens = _sample(manager, userids[:count])
-        check = _check_time(manager, tokens, rounds)
-        request = _request_time(manager, users, tokens, rounds)
-        rows.append(ScaleRow(count, check, request, memory, rate))
-        log(f"scale {count:>9,} tokens: check {check:.2f} µs, request {request:.2f} µs, "
-            f"{memory:.0f} B/token, {rate:,.0f} issues/s")  # fmt: skip
-        del manager, users
-        gc.collect()
+        checks[count] = [lambda t=t, m=manager: m.authenticate(t) for t in tokens]
+        requests[count] = _request_calls(manager, users, tokens)
+        log(f"scale: {count:,} tokens issued, {memory[count]:.0f} B/token, "
+            f"{rates[count]:,.0f} issues/s")  # fmt: skip
+    rng = random.Random(11)
+    check_times: dict[int, list[float]] = {count: [] for count in sizes}
+    request_times: dict[int, list[float]] = {count: [] for count in sizes}
+    for _ in range(rounds):
+        order = list(sizes)
+        rng.shuffle(order)
+        for count in order:
+            rng.shuffle(checks[count])
+            rng.shuffle(requests[count])
+            check_times[count].append(_per_call(checks[count]))
+            request_times[count].append(_per_call(requests[count]))
+    rows = []
+    for count in sizes:
+        check = statistics.median(check_times[count]) / 1000
+        request = statistics.median(request_times[count]) / 1000
+        rows.append(ScaleRow(count, check, request, memory[count], rates[count]))
+        log(f"scale {count:>9,} tokens: check {check:.2f} µs, request {request:.2f} µs")
     return rows
