@@ -28,22 +28,3 @@ if _file:
     with open(_file + ".tmp", "w") as handle:
         handle.write(grant.token)
     os.replace(_file + ".tmp", _file)
-
-
-def bare_with_headers(environ: dict[str, object], start_response: object) -> list[bytes]:
-    """Experiment: the bare app with restauth's response headers."""
-    headers = [
-        ("Content-Type", "text/plain"),
-        ("Content-Length", "20"),
-        ("Auth-Token", "x" * 66),
-        ("Auth-Token-Valid-Until", "2026-12-01T13:28:10.749Z"),
-        ("Auth-Token-Location", "/tokens/alice"),
-        (
-            "Access-Control-Expose-Headers",
-            "Auth-Token, Auth-Token-Valid-Until, Auth-Token-Location",
-        ),
-        ("Cache-Control", "no-store"),
-        ("Pragma", "no-cache"),
-    ]
-    start_response("200 OK", headers)  # type: ignore[operator]
-    return [b"hello, benchmark!!!\n"]
