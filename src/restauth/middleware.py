@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from restauth import audit
 from restauth.access import PublicPaths
+from restauth.acl import ACL, ACLRule
 from restauth.authenticator import Authenticated, Authenticator, Failure
 from restauth.cookies import CookieMode
 from restauth.credentials import (
@@ -23,6 +24,7 @@ from restauth.credentials import (
 from restauth.endpoints import Endpoints
 from restauth.errors import StoreUnavailable
 from restauth.forwarded import TrustedProxies
+from restauth.identity import Identity
 from restauth.passwords import PasswordHasher
 from restauth.responses import Challenges, Header, Reply, problem, unavailable, wants_no_challenge
 from restauth.throttle import Throttle
@@ -51,6 +53,9 @@ class AuthMiddleware:
     ``trusted_proxies`` are the only peers whose ``X-Forwarded-For``/``-Proto`` count.
     ``throttle`` slows down password and token guessing (``None`` turns it off).
     ``query_token`` names a query parameter that may carry a token (off by default).
+    ``acl`` rules (see :mod:`restauth.acl`) decide what each caller may do: a request
+    no rule grants is 401 when anonymous, 403 when authenticated. Without ``acl``,
+    any authenticated caller passes.
     """
 
     def __init__(
@@ -71,6 +76,7 @@ class AuthMiddleware:
         trusted_proxies: Iterable[str] = (),
         throttle: Throttle | None = _DEFAULT,
         query_token: str | None = None,
+        acl: ACL | Iterable[ACLRule | Mapping[str, object]] | None = None,
     ) -> None:
         if tokens is _DEFAULT:
             tokens = MemoryTokenManager()
@@ -100,6 +106,7 @@ class AuthMiddleware:
         hasher = password_hasher or getattr(users, "hasher", None) or PasswordHasher()
         self.authenticator = Authenticator(users, tokens, hasher)
         self.public = PublicPaths(public)
+        self.acl = acl if isinstance(acl, ACL) or acl is None else ACL(acl)
         self.challenges = Challenges(realm, tokens_enabled=tokens is not None)
         self._unavailable = unavailable(retry_after)
         self._https_required = problem(
@@ -138,27 +145,57 @@ class AuthMiddleware:
             return self.app(environ, start_response)  # CORS preflight: never challenged
         auth = self._guard(self.authenticate, environ)
         if auth is None:
-            if self.public.match(path):
+            if self.public.match(path) or self._allowed(environ, path, None):
                 environ.pop("restauth.identity", None)
                 return self.app(environ, start_response)
             return self._reply(self.challenges.unauthorized, environ, start_response)
         if isinstance(auth, Reply):
             return self._reply(auth, environ, start_response)
-        environ["REMOTE_USER"] = auth.identity.userid
-        environ["restauth.identity"] = auth.identity
+        allowed = self.acl is None or self._allowed(environ, path, auth.identity)
         if self.tokens is None:
-            return self.app(environ, start_response)
+            if not allowed:
+                return self._reply(self.challenges.forbidden, environ, start_response)
+            return self._pass(auth, environ, start_response)
         grant = self._guard(self.grant_for, auth)
         if isinstance(grant, Reply):
             return self._reply(grant, environ, start_response)
         ours = self.token_headers(grant)
+        if not allowed:
+            forbidden = self.challenges.forbidden
+            headers = merge_token_headers(list(forbidden.headers), ours)
+            return self._reply(
+                Reply(forbidden.status, headers, forbidden.body), environ, start_response
+            )
 
         def start_with_token(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
         ) -> Callable[[bytes], object]:
             return start_response(status, merge_token_headers(headers, ours), exc_info)
 
-        return self.app(environ, start_with_token)
+        return self._pass(auth, environ, start_with_token)
+
+    def _pass(
+        self, auth: Authenticated, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        environ["REMOTE_USER"] = auth.identity.userid
+        environ["restauth.identity"] = auth.identity
+        return self.app(environ, start_response)
+
+    def _allowed(self, environ: WSGIEnvironment, path: str, identity: Identity | None) -> bool:
+        """The ACL's verdict (``False`` without an ACL: only ``public`` paths are open)."""
+        if self.acl is None:
+            return False
+        method: str = environ.get("REQUEST_METHOD", "GET")
+        if self.acl.allows(method, path, identity):
+            return True
+        audit.event(
+            "access.denied",
+            outcome="401" if identity is None else "403",
+            userid=identity.userid if identity else None,
+            address=self.proxies.client_address(environ),
+            level=logging.INFO if identity else logging.DEBUG,
+        )
+        return False
 
     # -- authentication -------------------------------------------------------------
 
