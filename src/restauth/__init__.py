@@ -1,5 +1,7 @@
 """restauth: REST-style authentication for any WSGI application, as one middleware."""
 
+from restauth.acl import ACL, ACLRule
+from restauth.config import ConfigError, from_config, load_config
 from restauth.errors import StoreUnavailable
 from restauth.identity import Identity
 from restauth.middleware import AuthMiddleware
@@ -23,7 +25,10 @@ from restauth.users import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ACL",
+    "ACLRule",
     "AuthMiddleware",
+    "ConfigError",
     "Identity",
     "MemoryTokenManager",
     "MemoryUserStore",
@@ -39,4 +44,6 @@ __all__ = [
     "UserStore",
     "WritableUserStore",
     "__version__",
+    "from_config",
+    "load_config",
 ]
