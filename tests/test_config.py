@@ -227,3 +227,14 @@ def test_postgres_users_from_config(tmp_path: Path) -> None:
         users.get("nobody-here")
     finally:
         users.close()
+
+
+def test_challenge_off_never_sends_www_authenticate(tmp_path: Path) -> None:
+    path = write(tmp_path, "[restauth]\nchallenge = false\n")
+    client = TestApp(from_config(echo_app, path, environ={}))
+    response = client.get("/private", status=401)
+    assert "WWW-Authenticate" not in response.headers
+    response = client.get("/private", headers={"Authorization": "Bearer a b"}, status=400)
+    assert "WWW-Authenticate" not in response.headers
+    with_challenge = TestApp(from_config(echo_app, write(tmp_path, ""), environ={}))
+    assert with_challenge.get("/private", status=401).headers.getall("WWW-Authenticate")

@@ -293,6 +293,7 @@ def _read_main(table: Table) -> tuple[dict[str, Any], ThrottlePolicy | None]:
         "trusted_proxies": table.strings("trusted_proxies"),
         "max_header_size": table.integer("max_header_size", DEFAULT_MAX_HEADER_SIZE, minimum=256),
         "retry_after": table.integer("retry_after", 5, minimum=1),
+        "challenge": table.boolean("challenge", True),
     }
     query_token = table.string("query_token")
     if query_token is not None:

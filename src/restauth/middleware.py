@@ -55,7 +55,8 @@ class AuthMiddleware:
     ``query_token`` names a query parameter that may carry a token (off by default).
     ``acl`` rules (see :mod:`restauth.acl`) decide what each caller may do: a request
     no rule grants is 401 when anonymous, 403 when authenticated. Without ``acl``,
-    any authenticated caller passes.
+    any authenticated caller passes. ``challenge=False`` never sends ``WWW-Authenticate``
+    (an API used only by scripts and pages), as if every request said ``No-Auth-Challenge``.
     """
 
     def __init__(
@@ -77,6 +78,7 @@ class AuthMiddleware:
         throttle: Throttle | None = _DEFAULT,
         query_token: str | None = None,
         acl: ACL | Iterable[ACLRule | Mapping[str, object]] | None = None,
+        challenge: bool = True,
     ) -> None:
         if tokens is _DEFAULT:
             tokens = MemoryTokenManager()
@@ -103,6 +105,7 @@ class AuthMiddleware:
         self.proxies = TrustedProxies(trusted_proxies)
         self.throttle = throttle
         self.query_token = query_token
+        self.challenge = challenge
         hasher = password_hasher or getattr(users, "hasher", None) or PasswordHasher()
         self.authenticator = Authenticator(users, tokens, hasher)
         self.public = PublicPaths(public)
@@ -332,7 +335,7 @@ class AuthMiddleware:
     def _reply(
         self, reply: Reply, environ: WSGIEnvironment, start_response: StartResponse
     ) -> list[bytes]:
-        if wants_no_challenge(environ):
+        if not self.challenge or wants_no_challenge(environ):
             reply = Challenges.without_challenge(reply)
         headers = list(reply.headers)
         if self.cookie is not None and not any(name == "Vary" for name, _ in headers):
