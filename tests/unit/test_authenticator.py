@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import bcrypt
 import pytest
 
 from restauth.authenticator import Authenticated, Authenticator, Failure
 from restauth.credentials import BasicCredentials, TokenCredentials
 from restauth.passwords import PasswordHasher
+from restauth.tokens.base import TokenGrant
 from restauth.tokens.memory import MemoryTokenManager
 from restauth.users.memory import MemoryUserStore
 from tests.conftest import FakeClock
@@ -33,18 +33,17 @@ def auth(users: MemoryUserStore, tokens: MemoryTokenManager) -> Authenticator:
     return Authenticator(users, tokens, HASHER)
 
 
-@pytest.fixture
-def bcrypt_calls(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+@pytest.fixture(autouse=True)
+def warm_dummy_hash() -> None:
+    """The dummy hash for unknown users is made on first use; make it before counting."""
     HASHER.verify("warm", None)
-    calls: list[bytes] = []
-    real = bcrypt.checkpw
 
-    def counting(password: bytes, hashed: bytes) -> bool:
-        calls.append(hashed)
-        return real(password, hashed)
 
-    monkeypatch.setattr(bcrypt, "checkpw", counting)
-    return calls
+def token_of(userid: str, users: MemoryUserStore, tokens: MemoryTokenManager) -> TokenGrant:
+    """Issue ``userid`` a token under their current credential stamp."""
+    user = users.get(userid)
+    assert user is not None
+    return tokens.issue(userid, user.stamp)
 
 
 def test_basic_success(auth: Authenticator) -> None:
@@ -79,9 +78,7 @@ def test_token_as_password_needs_no_bcrypt(
     users: MemoryUserStore,
     bcrypt_calls: list[bytes],
 ) -> None:
-    alice = users.get("alice")
-    assert alice is not None
-    grant = tokens.issue("alice", alice.stamp)
+    grant = token_of("alice", users, tokens)
     outcome = auth.authenticate(BasicCredentials("alice", grant.token))
     assert isinstance(outcome, Authenticated)
     assert outcome.identity.mechanism == "token-basic"
@@ -92,9 +89,7 @@ def test_token_as_password_needs_no_bcrypt(
 def test_token_as_password_of_another_user_is_a_bad_password(
     auth: Authenticator, tokens: MemoryTokenManager, users: MemoryUserStore
 ) -> None:
-    alice = users.get("alice")
-    assert alice is not None
-    grant = tokens.issue("alice", alice.stamp)
+    grant = token_of("alice", users, tokens)
     assert auth.authenticate(BasicCredentials("bob", grant.token)) is Failure.BAD_PASSWORD
 
 
@@ -102,9 +97,7 @@ def test_token_as_password_of_another_user_is_a_bad_password(
 def test_token_mechanisms(
     auth: Authenticator, tokens: MemoryTokenManager, users: MemoryUserStore, scheme: str
 ) -> None:
-    alice = users.get("alice")
-    assert alice is not None
-    grant = tokens.issue("alice", alice.stamp)
+    grant = token_of("alice", users, tokens)
     outcome = auth.authenticate(TokenCredentials(grant.token, scheme))
     assert isinstance(outcome, Authenticated)
     assert outcome.identity.mechanism == ("cookie" if scheme == "cookie" else "token")
@@ -113,9 +106,7 @@ def test_token_mechanisms(
 def test_stale_stamp_kills_the_token(
     auth: Authenticator, tokens: MemoryTokenManager, users: MemoryUserStore
 ) -> None:
-    alice = users.get("alice")
-    assert alice is not None
-    grant = tokens.issue("alice", alice.stamp)
+    grant = token_of("alice", users, tokens)
     users.set_password("alice", "new-pw")
     assert auth.authenticate(TokenCredentials(grant.token, "token")) is Failure.BAD_TOKEN
     assert auth.authenticate(BasicCredentials("alice", grant.token)) is Failure.BAD_PASSWORD
@@ -124,9 +115,7 @@ def test_stale_stamp_kills_the_token(
 def test_removed_user_kills_the_token(
     auth: Authenticator, tokens: MemoryTokenManager, users: MemoryUserStore
 ) -> None:
-    bob = users.get("bob")
-    assert bob is not None
-    grant = tokens.issue("bob", bob.stamp)
+    grant = token_of("bob", users, tokens)
     users.remove("bob")
     assert auth.authenticate(TokenCredentials(grant.token, "bearer")) is Failure.BAD_TOKEN
 
