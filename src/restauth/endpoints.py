@@ -9,6 +9,7 @@ page posting a wrong password never sees the browser's own login dialog.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,13 @@ from webob import Request
 from restauth import audit
 from restauth.authenticator import Authenticated
 from restauth.cookies import CookieMode
-from restauth.credentials import BasicCredentials, Credentials, normalize
+from restauth.credentials import (
+    BasicCredentials,
+    Credentials,
+    Malformed,
+    check_credentials,
+    normalize,
+)
 from restauth.responses import Challenges, Header, Reply, empty_reply, json_reply, problem
 from restauth.token_headers import NO_STORE, format_instant
 from restauth.tokens.base import TokenGrant, TokenManager
@@ -86,9 +93,16 @@ class Endpoints:
         if request.content_length and request.content_length > MAX_LOGIN_BODY:
             return problem(413, "The login body is too large.")
         if request.content_length:
+            try:
+                request.body  # noqa: B018 - read and keep it: a short body is the client's fault
+            except OSError:  # webob's DisconnectionError is one: the client sent too little
+                return problem(400, "The login body ended before its Content-Length.")
             credentials = _body_credentials(request)
             if credentials is None:
                 return problem(400, "Send JSON or a form with string 'username' and 'password'.")
+            if isinstance(credentials, Malformed):  # as Basic would refuse it: 401
+                audit.event("credentials.malformed", outcome="login_body", level=logging.DEBUG)
+                return self._challenges.plain_unauthorized
             auth = self._authenticate(environ, credentials)
         else:
             auth = self._authenticate(environ, None)
@@ -170,8 +184,9 @@ def _path_userid(raw: str) -> str | None:
         return None
 
 
-def _body_credentials(request: Request) -> BasicCredentials | None:
-    """``username``/``password`` from a JSON object or an urlencoded form, else ``None``."""
+def _body_credentials(request: Request) -> BasicCredentials | Malformed | None:
+    """``username``/``password`` from a JSON object or an urlencoded form, checked by the
+    rules Basic applies (:class:`Malformed` if they break one), else ``None``."""
     try:
         raw = request.body
         if request.content_type == "application/json" or request.content_type.endswith("+json"):
@@ -187,4 +202,4 @@ def _body_credentials(request: Request) -> BasicCredentials | None:
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username:
         return None
-    return BasicCredentials(normalize(username), normalize(password))
+    return check_credentials(username, password)

@@ -9,6 +9,7 @@ token again (the contract reuses one token per user while it is valid).
 from __future__ import annotations
 
 import hmac
+import math
 import os
 import secrets
 from base64 import urlsafe_b64encode
@@ -76,15 +77,22 @@ class TokenManager(Protocol):
 
 
 def as_seconds(value: Duration, name: str) -> float:
-    """Accept seconds or a ``timedelta``; refuse zero, negatives and other types."""
+    """Accept seconds or a ``timedelta``; refuse zero, negatives, inf, nan and other types.
+
+    An infinite ``ttl`` or ``max_lifetime`` would be a token that never dies, and a nan
+    one compares false with every clock: both are configuration errors, said at once.
+    """
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond any float
+            seconds = math.inf if value > 0 else -math.inf
     else:
         raise TypeError(f"{name} must be seconds (int or float) or a datetime.timedelta")
-    if not seconds > 0:
-        raise ValueError(f"{name} must be positive")
+    if not 0 < seconds < math.inf:
+        raise ValueError(f"{name} must be a positive, finite number of seconds, not {seconds!r}")
     return seconds
 
 
