@@ -5,6 +5,7 @@ from restauth.config import ConfigError, from_config, load_config
 from restauth.errors import StoreUnavailable
 from restauth.identity import Identity
 from restauth.middleware import AuthMiddleware
+from restauth.password_cache import PasswordCache
 from restauth.passwords import PasswordHasher
 from restauth.tokens import (
     MemoryTokenManager,
@@ -33,6 +34,7 @@ __all__ = [
     "MemoryTokenManager",
     "MemoryUserStore",
     "MissingSecretKey",
+    "PasswordCache",
     "PasswordHasher",
     "SQLiteTokenManager",
     "SQLiteUserStore",

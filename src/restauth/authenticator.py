@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from restauth.credentials import BasicCredentials, Credentials
 from restauth.identity import Identity
+from restauth.password_cache import PasswordCache
 from restauth.passwords import PasswordHasher
 from restauth.tokens.base import TokenGrant, TokenManager, looks_like_token
 from restauth.users.base import UserStore
@@ -39,14 +40,20 @@ class Authenticator:
     Basic password is first tried as the user's token (RESTHeart's token-as-password)
     when it has a token's shape. A token is accepted only while its credential stamp
     matches the user's, so password changes and removals kill tokens everywhere.
+    A right password may be remembered by ``cache`` (see :mod:`restauth.password_cache`).
     """
 
     def __init__(
-        self, users: UserStore, tokens: TokenManager | None, hasher: PasswordHasher
+        self,
+        users: UserStore,
+        tokens: TokenManager | None,
+        hasher: PasswordHasher,
+        cache: PasswordCache | None = None,
     ) -> None:
         self.users = users
         self.tokens = tokens
         self.hasher = hasher
+        self.cache = cache
 
     def authenticate(self, credentials: Credentials) -> Authenticated | Failure:
         """Raises :class:`restauth.StoreUnavailable` when a store cannot answer."""
@@ -62,9 +69,22 @@ class Authenticator:
             if grant is not None and grant.userid == user.userid and grant.stamp == user.stamp:
                 identity = Identity(user.userid, user.roles, "token-basic")
                 return Authenticated(identity, user.stamp, grant)
-        if not self.hasher.verify(password, user.password_hash if user else None) or user is None:
+        if user is None:
+            self.hasher.verify(password, None)  # an unknown user costs one bcrypt check too
+            return Failure.BAD_PASSWORD
+        if not self._password_ok(user.userid, password, user.password_hash):
             return Failure.BAD_PASSWORD
         return Authenticated(Identity(user.userid, user.roles, "basic"), user.stamp)
+
+    def _password_ok(self, userid: str, password: str, stored: str) -> bool:
+        cache = self.cache
+        if cache is not None and cache.hit(userid, password, stored):
+            return True
+        if not self.hasher.verify(password, stored):
+            return False
+        if cache is not None:
+            cache.add(userid, password, stored)
+        return True
 
     def _token(self, token: str, mechanism: str) -> Authenticated | Failure:
         if self.tokens is None:

@@ -25,6 +25,7 @@ from restauth.endpoints import Endpoints
 from restauth.errors import StoreUnavailable
 from restauth.forwarded import TrustedProxies
 from restauth.identity import Identity
+from restauth.password_cache import PasswordCache
 from restauth.passwords import PasswordHasher
 from restauth.responses import Challenges, Header, Reply, problem, unavailable, wants_no_challenge
 from restauth.throttle import Throttle
@@ -57,6 +58,8 @@ class AuthMiddleware:
     no rule grants is 401 when anonymous, 403 when authenticated. Without ``acl``,
     any authenticated caller passes. ``challenge=False`` never sends ``WWW-Authenticate``
     (an API used only by scripts and pages), as if every request said ``No-Auth-Challenge``.
+    ``password_cache`` remembers right Basic passwords for a few minutes so repeated Basic
+    requests skip bcrypt (``None`` turns it off; see :mod:`restauth.password_cache`).
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class AuthMiddleware:
         query_token: str | None = None,
         acl: ACL | Iterable[ACLRule | Mapping[str, object]] | None = None,
         challenge: bool = True,
+        password_cache: PasswordCache | None = _DEFAULT,
     ) -> None:
         if tokens is _DEFAULT:
             tokens = MemoryTokenManager()
@@ -107,7 +111,9 @@ class AuthMiddleware:
         self.query_token = query_token
         self.challenge = challenge
         hasher = password_hasher or getattr(users, "hasher", None) or PasswordHasher()
-        self.authenticator = Authenticator(users, tokens, hasher)
+        if password_cache is _DEFAULT:
+            password_cache = PasswordCache()
+        self.authenticator = Authenticator(users, tokens, hasher, password_cache)
         self.public = PublicPaths(public)
         self.acl = acl if isinstance(acl, ACL) or acl is None else ACL(acl)
         self.challenges = Challenges(realm, tokens_enabled=tokens is not None)
