@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from restauth import audit
 from restauth.access import PublicPaths
-from restauth.authenticator import Authenticated, Authenticator, Failure
+from restauth.authenticator import Authenticated, Authenticator, Bearer, Failure
 from restauth.cookies import CookieMode
 from restauth.credentials import (
     DEFAULT_MAX_HEADER_SIZE,
@@ -51,6 +51,8 @@ class AuthMiddleware:
     ``trusted_proxies`` are the only peers whose ``X-Forwarded-For``/``-Proto`` count.
     ``throttle`` slows down password and token guessing (``None`` turns it off).
     ``query_token`` names a query parameter that may carry a token (off by default).
+    ``bearer`` (a :class:`restauth.jwt_bearer.JWTBearer` or several) also accepts
+    ``Authorization: Bearer`` JWTs an identity provider signed; those callers get no token.
     """
 
     def __init__(
@@ -71,6 +73,7 @@ class AuthMiddleware:
         trusted_proxies: Iterable[str] = (),
         throttle: Throttle | None = _DEFAULT,
         query_token: str | None = None,
+        bearer: Bearer | Sequence[Bearer] = (),
     ) -> None:
         if tokens is _DEFAULT:
             tokens = MemoryTokenManager()
@@ -98,9 +101,11 @@ class AuthMiddleware:
         self.throttle = throttle
         self.query_token = query_token
         hasher = password_hasher or getattr(users, "hasher", None) or PasswordHasher()
-        self.authenticator = Authenticator(users, tokens, hasher)
+        bearers = tuple(bearer) if isinstance(bearer, Sequence) else (bearer,)
+        self.authenticator = Authenticator(users, tokens, hasher, bearers)
+        self._bearer_scheme = tokens is not None or bool(bearers)  # is "Bearer" ours to read?
         self.public = PublicPaths(public)
-        self.challenges = Challenges(realm, tokens_enabled=tokens is not None)
+        self.challenges = Challenges(realm, tokens_enabled=self._bearer_scheme)
         self._unavailable = unavailable(retry_after)
         self._https_required = problem(
             403, "Credentials must be sent over HTTPS; this request used plain HTTP."
@@ -146,7 +151,7 @@ class AuthMiddleware:
             return self._reply(auth, environ, start_response)
         environ["REMOTE_USER"] = auth.identity.userid
         environ["restauth.identity"] = auth.identity
-        if self.tokens is None:
+        if self.tokens is None or auth.external:
             return self.app(environ, start_response)
         grant = self._guard(self.grant_for, auth)
         if isinstance(grant, Reply):
@@ -190,7 +195,7 @@ class AuthMiddleware:
                     return self.challenges.bad_request  # two credentials, or a malformed one
                 return TokenCredentials(token, "bearer")
         parsed = parse_authorization(
-            header, tokens_enabled=self.tokens is not None, max_size=self.max_header_size
+            header, tokens_enabled=self._bearer_scheme, max_size=self.max_header_size
         )
         if isinstance(parsed, Malformed):
             audit.event("credentials.malformed", outcome=parsed.name.lower(), level=logging.DEBUG)
