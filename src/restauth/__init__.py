@@ -25,6 +25,27 @@ from restauth.users import (
 
 __version__ = "0.1.0"
 
+# Names whose modules need the ``jwt`` extra (PyJWT): imported on first use, so that
+# ``import restauth`` works without it.
+_LAZY = {
+    "JWTKey": "restauth.tokens.jwt",
+    "JWTTokenManager": "restauth.tokens.jwt",
+    "JWTBearer": "restauth.jwt_bearer",
+    "JWKSCache": "restauth.jwt_bearer",
+    "CachedRevocation": "restauth.tokens.revocation",
+    "MemoryRevocation": "restauth.tokens.revocation",
+    "SQLiteRevocation": "restauth.tokens.revocation",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'restauth' has no attribute {name!r}")
+
+
 __all__ = [
     "ACL",
     "ACLRule",

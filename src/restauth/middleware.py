@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from restauth import audit
 from restauth.access import PublicPaths
 from restauth.acl import ACL, ACLRule
-from restauth.authenticator import Authenticated, Authenticator, Failure
+from restauth.authenticator import Authenticated, Authenticator, Bearer, Failure
 from restauth.cookies import CookieMode
 from restauth.credentials import (
     DEFAULT_MAX_HEADER_SIZE,
@@ -60,6 +60,8 @@ class AuthMiddleware:
     (an API used only by scripts and pages), as if every request said ``No-Auth-Challenge``.
     ``password_cache`` remembers right Basic passwords for a few minutes so repeated Basic
     requests skip bcrypt (``None`` turns it off; see :mod:`restauth.password_cache`).
+    ``bearer`` (a :class:`restauth.jwt_bearer.JWTBearer` or several) also accepts
+    ``Authorization: Bearer`` JWTs an identity provider signed; those callers get no token.
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class AuthMiddleware:
         acl: ACL | Iterable[ACLRule | Mapping[str, object]] | None = None,
         challenge: bool = True,
         password_cache: PasswordCache | None = _DEFAULT,
+        bearer: Bearer | Sequence[Bearer] = (),
     ) -> None:
         if tokens is _DEFAULT:
             tokens = MemoryTokenManager()
@@ -113,10 +116,14 @@ class AuthMiddleware:
         hasher = password_hasher or getattr(users, "hasher", None) or PasswordHasher()
         if password_cache is _DEFAULT:
             password_cache = PasswordCache()
-        self.authenticator = Authenticator(users, tokens, hasher, password_cache)
+        bearers = tuple(bearer) if isinstance(bearer, Sequence) else (bearer,)
+        self.authenticator = Authenticator(
+            users, tokens, hasher, cache=password_cache, bearers=bearers
+        )
+        self._bearer_scheme = tokens is not None or bool(bearers)  # is "Bearer" ours to read?
         self.public = PublicPaths(public)
         self.acl = acl if isinstance(acl, ACL) or acl is None else ACL(acl)
-        self.challenges = Challenges(realm, tokens_enabled=tokens is not None)
+        self.challenges = Challenges(realm, tokens_enabled=self._bearer_scheme)
         self._unavailable = unavailable(retry_after)
         self._https_required = problem(
             403, "Credentials must be sent over HTTPS; this request used plain HTTP."
@@ -161,7 +168,7 @@ class AuthMiddleware:
         if isinstance(auth, Reply):
             return self._reply(auth, environ, start_response)
         allowed = self.acl is None or self._allowed(environ, path, auth.identity)
-        if self.tokens is None:
+        if self.tokens is None or auth.external:
             if not allowed:
                 return self._reply(self.challenges.forbidden, environ, start_response)
             return self._pass(auth, environ, start_response)
@@ -236,7 +243,7 @@ class AuthMiddleware:
                     return self.challenges.bad_request  # two credentials, or a malformed one
                 return TokenCredentials(token, "bearer")
         parsed = parse_authorization(
-            header, tokens_enabled=self.tokens is not None, max_size=self.max_header_size
+            header, tokens_enabled=self._bearer_scheme, max_size=self.max_header_size
         )
         if isinstance(parsed, Malformed):
             audit.event("credentials.malformed", outcome=parsed.name.lower(), level=logging.DEBUG)

@@ -140,9 +140,9 @@ class TokenCodec:
         return encoded[:-1].decode("ascii")  # 43 characters: the one "=" dropped
 
 
-def looks_like_token(value: str) -> bool:
+def looks_like_token(value: str, max_length: int = 256) -> bool:
     """Cheap shape test before a Basic password is tried as a token."""
-    return "." in value and len(value) <= 256
+    return "." in value and len(value) <= max_length
 
 
 SECRET_KEY_ENV = "RESTAUTH_SECRET_KEY"
