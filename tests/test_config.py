@@ -238,3 +238,19 @@ def test_challenge_off_never_sends_www_authenticate(tmp_path: Path) -> None:
     assert "WWW-Authenticate" not in response.headers
     with_challenge = TestApp(from_config(echo_app, write(tmp_path, ""), environ={}))
     assert with_challenge.get("/private", status=401).headers.getall("WWW-Authenticate")
+
+
+def test_password_cache_settings(tmp_path: Path) -> None:
+    on = from_config(echo_app, write(tmp_path, ""), environ={})
+    assert on.authenticator.cache is not None
+    off = from_config(echo_app, write(tmp_path, "[restauth]\npassword_cache = false\n"), environ={})
+    assert off.authenticator.cache is None
+    tuned = from_config(
+        echo_app,
+        write(tmp_path, "[restauth.password_cache]\nttl = 30\nmax_entries = 5\n"),
+        environ={},
+    )
+    assert tuned.authenticator.cache is not None
+    assert (tuned.authenticator.cache.ttl, tuned.authenticator.cache.max_entries) == (30.0, 5)
+    with pytest.raises(ConfigError, match=r"\[restauth.password_cache\]: unknown key size"):
+        load_config(write(tmp_path, "[restauth.password_cache]\nsize = 5\n"), environ={})

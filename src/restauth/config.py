@@ -23,6 +23,8 @@ from restauth.config_schema import ConfigError, Table
 from restauth.cookies import CookieMode
 from restauth.credentials import DEFAULT_MAX_HEADER_SIZE
 from restauth.middleware import AuthMiddleware
+from restauth.password_cache import DEFAULT_MAX_ENTRIES, PasswordCache
+from restauth.password_cache import DEFAULT_TTL as DEFAULT_CACHE_TTL
 from restauth.passwords import PREHASH_PREFIX, PasswordHasher
 from restauth.throttle import Throttle, ThrottlePolicy
 from restauth.tokens.base import DEFAULT_MAX_LIFETIME, DEFAULT_TTL, SECRET_KEY_ENV, TokenManager
@@ -180,10 +182,7 @@ class Config:
             tokens["path"] = str(spec.path)
         if spec.url is not None:
             tokens |= {"url": _mask_url(spec.url), "prefix": spec.prefix}
-        restauth = {
-            key: (asdict(value) if isinstance(value, CookieMode) else value)
-            for key, value in self.options.items()
-        }
+        restauth = {key: _describe_option(value) for key, value in self.options.items()}
         restauth["throttle"] = asdict(self.throttle) if self.throttle else False
         acl = [
             {
@@ -200,6 +199,14 @@ class Config:
             "tokens": tokens,
             "acl": acl,
         }
+
+
+def _describe_option(value: object) -> object:
+    if isinstance(value, CookieMode):
+        return asdict(value)
+    if isinstance(value, PasswordCache):
+        return {"ttl": value.ttl, "max_entries": value.max_entries}
+    return value
 
 
 def load_config(
@@ -302,8 +309,24 @@ def _read_main(table: Table) -> tuple[dict[str, Any], ThrottlePolicy | None]:
     if cookie is not None:
         options["cookie"] = cookie
     throttle = _read_throttle(table)
+    options.update(_read_password_cache(table))
     table.finish()
     return options, throttle
+
+
+def _read_password_cache(table: Table) -> dict[str, PasswordCache | None]:
+    """``password_cache = false``, or a ``[restauth.password_cache]`` table; {} for the default."""
+    if isinstance(table.data.get("password_cache"), bool):
+        return {} if table.boolean("password_cache", True) else {"password_cache": None}
+    cache = table.table("password_cache")
+    if cache is None:
+        return {}
+    result = PasswordCache(
+        ttl=cache.number("ttl", DEFAULT_CACHE_TTL),
+        max_entries=cache.integer("max_entries", DEFAULT_MAX_ENTRIES, minimum=1),
+    )
+    cache.finish()
+    return {"password_cache": result}
 
 
 def _read_cookie(table: Table) -> CookieMode | None:
