@@ -270,3 +270,38 @@ def test_serve_runs_the_app_behind_the_middleware(server: str) -> None:
         assert json.loads(response.read())["userid"] == "alice"
         assert response.headers["Auth-Token"]
         assert response.headers["Server"] == "restauth"  # waitress ident=, not wsgiref
+
+
+def test_serve_falls_back_to_threaded_wsgiref_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socketserver
+
+    from restauth import serve
+
+    served: list[object] = []
+
+    class FakeServer:
+        server_port = 1234
+
+        def __enter__(self) -> FakeServer:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def serve_forever(self) -> None:
+            served.append(self)
+
+    def fake_make_server(host: str, port: int, app: object, server_class: type) -> FakeServer:
+        assert issubclass(server_class, socketserver.ThreadingMixIn)
+        assert app is serve.whoami
+        return FakeServer()
+
+    monkeypatch.setitem(sys.modules, "waitress", None)  # import waitress -> ImportError
+    monkeypatch.setattr(serve, "make_server", fake_make_server)
+    serve.run(serve.whoami, host="127.0.0.1", port=0)
+    assert len(served) == 1
+    captured = capsys.readouterr()
+    assert "not meant for production" in captured.err
+    assert "serving on http://127.0.0.1:1234" in captured.out
