@@ -80,3 +80,11 @@ def test_a_broken_config_fails_at_load_time(tmp_path: Path) -> None:
     ini = write_pipeline(tmp_path, "config = %(here)s/missing.toml")
     with pytest.raises(ConfigError, match="cannot read"):
         loadapp(f"config:{ini}")
+
+
+def test_config_may_come_from_the_default_section(tmp_path: Path) -> None:
+    ini = write_pipeline(tmp_path)
+    text = ini.read_text(encoding="utf-8")
+    ini.write_text("[DEFAULT]\nrestauth_config = %(here)s/restauth.toml\n" + text, "utf-8")
+    app: Any = loadapp(f"config:{ini}")
+    assert app.realm == "paste"
