@@ -53,6 +53,7 @@ TOKEN_TYPE = "restauth+jwt"
 MAX_TOKEN_SIZE = 4096  # checked before any decoding; restauth's own tokens are ~400-700 bytes
 MIN_SECRET_BYTES = 32  # HS256 secret: 256 bits (RFC 7518 §3.2)
 MIN_RSA_BITS = 2048
+FUTURE_TOLERANCE = 60.0  # a token signed "later" than now: another node's clock is ahead
 ASYMMETRIC_ALGORITHMS = ("RS256", "ES256", "EdDSA")
 _CLAIMS = ["iss", "sub", "iat", "exp", "auth_time", "max_exp", "jti", "stamp"]
 
@@ -292,7 +293,7 @@ class JWTTokenManager:
         if not isinstance(stamp, str) or not userid:
             return None
         now = self.clock()
-        if now >= exp or now >= max_exp or iat > now + self.skew:
+        if now >= exp or now >= max_exp or iat > now + FUTURE_TOLERANCE:
             return None
         revoked = self.revocation.not_before(userid)
         if revoked is not None and auth_time <= revoked:
