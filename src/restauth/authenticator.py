@@ -74,7 +74,8 @@ class Authenticator:
         self.hasher = hasher
         self.cache = cache
         self.bearers = tuple(bearers)
-        self._max_token_length: int = getattr(tokens, "max_token_length", 256)
+        length = getattr(tokens, "max_token_length", None)  # JWTs are longer than 256
+        self._max_token_length = length if isinstance(length, int) else 256
 
     def authenticate(self, credentials: Credentials) -> Authenticated | Failure:
         """Raises :class:`restauth.StoreUnavailable` when a store cannot answer."""

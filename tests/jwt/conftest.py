@@ -70,11 +70,18 @@ class JWKSServer:
     def __init__(self) -> None:
         self.document: dict[str, Any] = {"keys": []}
         self.requests = 0
+        self.redirect_to: str | None = None
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.requests += 1
+                if server.redirect_to is not None:
+                    self.send_response(302)
+                    self.send_header("Location", server.redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 body = json.dumps(server.document).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from webtest import TestApp
 
-from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore
+from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore, StoreUnavailable
 from restauth.jwt_bearer import JWKSCache, JWTBearer
 from restauth.tokens.jwt import JWTKey, JWTTokenManager
 from tests.conftest import ALICE_PASSWORD, FakeClock, basic, echo_app
@@ -298,6 +298,17 @@ def test_cached_keys_survive_a_provider_outage(
     jwks_server.close()
     monotonic.advance(61)  # past max_age: the refetch fails, the cached key still serves
     assert bearer.authenticate(idp.token()) is not None
+
+
+def test_jwks_redirects_are_not_followed(clock: FakeClock, idp: IdP) -> None:
+    other = JWKSServer()  # serves the right keys, but only via a redirect
+    other.document = idp.server.document
+    idp.server.redirect_to = other.url
+    bearer = make_bearer(idp.server.url, clock)
+    with pytest.raises(StoreUnavailable):
+        bearer.authenticate(idp.token())
+    assert other.requests == 0
+    other.close()
 
 
 def test_jwks_url_must_be_https() -> None:

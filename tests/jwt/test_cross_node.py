@@ -133,3 +133,28 @@ def test_cookie_mode_with_jwt(users: MemoryUserStore, clock: FakeClock) -> None:
     app = node(users, clock, MemoryRevocation(), cookie=True)
     app.post_json("/tokens", {"username": "alice", "password": ALICE_PASSWORD})
     assert app.get("/x").json["mechanism"] == "cookie"
+
+
+def test_one_redis_round_trip_per_token_request(users: MemoryUserStore, clock: FakeClock) -> None:
+    from restauth.tokens.revocation import RedisRevocation
+    from tests.storage.test_round_trips import counting_redis_client
+
+    client = counting_redis_client()
+    revocation = RedisRevocation(client, prefix=f"restauth-test:{id(client)}:")
+    app = node(users, clock, revocation)
+    token = login(app)
+    client.commands.clear()
+    for _ in range(3):
+        app.get("/x", headers=bearer(token), status=200)
+    assert client.commands == ["ZSCORE"] * 3
+
+
+def test_sqlite_revocation_check_is_one_statement(tmp_path: Any) -> None:
+    from restauth.tokens.revocation import SQLiteRevocation
+
+    store = SQLiteRevocation(tmp_path / "r.db")
+    statements: list[str] = []
+    store.database.connection().set_trace_callback(statements.append)
+    assert store.not_before("alice") is None
+    assert len(statements) == 1
+    store.close()

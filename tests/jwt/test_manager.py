@@ -222,9 +222,17 @@ def test_oversized_token_is_refused_before_parsing(
 ) -> None:
     tokens = manager(JWTKey(HS_SECRET), clock, max_token_size=1000)
     calls: list[str] = []
-    monkeypatch.setattr(jwt, "get_unverified_header", lambda t: calls.append(t) or {})
-    assert tokens.authenticate("a" * 600 + "." + "b" * 600 + ".c") is None
-    assert calls == []
+    import restauth.tokens.jwt as module
+
+    real = module.unverified_part
+    monkeypatch.setattr(module, "unverified_part", lambda t, i: calls.append(t) or real(t, i))
+    big = tokens.issue("alice", "s" * 700)  # a long stamp makes a long, genuine token
+    assert len(big.token) > 1000
+    assert tokens.authenticate(big.token) is None
+    assert calls == []  # refused on its length alone
+    small = tokens.issue("alice", "s")
+    assert tokens.authenticate(small.token) is not None
+    assert calls == [small.token]
 
 
 def test_wrong_issuer_type_or_unknown_kid_is_refused(clock: FakeClock) -> None:
@@ -255,5 +263,8 @@ def test_a_missing_or_mistyped_claim_is_refused(claim: str, clock: FakeClock) ->
 
 
 def test_a_token_from_the_future_is_refused(clock: FakeClock) -> None:
-    future = manager(JWTKey(HS_SECRET), FakeClock(clock.now + 60)).issue("alice", "s").token
-    assert manager(JWTKey(HS_SECRET), clock).authenticate(future) is None
+    here = manager(JWTKey(HS_SECRET), clock)
+    ahead = manager(JWTKey(HS_SECRET), FakeClock(clock.now + 30)).issue("alice", "s").token
+    assert here.authenticate(ahead) is not None  # a node whose clock runs a little ahead
+    future = manager(JWTKey(HS_SECRET), FakeClock(clock.now + 61)).issue("alice", "s").token
+    assert here.authenticate(future) is None
