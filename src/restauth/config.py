@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from restauth.acl import ACL
-from restauth.config_schema import ConfigError, Table
+from restauth.config_schema import DSN_PASSWORD, URL_PASSWORD, ConfigError, Table
 from restauth.cookies import CookieMode
 from restauth.credentials import DEFAULT_MAX_HEADER_SIZE
 from restauth.middleware import AuthMiddleware
@@ -42,8 +42,6 @@ _BCRYPT = re.compile(
     "^(?:" + re.escape(PREHASH_PREFIX) + r")?\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}$"
 )
 # A password inside a URL (scheme://user:secret@host) or a libpq key/value DSN.
-_URL_PASSWORD = re.compile(r"://[^/@]*:[^/@]*@")
-_DSN_PASSWORD = re.compile(r"(?:^|\s)password\s*=", re.IGNORECASE)
 
 __all__ = ["CONFIG_ENV", "Config", "ConfigError", "from_config", "load_config"]
 
@@ -382,9 +380,9 @@ def _read_users(table: Table, base: Path, env: Mapping[str, str]) -> UsersSpec:
     if kind == "memory":
         accounts = tuple(_read_account(row, i) for i, row in enumerate(table.tables("accounts")))
     elif kind == "sqlite":
-        path = _path(table, "path", base)
+        path = table.path("path", base)
     else:
-        dsn, dsn_env = _from_file_or_env(table, "dsn", env, _DSN_PASSWORD, _URL_PASSWORD)
+        dsn, dsn_env = table.value_or_env("dsn", env, DSN_PASSWORD, URL_PASSWORD)
     table.finish()
     return UsersSpec(kind, rounds, path, dsn, dsn_env, accounts)
 
@@ -426,40 +424,12 @@ def _read_tokens(table: Table, base: Path, env: Mapping[str, str]) -> TokensSpec
     path = url = url_env = None
     prefix = "restauth:"
     if kind == "sqlite":
-        path = _path(table, "path", base)
+        path = table.path("path", base)
     elif kind == "redis":
-        url, url_env = _from_file_or_env(table, "url", env, _URL_PASSWORD)
+        url, url_env = table.value_or_env("url", env, URL_PASSWORD)
         prefix = table.string("prefix", prefix) or prefix
     table.finish()
     return TokensSpec(kind, ttl, max_lifetime, path, url, url_env, prefix, key_env, secret_key)
-
-
-def _path(table: Table, key: str, base: Path) -> Path:
-    value = table.string(key)
-    if not value:
-        raise table.error(key, "is required for this kind")
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else base / path
-
-
-def _from_file_or_env(
-    table: Table, key: str, env: Mapping[str, str], *secret_patterns: re.Pattern[str]
-) -> tuple[str, str | None]:
-    """``key`` written in the file (without a password) or ``key_env`` naming a variable."""
-    literal, env_name = table.string(key), table.string(f"{key}_env")
-    if (literal is None) == (env_name is None):
-        raise table.error(key, f"give exactly one of {key} or {key}_env")
-    if literal is not None:
-        if any(pattern.search(literal) for pattern in secret_patterns):
-            raise table.error(
-                key, f"holds a password; put it in an environment variable and use {key}_env"
-            )
-        return literal, None
-    assert env_name is not None
-    value = env.get(env_name)
-    if not value:
-        raise table.error(f"{key}_env", f"${env_name} is not set")
-    return value, env_name
 
 
 def _mask_url(url: str) -> str:

@@ -8,10 +8,17 @@ error, not a silently ignored line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+# A password inside a URL (scheme://user:secret@host) or a libpq key/value DSN.
+URL_PASSWORD = re.compile(r"://[^/@]*:[^/@]*@")
+DSN_PASSWORD = re.compile(r"(?:^|\s)password\s*=", re.IGNORECASE)
 
 
 class ConfigError(ValueError):
@@ -113,6 +120,36 @@ class Table:
             if not isinstance(item, dict):
                 raise self.error(f"{key}[{index}]", f"expected a table, got {type_name(item)}")
         return [dict(item) for item in value if isinstance(item, dict)]
+
+    def path(self, key: str, base: Path) -> Path:
+        """A required file path; a relative one is read from ``base`` (the file's directory)."""
+        value = self.string(key)
+        if not value:
+            raise self.error(key, "is required for this kind")
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else base / path
+
+    def value_or_env(
+        self, key: str, env: Mapping[str, str], *secret_patterns: re.Pattern[str]
+    ) -> tuple[str, str | None]:
+        """``key`` written in the file (without a password) or ``key_env`` naming a variable.
+
+        Returns the value and the variable's name (``None`` when it came from the file).
+        """
+        literal, env_name = self.string(key), self.string(f"{key}_env")
+        if (literal is None) == (env_name is None):
+            raise self.error(key, f"give exactly one of {key} or {key}_env")
+        if literal is not None:
+            if any(pattern.search(literal) for pattern in secret_patterns):
+                raise self.error(
+                    key, f"holds a password; put it in an environment variable and use {key}_env"
+                )
+            return literal, None
+        assert env_name is not None
+        value = env.get(env_name)
+        if not value:
+            raise self.error(f"{key}_env", f"${env_name} is not set")
+        return value, env_name
 
     def forbid(self, key: str, message: str) -> None:
         """Refuse a key outright (e.g. a secret written in the file)."""
