@@ -19,6 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from restauth.acl import ACL
+from restauth.config_jwt import (
+    BearerSpec,
+    JWTSpec,
+    build_bearers,
+    build_jwt_manager,
+    read_bearers,
+    read_jwt,
+)
 from restauth.config_schema import DSN_PASSWORD, URL_PASSWORD, ConfigError, Table
 from restauth.cookies import CookieMode
 from restauth.credentials import DEFAULT_MAX_HEADER_SIZE
@@ -35,7 +43,7 @@ if TYPE_CHECKING:
 
 CONFIG_ENV = "RESTAUTH_CONFIG"
 USER_KINDS = ("memory", "sqlite", "postgres")
-TOKEN_KINDS = ("memory", "sqlite", "redis", "none")
+TOKEN_KINDS = ("memory", "sqlite", "redis", "jwt", "none")
 MASK = "********"
 
 _BCRYPT = re.compile(
@@ -76,6 +84,7 @@ class TokensSpec:
     prefix: str = "restauth:"
     secret_key_env: str = SECRET_KEY_ENV
     secret_key: str | None = field(default=None, repr=False)
+    jwt: JWTSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,7 @@ class Config:
     tokens: TokensSpec
     throttle: ThrottlePolicy | None
     acl: ACL | None
+    bearers: tuple[BearerSpec, ...] = ()
 
     def build_users(self) -> UserStore:
         spec = self.users
@@ -119,6 +129,19 @@ class Config:
             return MemoryTokenManager(
                 spec.ttl, max_lifetime=spec.max_lifetime, secret_key=spec.secret_key
             )
+        if spec.jwt is not None:
+            try:
+                manager: TokenManager = build_jwt_manager(
+                    spec.jwt,
+                    ttl=spec.ttl,
+                    max_lifetime=spec.max_lifetime,
+                    secret_key=spec.secret_key,
+                )
+            except (TypeError, ValueError) as error:
+                if isinstance(error, ConfigError):
+                    raise
+                raise ConfigError(f"{self.source}: [tokens]: {error}") from None
+            return manager
         if spec.kind == "sqlite":
             from restauth.tokens.sqlite import SQLiteTokenManager
 
@@ -127,7 +150,7 @@ class Config:
                 spec.path, spec.ttl, max_lifetime=spec.max_lifetime, secret_key=spec.secret_key
             )
         redis_tokens = _extra("restauth.tokens.redis", "redis", "[tokens] kind = redis")
-        manager: TokenManager = redis_tokens.RedisTokenManager(
+        manager = redis_tokens.RedisTokenManager(
             spec.url,
             spec.ttl,
             max_lifetime=spec.max_lifetime,
@@ -141,6 +164,8 @@ class Config:
         options: dict[str, Any] = dict(self.options)
         if self.acl is not None:
             options["acl"] = self.acl
+        if self.bearers and "bearer" not in overrides:
+            options["bearer"] = build_bearers(self.bearers)
         if "users" not in overrides:
             options["users"] = self.build_users()
         if "tokens" not in overrides:
@@ -180,6 +205,8 @@ class Config:
             tokens["path"] = str(spec.path)
         if spec.url is not None:
             tokens |= {"url": _mask_url(spec.url), "prefix": spec.prefix}
+        if spec.jwt is not None:
+            tokens |= spec.jwt.describe()
         restauth = {key: _describe_option(value) for key, value in self.options.items()}
         restauth["throttle"] = asdict(self.throttle) if self.throttle else False
         acl = [
@@ -190,12 +217,23 @@ class Config:
             }
             for rule in (self.acl.rules if self.acl else ())
         ]
+        bearers = [
+            {
+                "issuer": b.issuer,
+                "audience": b.audience,
+                "jwks_url": b.jwks_url,
+                "userid_claim": b.userid_claim,
+                "roles_claim": b.roles_claim,
+            }
+            for b in self.bearers
+        ]
         return {
             "source": self.source,
             "restauth": restauth,
             "users": users,
             "tokens": tokens,
             "acl": acl,
+            "bearer": bearers,
         }
 
 
@@ -267,9 +305,10 @@ def _read(data: dict[str, Any], name: str, base: Path, env: Mapping[str, str]) -
         acl = ACL(root.tables("acl")) if "acl" in root else None
     except ValueError as error:
         raise ConfigError(str(error)) from None
+    bearers = read_bearers(root.tables("bearer"))
     root.finish()
     _check_options(options, tokens_enabled=tokens.kind != "none")
-    return Config(name, options, users, tokens, throttle, acl)
+    return Config(name, options, users, tokens, throttle, acl, bearers)
 
 
 def _check_options(options: dict[str, Any], *, tokens_enabled: bool) -> None:
@@ -414,6 +453,7 @@ def _read_tokens(table: Table, base: Path, env: Mapping[str, str]) -> TokensSpec
     max_lifetime = table.number("max_lifetime", DEFAULT_MAX_LIFETIME)
     key_env = table.string("secret_key_env", SECRET_KEY_ENV) or SECRET_KEY_ENV
     secret_key = env.get(key_env) or None
+    jwt = read_jwt(table, base, env, secret_key, key_env) if kind == "jwt" else None
     if secret_key is None and kind in ("sqlite", "redis"):
         raise table.error(
             "secret_key_env",
@@ -429,7 +469,7 @@ def _read_tokens(table: Table, base: Path, env: Mapping[str, str]) -> TokensSpec
         url, url_env = table.value_or_env("url", env, URL_PASSWORD)
         prefix = table.string("prefix", prefix) or prefix
     table.finish()
-    return TokensSpec(kind, ttl, max_lifetime, path, url, url_env, prefix, key_env, secret_key)
+    return TokensSpec(kind, ttl, max_lifetime, path, url, url_env, prefix, key_env, secret_key, jwt)
 
 
 def _mask_url(url: str) -> str:
