@@ -15,14 +15,27 @@ from collections.abc import Iterable
 _SEGMENT = r"[^/]+"
 
 
-def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """Compile one path pattern; ``ValueError`` naming it if it is malformed."""
+USERID = "{userid}"
+
+
+def compile_pattern(pattern: str, *, allow_userid: bool = False) -> re.Pattern[str]:
+    """Compile one path pattern; ``ValueError`` naming it if it is malformed.
+
+    With ``allow_userid``, one whole segment may be ``{userid}``: it becomes the named
+    group ``userid``, which the caller compares with the authenticated userid.
+    """
     if not isinstance(pattern, str) or not pattern.startswith("/"):
         raise ValueError(f"path pattern {pattern!r} must start with '/'")
     parts: list[str] = []
     segments = pattern.split("/")[1:]
+    if pattern.count(USERID) > (1 if allow_userid else 0):
+        raise ValueError(f"path pattern {pattern!r}: at most one '{USERID}' segment (ACL only)")
     for index, segment in enumerate(segments):
-        if segment == "**":
+        if segment == USERID:
+            parts.append(f"/(?P<userid>{_SEGMENT})")
+        elif "{" in segment or "}" in segment:
+            raise ValueError(f"path pattern {pattern!r}: '{USERID}' must be a whole segment")
+        elif segment == "**":
             if index != len(segments) - 1:
                 raise ValueError(f"path pattern {pattern!r}: '**' is only allowed at the end")
             parts.append("(?:/.*)?")

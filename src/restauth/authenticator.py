@@ -7,10 +7,13 @@ and the endpoints both call :meth:`Authenticator.authenticate`.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from restauth.credentials import BasicCredentials, Credentials
 from restauth.identity import Identity
+from restauth.password_cache import PasswordCache
 from restauth.passwords import PasswordHasher
 from restauth.tokens.base import TokenGrant, TokenManager, looks_like_token
 from restauth.users.base import UserStore
@@ -25,11 +28,26 @@ class Failure(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Authenticated:
-    """A success. ``grant`` is set when a token was presented (and renewed)."""
+    """A success. ``grant`` is set when a token was presented (and renewed).
+
+    ``external`` marks a caller an identity provider vouched for (a bearer JWT): such a
+    caller is not in the user store and gets no restauth token.
+    """
 
     identity: Identity
     stamp: str
     grant: TokenGrant | None = None
+    external: bool = False
+
+
+class Bearer(Protocol):
+    """Verifies bearer tokens another party signed (see :class:`restauth.jwt_bearer.JWTBearer`)."""
+
+    def handles(self, token: str) -> bool:
+        """Cheap routing: does this token claim to come from this bearer's issuer?"""
+        ...
+
+    def authenticate(self, token: str) -> Identity | None: ...
 
 
 class Authenticator:
@@ -39,32 +57,67 @@ class Authenticator:
     Basic password is first tried as the user's token (RESTHeart's token-as-password)
     when it has a token's shape. A token is accepted only while its credential stamp
     matches the user's, so password changes and removals kill tokens everywhere.
+    A right password may be remembered by ``cache`` (see :mod:`restauth.password_cache`).
     """
 
     def __init__(
-        self, users: UserStore, tokens: TokenManager | None, hasher: PasswordHasher
+        self,
+        users: UserStore,
+        tokens: TokenManager | None,
+        hasher: PasswordHasher,
+        *,
+        cache: PasswordCache | None = None,
+        bearers: Sequence[Bearer] = (),
     ) -> None:
         self.users = users
         self.tokens = tokens
         self.hasher = hasher
+        self.cache = cache
+        self.bearers = tuple(bearers)
+        length = getattr(tokens, "max_token_length", None)  # JWTs are longer than 256
+        self._max_token_length = length if isinstance(length, int) else 256
 
     def authenticate(self, credentials: Credentials) -> Authenticated | Failure:
         """Raises :class:`restauth.StoreUnavailable` when a store cannot answer."""
         if isinstance(credentials, BasicCredentials):
             return self._basic(credentials.userid, credentials.password)
+        if credentials.scheme == "bearer":
+            for bearer in self.bearers:
+                if bearer.handles(credentials.token):
+                    identity = bearer.authenticate(credentials.token)
+                    if identity is None:
+                        return Failure.BAD_TOKEN
+                    return Authenticated(identity, "", external=True)
         mechanism = "cookie" if credentials.scheme == "cookie" else "token"
         return self._token(credentials.token, mechanism)
 
     def _basic(self, userid: str, password: str) -> Authenticated | Failure:
         user = self.users.get(userid)
-        if user is not None and self.tokens is not None and looks_like_token(password):
+        if (
+            user is not None
+            and self.tokens is not None
+            and looks_like_token(password, self._max_token_length)
+        ):
             grant = self.tokens.authenticate(password)
             if grant is not None and grant.userid == user.userid and grant.stamp == user.stamp:
                 identity = Identity(user.userid, user.roles, "token-basic")
                 return Authenticated(identity, user.stamp, grant)
-        if not self.hasher.verify(password, user.password_hash if user else None) or user is None:
+        if user is None:
+            self.hasher.verify(password, None)  # an unknown user costs one bcrypt check too
+            return Failure.BAD_PASSWORD
+        if not self._password_ok(user.userid, password, user.password_hash):
             return Failure.BAD_PASSWORD
         return Authenticated(Identity(user.userid, user.roles, "basic"), user.stamp)
+
+    def _password_ok(self, userid: str, password: str, stored: str) -> bool:
+        cache = self.cache
+        if cache is not None and cache.hit(userid, password, stored):
+            return True
+        if not self.hasher.verify(password, stored):
+            return False
+        if cache is not None:
+            cache.add(userid, password, stored)
+        return True
 
     def _token(self, token: str, mechanism: str) -> Authenticated | Failure:
         if self.tokens is None:

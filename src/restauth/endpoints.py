@@ -110,6 +110,8 @@ class Endpoints:
             if isinstance(auth, Reply) and not auth.status.startswith("401"):
                 return auth  # 400, 403, 429, 431, 503: same answer as anywhere else
             return self._challenges.plain_unauthorized  # a login form never gets a challenge
+        if auth.external:  # an identity provider's token is not exchanged for a restauth one
+            return self._challenges.forbidden
         assert self._tokens is not None  # the endpoint exists only with tokens on
         grant = self._grant_for(auth)
         body = {
@@ -143,6 +145,8 @@ class Endpoints:
         return action(auth)
 
     def _token_info(self, auth: Authenticated) -> Reply:
+        if auth.external:  # no restauth token to describe; the provider's is the client's
+            return self._challenges.forbidden
         grant = self._grant_for(auth)
         body = {
             "userid": grant.userid,
@@ -153,6 +157,8 @@ class Endpoints:
 
     def _logout(self, auth: Authenticated) -> Reply:
         assert self._tokens is not None
+        if auth.external:  # logging out of an identity provider happens there
+            return self._challenges.forbidden
         self._tokens.revoke(auth.identity.userid)
         audit.event("token.revoke", outcome="ok", userid=auth.identity.userid)
         if self._cookie is None:
@@ -161,13 +167,13 @@ class Endpoints:
 
     def _roles(self, auth: Authenticated) -> Reply:
         body = {"authenticated": True, "roles": sorted(auth.identity.roles)}
-        if self._tokens is None:
+        if self._tokens is None or auth.external:
             return json_reply(200, body)
         return json_reply(200, body, self._headers(self._grant_for(auth)))
 
     def _forbidden(self, auth: Authenticated) -> Reply:
         reply = self._challenges.forbidden
-        if self._tokens is None:
+        if self._tokens is None or auth.external:
             return reply
         headers = [h for h in reply.headers if h[0] != "Cache-Control"]
         return Reply(reply.status, headers + self._headers(self._grant_for(auth)), reply.body)

@@ -105,8 +105,10 @@ class Throttle:
             limits.append((policy.address_threshold, policy.address_max_delay))
         if not keys:
             return 0, False
-        now = self.clock()
         counters = self.store.get_many(keys)
+        if not any(counters):
+            return 0, False  # the common case: no recent failure from this user or address
+        now = self.clock()
         wait = max(
             self._wait(counter, threshold, max_delay, now)
             for counter, (threshold, max_delay) in zip(counters, limits, strict=True)

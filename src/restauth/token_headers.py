@@ -8,6 +8,7 @@ headers are exposed to cross-origin scripts by merging them into any
 
 from __future__ import annotations
 
+import functools
 import time
 from urllib.parse import quote
 
@@ -27,13 +28,24 @@ _EXPOSE = "access-control-expose-headers"
 NO_STORE: tuple[Header, Header] = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 
 
+_last_second: tuple[int, str] = (-1, "")  # the last whole second formatted, and its text
+
+
 def format_instant(epoch: float) -> str:
-    """``2026-11-22T13:28:10.749Z``: ISO 8601, UTC, milliseconds, ``Z``."""
-    millis = int(epoch * 1000)
-    seconds, millis = divmod(millis, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    """``2026-11-22T13:28:10.749Z``: ISO 8601, UTC, milliseconds, ``Z``.
+
+    Consecutive requests fall in the same second, so its text is kept and only the
+    milliseconds are formatted (one tuple, swapped atomically: safe across threads).
+    """
+    global _last_second
+    seconds, millis = divmod(int(epoch * 1000), 1000)
+    last = _last_second
+    if last[0] != seconds:
+        last = _last_second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{last[1]}.{millis:03d}Z"
 
 
+@functools.lru_cache(maxsize=4096)
 def token_location(tokens_path: str, userid: str) -> str:
     """``/tokens/<userid>`` with the userid percent-encoded: no CR/LF can reach a header."""
     return f"{tokens_path}/{quote(userid, safe='')}"
@@ -47,21 +59,28 @@ def token_headers(grant: TokenGrant, tokens_path: str) -> list[Header]:
     ]
 
 
+_EXPOSE_OURS = ("Access-Control-Expose-Headers", ", ".join(EXPOSED))
+
+
 def merge_token_headers(app_headers: list[Header], ours: list[Header]) -> list[Header]:
     """The app's headers minus the ones we own, plus ours, with the expose list merged."""
     merged: list[Header] = []
-    exposed: list[str] = []
-    for name, value in app_headers:
-        lower = name.lower()
+    exposed: list[str] | None = None
+    for header in app_headers:
+        lower = header[0].lower()
         if lower in _REPLACED:
             continue
         if lower == _EXPOSE:
-            exposed.extend(v.strip() for v in value.split(",") if v.strip())
+            exposed = exposed or []
+            exposed.extend(v.strip() for v in header[1].split(",") if v.strip())
             continue
-        merged.append((name, value))
-    present = {e.lower() for e in exposed}
-    exposed.extend(name for name in EXPOSED if name.lower() not in present)
-    merged.extend(ours)
-    merged.append(("Access-Control-Expose-Headers", ", ".join(exposed)))
-    merged.extend(NO_STORE)
+        merged.append(header)
+    merged += ours
+    if exposed is None:
+        merged.append(_EXPOSE_OURS)  # the common case: one shared tuple
+    else:
+        present = {e.lower() for e in exposed}
+        exposed.extend(name for name in EXPOSED if name.lower() not in present)
+        merged.append(("Access-Control-Expose-Headers", ", ".join(exposed)))
+    merged += NO_STORE
     return merged

@@ -76,10 +76,12 @@ class MemoryTokenManager:
         if record is None:
             return None
         now = self.clock()
-        if not self._alive(record, now):
+        deadline = record.created + self.max_lifetime  # _alive and _grant, inlined: hot path
+        if now >= record.idle_deadline or now >= deadline:
             return None
-        record.idle_deadline = now + self.ttl
-        return self._grant(record, token)
+        idle = record.idle_deadline = now + self.ttl
+        valid_until = idle if idle < deadline else deadline
+        return TokenGrant(token, record.userid, record.stamp, record.created, valid_until)
 
     def lookup(self, userid: str) -> TokenGrant | None:
         record = self._by_user.get(userid)
