@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 
 _SEGMENT = r"[^/]+"
+_ENCODED_SEPARATOR = re.compile(r"%(?:2e|2f|5c|3b)", re.IGNORECASE)
 
 
 USERID = "{userid}"
@@ -51,8 +52,15 @@ def compile_pattern(pattern: str, *, allow_userid: bool = False) -> re.Pattern[s
 
 
 def is_canonical(path: str) -> bool:
-    """True for paths a router cannot read differently from us."""
+    """True for paths a router cannot read differently from us.
+
+    ``PATH_INFO`` is already percent-decoded (PEP 3333), so an encoded dot, slash,
+    backslash or semicolon left in it was encoded twice by the client: a router that
+    decodes again would see a separator we did not (Shiro CVE-2020-13933's class).
+    """
     if not path.startswith("/") or "//" in path or ";" in path or "\\" in path:
+        return False
+    if "%" in path and _ENCODED_SEPARATOR.search(path):
         return False
     return not any(segment in (".", "..") for segment in path.split("/"))
 
