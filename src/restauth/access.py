@@ -3,8 +3,9 @@
 Patterns are compiled once: an exact path (``/health``), ``*`` for exactly one path
 segment (``/static/*``), ``**`` for any depth (``/static/**``, also matching
 ``/static`` itself). A path that is not in canonical form (``.``/``..`` segments,
-``//``, ``;`` parameters) is never public, so a router that normalises paths
-differently from us cannot be used to reach a protected view anonymously.
+``//``, ``;`` parameters, ``\\``, a separator encoded twice such as ``%2e``) is never
+public, so a router that normalises paths differently from us cannot be used to reach
+a protected view anonymously.
 """
 
 from __future__ import annotations
