@@ -38,11 +38,28 @@ def test_malformed_patterns_name_themselves(pattern: str) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/static/../admin", "/static/./x", "/static//x", "/static/x;admin", "/static\\x", "static/x"],
+    [
+        "/static/../admin",
+        "/static/./x",
+        "/static//x",
+        "/static/x;admin",
+        "/static\\x",
+        "static/x",
+        "/static/%2e%2e/admin",  # encoded twice by the client: a second decode sees ".."
+        "/static/%2E%2e/admin",
+        "/static/..%2fadmin",
+        "/static/x%3badmin",
+        "/static/..%5Cadmin",
+    ],
 )
 def test_non_canonical_paths_are_never_public(path: str) -> None:
     assert not is_canonical(path)
     assert not PublicPaths(["/static/**"]).match(path)
+
+
+def test_a_percent_sign_alone_stays_canonical() -> None:
+    assert is_canonical("/static/100%25-off.png")
+    assert is_canonical("/static/caf%C3%A9")
 
 
 def test_a_single_string_is_one_pattern() -> None:
