@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import bcrypt
 import pytest
 from webtest import TestApp
 
@@ -69,6 +70,20 @@ def https_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
         original(self, app, {"wsgi.url_scheme": "https", **(extra_environ or {})}, **kw)
 
     monkeypatch.setattr(TestApp, "__init__", init)
+
+
+@pytest.fixture
+def bcrypt_calls(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The hashes ``bcrypt.checkpw`` is asked to check from now on, in order."""
+    calls: list[bytes] = []
+    real = bcrypt.checkpw
+
+    def counting(password: bytes, hashed: bytes) -> bool:
+        calls.append(hashed)
+        return real(password, hashed)
+
+    monkeypatch.setattr("restauth.passwords.bcrypt.checkpw", counting)
+    return calls
 
 
 @pytest.fixture

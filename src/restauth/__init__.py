@@ -1,5 +1,7 @@
 """restauth: REST-style authentication for any WSGI application, as one middleware."""
 
+from restauth.acl import ACL, ACLRule
+from restauth.config import ConfigError, from_config, load_config
 from restauth.errors import StoreUnavailable
 from restauth.identity import Identity
 from restauth.middleware import AuthMiddleware
@@ -23,8 +25,32 @@ from restauth.users import (
 
 __version__ = "0.1.0"
 
+# Names whose modules need the ``jwt`` extra (PyJWT): imported on first use, so that
+# ``import restauth`` works without it.
+_LAZY = {
+    "JWTKey": "restauth.tokens.jwt",
+    "JWTTokenManager": "restauth.tokens.jwt",
+    "JWTBearer": "restauth.jwt_bearer",
+    "JWKSCache": "restauth.jwt_bearer",
+    "CachedRevocation": "restauth.tokens.revocation",
+    "MemoryRevocation": "restauth.tokens.revocation",
+    "SQLiteRevocation": "restauth.tokens.revocation",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'restauth' has no attribute {name!r}")
+
+
 __all__ = [
+    "ACL",
+    "ACLRule",
     "AuthMiddleware",
+    "ConfigError",
     "Identity",
     "MemoryTokenManager",
     "MemoryUserStore",
@@ -41,4 +67,6 @@ __all__ = [
     "UserStore",
     "WritableUserStore",
     "__version__",
+    "from_config",
+    "load_config",
 ]

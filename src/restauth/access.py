@@ -3,8 +3,9 @@
 Patterns are compiled once: an exact path (``/health``), ``*`` for exactly one path
 segment (``/static/*``), ``**`` for any depth (``/static/**``, also matching
 ``/static`` itself). A path that is not in canonical form (``.``/``..`` segments,
-``//``, ``;`` parameters) is never public, so a router that normalises paths
-differently from us cannot be used to reach a protected view anonymously.
+``//``, ``;`` parameters, ``\\``, a separator encoded twice such as ``%2e``) is never
+public, so a router that normalises paths differently from us cannot be used to reach
+a protected view anonymously.
 """
 
 from __future__ import annotations
@@ -13,16 +14,30 @@ import re
 from collections.abc import Iterable
 
 _SEGMENT = r"[^/]+"
+_ENCODED_SEPARATOR = re.compile(r"%(?:2e|2f|5c|3b)", re.IGNORECASE)
 
 
-def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """Compile one path pattern; ``ValueError`` naming it if it is malformed."""
+USERID = "{userid}"
+
+
+def compile_pattern(pattern: str, *, allow_userid: bool = False) -> re.Pattern[str]:
+    """Compile one path pattern; ``ValueError`` naming it if it is malformed.
+
+    With ``allow_userid``, one whole segment may be ``{userid}``: it becomes the named
+    group ``userid``, which the caller compares with the authenticated userid.
+    """
     if not isinstance(pattern, str) or not pattern.startswith("/"):
         raise ValueError(f"path pattern {pattern!r} must start with '/'")
     parts: list[str] = []
     segments = pattern.split("/")[1:]
+    if pattern.count(USERID) > (1 if allow_userid else 0):
+        raise ValueError(f"path pattern {pattern!r}: at most one '{USERID}' segment (ACL only)")
     for index, segment in enumerate(segments):
-        if segment == "**":
+        if segment == USERID:
+            parts.append(f"/(?P<userid>{_SEGMENT})")
+        elif "{" in segment or "}" in segment:
+            raise ValueError(f"path pattern {pattern!r}: '{USERID}' must be a whole segment")
+        elif segment == "**":
             if index != len(segments) - 1:
                 raise ValueError(f"path pattern {pattern!r}: '**' is only allowed at the end")
             parts.append("(?:/.*)?")
@@ -38,8 +53,15 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
 
 
 def is_canonical(path: str) -> bool:
-    """True for paths a router cannot read differently from us."""
+    """True for paths a router cannot read differently from us.
+
+    ``PATH_INFO`` is already percent-decoded (PEP 3333), so an encoded dot, slash,
+    backslash or semicolon left in it was encoded twice by the client: a router that
+    decodes again would see a separator we did not (Shiro CVE-2020-13933's class).
+    """
     if not path.startswith("/") or "//" in path or ";" in path or "\\" in path:
+        return False
+    if "%" in path and _ENCODED_SEPARATOR.search(path):
         return False
     return not any(segment in (".", "..") for segment in path.split("/"))
 

@@ -7,7 +7,9 @@ and the endpoints both call :meth:`Authenticator.authenticate`.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from restauth.credentials import BasicCredentials, Credentials
 from restauth.frozen import fast_init
@@ -28,11 +30,26 @@ class Failure(enum.Enum):
 @fast_init
 @dataclass(frozen=True, slots=True)
 class Authenticated:
-    """A success. ``grant`` is set when a token was presented (and renewed)."""
+    """A success. ``grant`` is set when a token was presented (and renewed).
+
+    ``external`` marks a caller an identity provider vouched for (a bearer JWT): such a
+    caller is not in the user store and gets no restauth token.
+    """
 
     identity: Identity
     stamp: str
     grant: TokenGrant | None = None
+    external: bool = False
+
+
+class Bearer(Protocol):
+    """Verifies bearer tokens another party signed (see :class:`restauth.jwt_bearer.JWTBearer`)."""
+
+    def handles(self, token: str) -> bool:
+        """Cheap routing: does this token claim to come from this bearer's issuer?"""
+        ...
+
+    def authenticate(self, token: str) -> Identity | None: ...
 
 
 class Authenticator:
@@ -50,23 +67,39 @@ class Authenticator:
         users: UserStore,
         tokens: TokenManager | None,
         hasher: PasswordHasher,
+        *,
         cache: PasswordCache | None = None,
+        bearers: Sequence[Bearer] = (),
     ) -> None:
         self.users = users
         self.tokens = tokens
         self.hasher = hasher
         self.cache = cache
+        self.bearers = tuple(bearers)
+        length = getattr(tokens, "max_token_length", None)  # JWTs are longer than 256
+        self._max_token_length = length if isinstance(length, int) else 256
 
     def authenticate(self, credentials: Credentials) -> Authenticated | Failure:
         """Raises :class:`restauth.StoreUnavailable` when a store cannot answer."""
         if isinstance(credentials, BasicCredentials):
             return self._basic(credentials.userid, credentials.password)
+        if credentials.scheme == "bearer":
+            for bearer in self.bearers:
+                if bearer.handles(credentials.token):
+                    identity = bearer.authenticate(credentials.token)
+                    if identity is None:
+                        return Failure.BAD_TOKEN
+                    return Authenticated(identity, "", external=True)
         mechanism = "cookie" if credentials.scheme == "cookie" else "token"
         return self._token(credentials.token, mechanism)
 
     def _basic(self, userid: str, password: str) -> Authenticated | Failure:
         user = self.users.get(userid)
-        if user is not None and self.tokens is not None and looks_like_token(password):
+        if (
+            user is not None
+            and self.tokens is not None
+            and looks_like_token(password, self._max_token_length)
+        ):
             grant = self.tokens.authenticate(password)
             if grant is not None and grant.userid == user.userid and grant.stamp == user.stamp:
                 identity = Identity(user.userid, user.roles, "token-basic")

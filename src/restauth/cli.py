@@ -1,18 +1,37 @@
-"""The ``restauth`` command."""
+"""The ``restauth`` command: manage users and tokens, check a configuration, serve an app.
+
+Every command that touches a store reads the same TOML file the middleware does
+(``--config FILE`` or ``$RESTAUTH_CONFIG``), so the command line and the server can
+never disagree about where users live. Passwords are read with ``getpass`` (twice) or
+from ``--password-stdin``, never from the command line, where ``ps`` would show them.
+A user mistake is one line on stderr and exit code 1; never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 from restauth import __version__
+from restauth.config import Config, ConfigError, load_config
+from restauth.credentials import normalize
+from restauth.errors import StoreUnavailable
 from restauth.passwords import PasswordHasher
+from restauth.token_headers import format_instant
+from restauth.tokens.base import TokenManager
+from restauth.users.base import WritableUserStore
 
 
 class UsageError(Exception):
     """A user mistake: printed as one line, exit code 1, no traceback."""
+
+
+# -- helpers --------------------------------------------------------------------------
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -27,12 +46,158 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+@contextmanager
+def _users(args: argparse.Namespace) -> Iterator[WritableUserStore]:
+    config = _config(args)
+    if config.users.kind == "memory":
+        raise UsageError(
+            "[users] kind = memory lists its users in the configuration file: add a "
+            "[[users.accounts]] entry with a hash from `restauth hash-password`"
+        )
+    store = config.build_users()
+    if not isinstance(store, WritableUserStore):  # pragma: no cover - every kind is
+        raise UsageError(f"the {config.users.kind} user store cannot be managed from here")
+    try:
+        yield store
+    finally:
+        _close(store)
+
+
+@contextmanager
+def _tokens(args: argparse.Namespace) -> Iterator[tuple[TokenManager, WritableUserStore]]:
+    config = _config(args)
+    if config.tokens.kind in ("memory", "none"):
+        raise UsageError(
+            f"[tokens] kind = {config.tokens.kind}: tokens live inside the server process "
+            "(or are off), so there is nothing to manage from here"
+        )
+    manager = config.build_tokens()
+    assert manager is not None
+    try:
+        with _users(args) as users:
+            yield manager, users
+    finally:
+        _close(manager)
+
+
+def _close(resource: object) -> None:
+    close: Callable[[], object] | None = getattr(resource, "close", None)
+    if close is not None:
+        close()
+
+
+def _user_error(error: Exception) -> UsageError:
+    if isinstance(error, KeyError):
+        return UsageError(f"no such user: {error.args[0]!r}")
+    return UsageError(str(error))
+
+
+# -- commands -------------------------------------------------------------------------
+
+
 def _hash_password(args: argparse.Namespace) -> int:
     password = _read_password(args.password_stdin)
     try:
         print(PasswordHasher(rounds=args.rounds).hash(password))
     except ValueError as error:
         raise UsageError(str(error)) from None
+    return 0
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    with _users(args) as users:
+        password = _read_password(args.password_stdin)
+        try:
+            user = users.add(args.userid, password, roles=args.role or ())
+        except ValueError as error:
+            raise _user_error(error) from None
+    print(
+        f"added {user.userid}"
+        + (f" with roles {', '.join(sorted(user.roles))}" if user.roles else "")
+    )
+    return 0
+
+
+def _user_passwd(args: argparse.Namespace) -> int:
+    with _users(args) as users:
+        userid = normalize(args.userid)
+        if users.get(userid) is None:
+            raise UsageError(f"no such user: {userid!r}")
+        password = _read_password(args.password_stdin)
+        try:
+            users.set_password(userid, password)
+        except (KeyError, ValueError) as error:
+            raise _user_error(error) from None
+    print(f"password changed for {userid}; their tokens are no longer valid")
+    return 0
+
+
+def _user_remove(args: argparse.Namespace) -> int:
+    with _users(args) as users:
+        if not users.remove(normalize(args.userid)):
+            raise UsageError(f"no such user: {normalize(args.userid)!r}")
+    print(f"removed {normalize(args.userid)}")
+    return 0
+
+
+def _user_list(args: argparse.Namespace) -> int:
+    with _users(args) as users:
+        for userid in users.userids():
+            user = users.get(userid)
+            roles = ", ".join(sorted(user.roles)) if user else ""
+            print(f"{userid}\t{roles}")
+    return 0
+
+
+def _user_roles(args: argparse.Namespace) -> int:
+    with _users(args) as users:
+        userid = normalize(args.userid)
+        user = users.get(userid)
+        if user is None:
+            raise UsageError(f"no such user: {userid!r}")
+        if args.set is not None:
+            roles = [role.strip() for role in args.set.split(",") if role.strip()]
+            try:
+                user = users.set_roles(userid, roles)
+            except (KeyError, ValueError) as error:
+                raise _user_error(error) from None
+        print(", ".join(sorted(user.roles)))
+    return 0
+
+
+def _token_list(args: argparse.Namespace) -> int:
+    with _tokens(args) as (tokens, users):
+        for userid in users.userids():
+            grant = tokens.lookup(userid)
+            if grant is not None:  # the token itself is never printed
+                print(f"{userid}\tvalid until {format_instant(grant.valid_until)}")
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    with _tokens(args) as (tokens, _users_store):
+        userid = normalize(args.userid)
+        revoked = tokens.revoke(userid)
+    print(f"revoked the token of {userid}" if revoked else f"{userid} had no live token")
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    config = load_config(args.file)
+    print(json.dumps(config.describe(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from restauth.serve import load_app, run
+
+    config = load_config(args.config)
+    app = config.middleware(load_app(args.app))
+    run(app, host=args.host, port=args.port, threads=args.threads)
     return 0
 
 
@@ -43,6 +208,62 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- the parser -----------------------------------------------------------------------
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", metavar="FILE", help="restauth TOML file (default: $RESTAUTH_CONFIG)"
+    )
+
+
+def _add_password_stdin(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of asking twice",
+    )
+
+
+def _user_commands(commands: Any) -> None:
+    user = commands.add_parser("user", help="manage users in the configured user store")
+    actions = user.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = actions.add_parser("add", help="add a user (password asked twice)")
+    add.add_argument("userid")
+    add.add_argument("--role", action="append", metavar="ROLE", help="a role (repeatable)")
+    _add_password_stdin(add)
+    add.set_defaults(handler=_user_add)
+    passwd = actions.add_parser("passwd", help="change a password (kills the user's tokens)")
+    passwd.add_argument("userid")
+    _add_password_stdin(passwd)
+    passwd.set_defaults(handler=_user_passwd)
+    remove = actions.add_parser("remove", help="remove a user (kills their tokens)")
+    remove.add_argument("userid")
+    remove.set_defaults(handler=_user_remove)
+    listing = actions.add_parser("list", help="list userids and roles")
+    listing.set_defaults(handler=_user_list)
+    roles = actions.add_parser("roles", help="show a user's roles, or set them with --set")
+    roles.add_argument("userid")
+    roles.add_argument(
+        "--set", metavar="A,B", help="replace the roles (comma-separated; '' clears)"
+    )
+    roles.set_defaults(handler=_user_roles)
+    for parser in (add, passwd, remove, listing, roles):
+        _add_config(parser)
+
+
+def _token_commands(commands: Any) -> None:
+    token = commands.add_parser("token", help="inspect and revoke tokens in the configured store")
+    actions = token.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="users with a live token (never the token)")
+    listing.set_defaults(handler=_token_list)
+    revoke = actions.add_parser("revoke", help="log a user out everywhere")
+    revoke.add_argument("userid")
+    revoke.set_defaults(handler=_token_revoke)
+    for parser in (listing, revoke):
+        _add_config(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="restauth", description="REST-style authentication for WSGI applications."
@@ -50,14 +271,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"restauth {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    _user_commands(commands)
+    _token_commands(commands)
+
     hash_cmd = commands.add_parser(
         "hash-password", help="print a bcrypt hash of a password (read with getpass)"
     )
-    hash_cmd.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input"
-    )
+    _add_password_stdin(hash_cmd)
     hash_cmd.add_argument("--rounds", type=int, default=12, help="bcrypt cost (default 12)")
     hash_cmd.set_defaults(handler=_hash_password)
+
+    check = commands.add_parser(
+        "check-config", help="check a configuration file and print the effective settings"
+    )
+    check.add_argument("file", help="restauth TOML file")
+    check.set_defaults(handler=_check_config)
+
+    serve = commands.add_parser("serve", help="serve a WSGI app behind the configured middleware")
+    _add_config(serve)
+    serve.add_argument(
+        "--app", metavar="MODULE:CALLABLE", help="the WSGI app (default: a small whoami app)"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    serve.set_defaults(handler=_serve)
 
     demo_cmd = commands.add_parser("demo", help="run the bundled example server")
     demo_cmd.add_argument("--host", default="127.0.0.1")
@@ -80,8 +318,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         result: int = args.handler(args)
-    except UsageError as error:
+    except (UsageError, ConfigError) as error:
         print(f"restauth: {error}", file=sys.stderr)
+        return 1
+    except StoreUnavailable as error:
+        print(f"restauth: store unavailable: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -21,8 +21,9 @@ DEFAULT_MAX_HEADER_SIZE = 8192
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-# Control characters (RFC 7617 §2: user-id and password MUST NOT contain them).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Control characters (RFC 7617 §2: user-id and password MUST NOT contain them), and
+# lone surrogates, which no UTF-8 text can carry (a JSON body's "\\ud800" can).
+_REFUSED = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _TOKEN_SCHEMES = {"token": "token", "bearer": "bearer"}
 
 
@@ -105,9 +106,20 @@ def _parse_basic(encoded: str) -> BasicCredentials | Malformed:
     except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
         return Malformed.BASIC
     userid, colon, password = text.partition(":")
-    if not colon or not userid or _CONTROL.search(text):
+    if not colon:
         return Malformed.BASIC
-    if text.isascii():  # ASCII is already in NFC
+    return check_credentials(userid, password)
+
+
+def check_credentials(userid: str, password: str) -> BasicCredentials | Malformed:
+    """A userid and password as Basic would accept them (RFC 7617), NFC-normalised.
+
+    The one rule for every way a password arrives (Basic, the login body): a non-empty
+    userid without a colon, and no control character or lone surrogate in either.
+    """
+    if not userid or ":" in userid or _REFUSED.search(userid) or _REFUSED.search(password):
+        return Malformed.BASIC
+    if userid.isascii() and password.isascii():  # ASCII is already in NFC
         return BasicCredentials(userid, password)
     return BasicCredentials(normalize(userid), normalize(password))
 

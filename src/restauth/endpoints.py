@@ -9,6 +9,7 @@ page posting a wrong password never sees the browser's own login dialog.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,13 @@ from webob import Request
 from restauth import audit
 from restauth.authenticator import Authenticated
 from restauth.cookies import CookieMode
-from restauth.credentials import BasicCredentials, Credentials, normalize
+from restauth.credentials import (
+    BasicCredentials,
+    Credentials,
+    Malformed,
+    check_credentials,
+    normalize,
+)
 from restauth.responses import Challenges, Header, Reply, empty_reply, json_reply, problem
 from restauth.token_headers import NO_STORE, format_instant
 from restauth.tokens.base import TokenGrant, TokenManager
@@ -86,9 +93,16 @@ class Endpoints:
         if request.content_length and request.content_length > MAX_LOGIN_BODY:
             return problem(413, "The login body is too large.")
         if request.content_length:
+            try:
+                request.body  # noqa: B018 - read and keep it: a short body is the client's fault
+            except OSError:  # webob's DisconnectionError is one: the client sent too little
+                return problem(400, "The login body ended before its Content-Length.")
             credentials = _body_credentials(request)
             if credentials is None:
                 return problem(400, "Send JSON or a form with string 'username' and 'password'.")
+            if isinstance(credentials, Malformed):  # as Basic would refuse it: 401
+                audit.event("credentials.malformed", outcome="login_body", level=logging.DEBUG)
+                return self._challenges.plain_unauthorized
             auth = self._authenticate(environ, credentials)
         else:
             auth = self._authenticate(environ, None)
@@ -96,6 +110,8 @@ class Endpoints:
             if isinstance(auth, Reply) and not auth.status.startswith("401"):
                 return auth  # 400, 403, 429, 431, 503: same answer as anywhere else
             return self._challenges.plain_unauthorized  # a login form never gets a challenge
+        if auth.external:  # an identity provider's token is not exchanged for a restauth one
+            return self._challenges.forbidden
         assert self._tokens is not None  # the endpoint exists only with tokens on
         grant = self._grant_for(auth)
         body = {
@@ -129,6 +145,8 @@ class Endpoints:
         return action(auth)
 
     def _token_info(self, auth: Authenticated) -> Reply:
+        if auth.external:  # no restauth token to describe; the provider's is the client's
+            return self._challenges.forbidden
         grant = self._grant_for(auth)
         body = {
             "userid": grant.userid,
@@ -139,6 +157,8 @@ class Endpoints:
 
     def _logout(self, auth: Authenticated) -> Reply:
         assert self._tokens is not None
+        if auth.external:  # logging out of an identity provider happens there
+            return self._challenges.forbidden
         self._tokens.revoke(auth.identity.userid)
         audit.event("token.revoke", outcome="ok", userid=auth.identity.userid)
         if self._cookie is None:
@@ -147,13 +167,13 @@ class Endpoints:
 
     def _roles(self, auth: Authenticated) -> Reply:
         body = {"authenticated": True, "roles": sorted(auth.identity.roles)}
-        if self._tokens is None:
+        if self._tokens is None or auth.external:
             return json_reply(200, body)
         return json_reply(200, body, self._headers(self._grant_for(auth)))
 
     def _forbidden(self, auth: Authenticated) -> Reply:
         reply = self._challenges.forbidden
-        if self._tokens is None:
+        if self._tokens is None or auth.external:
             return reply
         headers = [h for h in reply.headers if h[0] != "Cache-Control"]
         return Reply(reply.status, headers + self._headers(self._grant_for(auth)), reply.body)
@@ -170,8 +190,9 @@ def _path_userid(raw: str) -> str | None:
         return None
 
 
-def _body_credentials(request: Request) -> BasicCredentials | None:
-    """``username``/``password`` from a JSON object or an urlencoded form, else ``None``."""
+def _body_credentials(request: Request) -> BasicCredentials | Malformed | None:
+    """``username``/``password`` from a JSON object or an urlencoded form, checked by the
+    rules Basic applies (:class:`Malformed` if they break one), else ``None``."""
     try:
         raw = request.body
         if request.content_type == "application/json" or request.content_type.endswith("+json"):
@@ -187,4 +208,4 @@ def _body_credentials(request: Request) -> BasicCredentials | None:
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username:
         return None
-    return BasicCredentials(normalize(username), normalize(password))
+    return check_credentials(username, password)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from restauth import audit
 from restauth.access import PublicPaths
-from restauth.authenticator import Authenticated, Authenticator, Failure
+from restauth.acl import ACL, ACLRule
+from restauth.authenticator import Authenticated, Authenticator, Bearer, Failure
 from restauth.cookies import CookieMode
 from restauth.credentials import (
     DEFAULT_MAX_HEADER_SIZE,
@@ -23,6 +24,7 @@ from restauth.credentials import (
 from restauth.endpoints import Endpoints
 from restauth.errors import StoreUnavailable
 from restauth.forwarded import TrustedProxies
+from restauth.identity import Identity
 from restauth.password_cache import PasswordCache
 from restauth.passwords import PasswordHasher
 from restauth.responses import Challenges, Header, Reply, problem, unavailable, wants_no_challenge
@@ -52,8 +54,14 @@ class AuthMiddleware:
     ``trusted_proxies`` are the only peers whose ``X-Forwarded-For``/``-Proto`` count.
     ``throttle`` slows down password and token guessing (``None`` turns it off).
     ``query_token`` names a query parameter that may carry a token (off by default).
+    ``acl`` rules (see :mod:`restauth.acl`) decide what each caller may do: a request
+    no rule grants is 401 when anonymous, 403 when authenticated. Without ``acl``,
+    any authenticated caller passes. ``challenge=False`` never sends ``WWW-Authenticate``
+    (an API used only by scripts and pages), as if every request said ``No-Auth-Challenge``.
     ``password_cache`` remembers right Basic passwords for a few minutes so repeated Basic
     requests skip bcrypt (``None`` turns it off; see :mod:`restauth.password_cache`).
+    ``bearer`` (a :class:`restauth.jwt_bearer.JWTBearer` or several) also accepts
+    ``Authorization: Bearer`` JWTs an identity provider signed; those callers get no token.
     """
 
     def __init__(
@@ -74,7 +82,10 @@ class AuthMiddleware:
         trusted_proxies: Iterable[str] = (),
         throttle: Throttle | None = _DEFAULT,
         query_token: str | None = None,
+        acl: ACL | Iterable[ACLRule | Mapping[str, object]] | None = None,
+        challenge: bool = True,
         password_cache: PasswordCache | None = _DEFAULT,
+        bearer: Bearer | Sequence[Bearer] = (),
     ) -> None:
         if tokens is _DEFAULT:
             tokens = MemoryTokenManager()
@@ -101,12 +112,18 @@ class AuthMiddleware:
         self.proxies = TrustedProxies(trusted_proxies)
         self.throttle = throttle
         self.query_token = query_token
+        self.challenge = challenge
         hasher = password_hasher or getattr(users, "hasher", None) or PasswordHasher()
         if password_cache is _DEFAULT:
             password_cache = PasswordCache()
-        self.authenticator = Authenticator(users, tokens, hasher, password_cache)
+        bearers = tuple(bearer) if isinstance(bearer, Sequence) else (bearer,)
+        self.authenticator = Authenticator(
+            users, tokens, hasher, cache=password_cache, bearers=bearers
+        )
+        self._bearer_scheme = tokens is not None or bool(bearers)  # is "Bearer" ours to read?
         self.public = PublicPaths(public)
-        self.challenges = Challenges(realm, tokens_enabled=tokens is not None)
+        self.acl = acl if isinstance(acl, ACL) or acl is None else ACL(acl)
+        self.challenges = Challenges(realm, tokens_enabled=self._bearer_scheme)
         self._unavailable = unavailable(retry_after)
         self._https_required = problem(
             403, "Credentials must be sent over HTTPS; this request used plain HTTP."
@@ -144,27 +161,57 @@ class AuthMiddleware:
             return self.app(environ, start_response)  # CORS preflight: never challenged
         auth = self._guard(self.authenticate, environ)
         if auth is None:
-            if self.public.match(path):
+            if self.public.match(path) or self._allowed(environ, path, None):
                 environ.pop("restauth.identity", None)
                 return self.app(environ, start_response)
             return self._reply(self.challenges.unauthorized, environ, start_response)
         if isinstance(auth, Reply):
             return self._reply(auth, environ, start_response)
-        environ["REMOTE_USER"] = auth.identity.userid
-        environ["restauth.identity"] = auth.identity
-        if self.tokens is None:
-            return self.app(environ, start_response)
+        allowed = self.acl is None or self._allowed(environ, path, auth.identity)
+        if self.tokens is None or auth.external:
+            if not allowed:
+                return self._reply(self.challenges.forbidden, environ, start_response)
+            return self._pass(auth, environ, start_response)
         grant = auth.grant if auth.grant is not None else self._guard(self.grant_for, auth)
         if isinstance(grant, Reply):
             return self._reply(grant, environ, start_response)
         ours = self.token_headers(grant)
+        if not allowed:
+            forbidden = self.challenges.forbidden
+            headers = merge_token_headers(list(forbidden.headers), ours)
+            return self._reply(
+                Reply(forbidden.status, headers, forbidden.body), environ, start_response
+            )
 
         def start_with_token(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
         ) -> Callable[[bytes], object]:
             return start_response(status, merge_token_headers(headers, ours), exc_info)
 
-        return self.app(environ, start_with_token)
+        return self._pass(auth, environ, start_with_token)
+
+    def _pass(
+        self, auth: Authenticated, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        environ["REMOTE_USER"] = auth.identity.userid
+        environ["restauth.identity"] = auth.identity
+        return self.app(environ, start_response)
+
+    def _allowed(self, environ: WSGIEnvironment, path: str, identity: Identity | None) -> bool:
+        """The ACL's verdict (``False`` without an ACL: only ``public`` paths are open)."""
+        if self.acl is None:
+            return False
+        method: str = environ.get("REQUEST_METHOD", "GET")
+        if self.acl.allows(method, path, identity):
+            return True
+        audit.event(
+            "access.denied",
+            outcome="401" if identity is None else "403",
+            userid=identity.userid if identity else None,
+            address=self.proxies.client_address(environ),
+            level=logging.INFO if identity else logging.DEBUG,
+        )
+        return False
 
     # -- authentication -------------------------------------------------------------
 
@@ -196,7 +243,7 @@ class AuthMiddleware:
                     return self.challenges.bad_request  # two credentials, or a malformed one
                 return TokenCredentials(token, "bearer")
         parsed = parse_authorization(
-            header, tokens_enabled=self.tokens is not None, max_size=self.max_header_size
+            header, tokens_enabled=self._bearer_scheme, max_size=self.max_header_size
         )
         if isinstance(parsed, Malformed):
             audit.event("credentials.malformed", outcome=parsed.name.lower(), level=logging.DEBUG)
@@ -301,7 +348,7 @@ class AuthMiddleware:
     def _reply(
         self, reply: Reply, environ: WSGIEnvironment, start_response: StartResponse
     ) -> list[bytes]:
-        if wants_no_challenge(environ):
+        if not self.challenge or wants_no_challenge(environ):
             reply = Challenges.without_challenge(reply)
         headers = list(reply.headers)
         if self.cookie is not None and not any(name == "Vary" for name, _ in headers):

@@ -60,6 +60,8 @@ class PasswordHasher:
             return False
 
     def _material(self, password: str, stored: str | None) -> tuple[bytes, bytes | None]:
+        if not _encodable(password):  # a lone surrogate (JSON "\ud800"): never enrolled
+            return _prehash(""), None  # still one bcrypt check, on the dummy hash
         if stored is None or len(password) > MAX_PASSWORD_LENGTH:
             return _prehash(password), None
         if stored.startswith(PREHASH_PREFIX):
@@ -77,6 +79,15 @@ class PasswordHasher:
         return self._dummy
 
 
+def _encodable(text: str) -> bool:
+    """False for text with a lone surrogate, which UTF-8 (and so bcrypt) cannot carry."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_password(password: str) -> None:
     """Refuse, at enrolment, a password restauth would not accept at login."""
     if not isinstance(password, str):
@@ -87,3 +98,5 @@ def check_password(password: str) -> None:
         raise ValueError(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in password):
         raise ValueError("password must not contain control characters (RFC 7617)")
+    if not _encodable(password):
+        raise ValueError("password must not contain lone surrogates (it must be valid UTF-8)")

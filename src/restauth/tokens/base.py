@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import secrets
 from binascii import b2a_base64
@@ -81,15 +82,22 @@ class TokenManager(Protocol):
 
 
 def as_seconds(value: Duration, name: str) -> float:
-    """Accept seconds or a ``timedelta``; refuse zero, negatives and other types."""
+    """Accept seconds or a ``timedelta``; refuse zero, negatives, inf, nan and other types.
+
+    An infinite ``ttl`` or ``max_lifetime`` would be a token that never dies, and a nan
+    one compares false with every clock: both are configuration errors, said at once.
+    """
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond any float
+            seconds = math.inf if value > 0 else -math.inf
     else:
         raise TypeError(f"{name} must be seconds (int or float) or a datetime.timedelta")
-    if not seconds > 0:
-        raise ValueError(f"{name} must be positive")
+    if not 0 < seconds < math.inf:
+        raise ValueError(f"{name} must be a positive, finite number of seconds, not {seconds!r}")
     return seconds
 
 
@@ -135,9 +143,9 @@ class TokenCodec:
         return encoded[:-1].decode("ascii")  # 43 characters: the one "=" dropped
 
 
-def looks_like_token(value: str) -> bool:
+def looks_like_token(value: str, max_length: int = 256) -> bool:
     """Cheap shape test before a Basic password is tried as a token."""
-    return "." in value and len(value) <= 256
+    return "." in value and len(value) <= max_length
 
 
 SECRET_KEY_ENV = "RESTAUTH_SECRET_KEY"

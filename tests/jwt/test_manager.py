@@ -1,0 +1,270 @@
+"""JWTTokenManager: verify, slide, cap, revoke, rotate, and refuse every forged token."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from base64 import urlsafe_b64decode
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from restauth import TokenManager
+from restauth.tokens.jwt import TOKEN_TYPE, JWTKey, JWTTokenManager
+from restauth.tokens.revocation import CachedRevocation, MemoryRevocation
+from tests.conftest import FakeClock
+from tests.jwt.conftest import HS_SECRET, b64, forge
+
+
+def manager(key: JWTKey, clock: FakeClock, **options: Any) -> JWTTokenManager:
+    options = {"ttl": 900, "max_lifetime": 3600, "clock": clock, **options}
+    return JWTTokenManager(key, **options)
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    decoded: dict[str, Any] = json.loads(urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return decoded
+
+
+def header_of(token: str) -> dict[str, Any]:
+    header: dict[str, Any] = jwt.get_unverified_header(token)
+    return header
+
+
+def test_is_a_token_manager(any_key: JWTKey, clock: FakeClock) -> None:
+    assert isinstance(manager(any_key, clock), TokenManager)
+
+
+def test_issue_and_verify(any_key: JWTKey, clock: FakeClock) -> None:
+    tokens = manager(any_key, clock)
+    grant = tokens.issue("alice", "stamp-1")
+    assert (grant.userid, grant.stamp, grant.created) == ("alice", "stamp-1", clock.now)
+    assert grant.valid_until == clock.now + 900
+    header, claims = header_of(grant.token), claims_of(grant.token)
+    assert header == {"alg": any_key.alg, "kid": any_key.kid, "typ": TOKEN_TYPE}
+    assert claims["sub"] == "alice"
+    assert claims["iss"] == "restauth"
+    assert claims["exp"] == clock.now + 900
+    assert claims["max_exp"] == clock.now + 3600
+    assert claims["auth_time"] == claims["iat"] == clock.now
+    assert claims["stamp"] == "stamp-1"
+    again = tokens.authenticate(grant.token)
+    assert again is not None
+    assert again.token == grant.token
+    assert again.userid == "alice"
+    assert tokens.issue("alice", "stamp-1").token != grant.token  # each login signs a new JWT
+    assert tokens.lookup("alice") is None  # stateless: no current token kept anywhere
+
+
+def test_another_node_with_the_same_key_verifies(any_key: JWTKey, clock: FakeClock) -> None:
+    token = manager(any_key, clock).issue("alice", "s").token
+    assert manager(any_key, clock).authenticate(token) is not None
+
+
+def test_sliding_ttl_re_signs_past_half_idle_life(clock: FakeClock) -> None:
+    tokens = manager(JWTKey(HS_SECRET), clock)
+    first = tokens.issue("alice", "s")
+    clock.advance(449)
+    assert tokens.authenticate(first.token).token == first.token  # type: ignore[union-attr]
+    clock.advance(1)
+    renewed = tokens.authenticate(first.token)
+    assert renewed is not None
+    assert renewed.token != first.token
+    assert renewed.valid_until == clock.now + 900
+    assert renewed.created == first.created
+    assert claims_of(renewed.token)["max_exp"] == claims_of(first.token)["max_exp"]
+    clock.advance(800)  # the first token's idle life is over; the renewed one lives on
+    assert tokens.authenticate(first.token) is None
+    assert tokens.authenticate(renewed.token) is not None
+
+
+def test_idle_timeout(clock: FakeClock) -> None:
+    tokens = manager(JWTKey(HS_SECRET), clock)
+    token = tokens.issue("alice", "s").token
+    clock.advance(900)
+    assert tokens.authenticate(token) is None
+
+
+def test_max_lifetime_caps_renewals(clock: FakeClock) -> None:
+    tokens = manager(JWTKey(HS_SECRET), clock)
+    token = tokens.issue("alice", "s").token
+    start = clock.now
+    for _ in range(10):  # active all along: renewed every 450 s
+        clock.advance(450)
+        grant = tokens.authenticate(token)
+        if clock.now >= start + 3600:
+            assert grant is None
+            break
+        assert grant is not None
+        assert grant.valid_until <= start + 3600
+        token = grant.token
+    else:
+        pytest.fail("the token outlived max_lifetime")
+
+
+def test_revoke_kills_tokens_signed_before_and_not_a_new_login(clock: FakeClock) -> None:
+    tokens = manager(JWTKey(HS_SECRET), clock)
+    old = tokens.issue("alice", "s").token
+    bob = tokens.issue("bob", "s").token
+    assert tokens.revoke("alice") is True
+    assert tokens.authenticate(old) is None
+    assert tokens.authenticate(bob) is not None  # per user
+    fresh = tokens.issue("alice", "s")  # same instant as the logout
+    assert tokens.authenticate(fresh.token) is not None
+
+
+def test_revoke_covers_a_node_whose_clock_runs_ahead(clock: FakeClock) -> None:
+    store = MemoryRevocation()
+    ahead = FakeClock(clock.now + 0.5)
+    token = manager(JWTKey(HS_SECRET), ahead, revocation=store).issue("alice", "s").token
+    here = manager(JWTKey(HS_SECRET), clock, revocation=store)
+    here.revoke("alice")
+    assert here.authenticate(token) is None
+
+
+def test_key_rotation(clock: FakeClock) -> None:
+    old_key = JWTKey(ed25519.Ed25519PrivateKey.generate())
+    new_key = JWTKey(HS_SECRET)
+    old_token = manager(old_key, clock).issue("alice", "s").token
+    rotated = manager(new_key, clock, old_keys=[old_key])
+    grant = rotated.authenticate(old_token)
+    assert grant is not None
+    assert header_of(grant.token)["kid"] == new_key.kid
+    assert claims_of(grant.token)["auth_time"] == claims_of(old_token)["auth_time"]
+    assert manager(new_key, clock).authenticate(old_token) is None  # old key retired
+    public_only = JWTKey(old_key.public_key)  # type: ignore[arg-type]
+    assert manager(new_key, clock, old_keys=[public_only]).authenticate(old_token) is not None
+
+
+def test_construction_errors(clock: FakeClock) -> None:
+    public = JWTKey(ed25519.Ed25519PrivateKey.generate().public_key())
+    with pytest.raises(ValueError, match="can sign"):
+        JWTTokenManager(public)
+    key = JWTKey(HS_SECRET)
+    with pytest.raises(ValueError, match="share the kid"):
+        JWTTokenManager(key, old_keys=[JWTKey(HS_SECRET)])
+    short_cache = CachedRevocation(MemoryRevocation(), horizon=60)
+    with pytest.raises(ValueError, match="horizon"):
+        JWTTokenManager(key, revocation=short_cache, max_lifetime=3600)
+
+
+# -- rejections -----------------------------------------------------------------------
+
+
+def test_alg_none_is_refused(any_key: JWTKey, clock: FakeClock) -> None:
+    tokens = manager(any_key, clock)
+    claims = claims_of(tokens.issue("alice", "s").token)
+    for alg in ("none", "None", "NONE"):
+        forged = forge({"alg": alg, "kid": any_key.kid, "typ": TOKEN_TYPE}, claims)
+        assert tokens.authenticate(forged) is None
+        assert tokens.authenticate(forged.rstrip(".") + ".") is None
+
+
+def test_hs256_signed_with_the_public_key_is_refused(
+    rsa_private: rsa.RSAPrivateKey, clock: FakeClock
+) -> None:
+    """HS/RS confusion: the attacker HMACs with the public PEM and names the RSA key's kid."""
+    key = JWTKey(rsa_private)
+    tokens = manager(key, clock)
+    claims = claims_of(tokens.issue("alice", "s").token)
+    claims["sub"] = "admin"
+    public_pem = rsa_private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    for secret in (public_pem, public_pem.strip(), key.kid.encode()):
+        header = {"alg": "HS256", "kid": key.kid, "typ": TOKEN_TYPE}
+        unsigned = forge(header, claims).rsplit(".", 1)[0]
+        mac = hmac.digest(secret, unsigned.encode(), hashlib.sha256)
+        assert tokens.authenticate(f"{unsigned}.{b64(mac)}") is None
+
+
+def test_another_algorithm_under_the_same_kid_is_refused(clock: FakeClock) -> None:
+    secret = HS_SECRET * 2  # long enough for HS512, so only the pinned algorithm refuses it
+    key = JWTKey(secret)
+    tokens = manager(key, clock)
+    token = jwt.encode(
+        claims_of(tokens.issue("alice", "s").token),
+        secret,
+        algorithm="HS512",
+        headers={"kid": key.kid, "typ": TOKEN_TYPE},
+    )
+    assert tokens.authenticate(token) is None
+
+
+def test_tampered_tokens_are_refused(any_key: JWTKey, clock: FakeClock) -> None:
+    tokens = manager(any_key, clock)
+    token = tokens.issue("alice", "s").token
+    header, payload, signature = token.split(".")
+    claims = claims_of(token)
+    claims["sub"] = "admin"
+    other_payload = b64(json.dumps(claims).encode())
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    for bad in (
+        f"{header}.{other_payload}.{signature}",
+        f"{header}.{payload}.{flipped}",
+        f"{header}.{payload}.",
+        f"{header}.{payload}",
+        token + ".x",
+        "not-a-jwt",
+        "a.b.c",
+        "",
+    ):
+        assert tokens.authenticate(bad) is None, bad
+
+
+def test_oversized_token_is_refused_before_parsing(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens = manager(JWTKey(HS_SECRET), clock, max_token_size=1000)
+    calls: list[str] = []
+    import restauth.tokens.jwt as module
+
+    real = module.unverified_part
+    monkeypatch.setattr(module, "unverified_part", lambda t, i: calls.append(t) or real(t, i))
+    big = tokens.issue("alice", "s" * 700)  # a long stamp makes a long, genuine token
+    assert len(big.token) > 1000
+    assert tokens.authenticate(big.token) is None
+    assert calls == []  # refused on its length alone
+    small = tokens.issue("alice", "s")
+    assert tokens.authenticate(small.token) is not None
+    assert calls == [small.token]
+
+
+def test_wrong_issuer_type_or_unknown_kid_is_refused(clock: FakeClock) -> None:
+    key = JWTKey(HS_SECRET)
+    ours = manager(key, clock)
+    theirs = manager(key, clock, issuer="someone-else")
+    assert ours.authenticate(theirs.issue("alice", "s").token) is None
+    claims = claims_of(ours.issue("alice", "s").token)
+    for header in ({"kid": key.kid, "typ": "JWT"}, {"kid": "other", "typ": TOKEN_TYPE}, {}):
+        token = jwt.encode(claims, HS_SECRET, algorithm="HS256", headers=header)
+        assert ours.authenticate(token) is None, header
+    with_aud = jwt.encode(
+        {**claims, "aud": "x"}, HS_SECRET, headers={"kid": key.kid, "typ": TOKEN_TYPE}
+    )
+    assert ours.authenticate(with_aud) is None  # a token meant for some audience is not ours
+
+
+@pytest.mark.parametrize("claim", ["sub", "exp", "max_exp", "auth_time", "stamp", "jti", "iat"])
+def test_a_missing_or_mistyped_claim_is_refused(claim: str, clock: FakeClock) -> None:
+    key = JWTKey(HS_SECRET)
+    tokens = manager(key, clock)
+    claims = claims_of(tokens.issue("alice", "s").token)
+    headers = {"kid": key.kid, "typ": TOKEN_TYPE}
+    missing = {k: v for k, v in claims.items() if k != claim}
+    assert tokens.authenticate(jwt.encode(missing, HS_SECRET, headers=headers)) is None
+    mistyped = {**claims, claim: True if claim != "sub" else 42}
+    assert tokens.authenticate(jwt.encode(mistyped, HS_SECRET, headers=headers)) is None
+
+
+def test_a_token_from_the_future_is_refused(clock: FakeClock) -> None:
+    here = manager(JWTKey(HS_SECRET), clock)
+    ahead = manager(JWTKey(HS_SECRET), FakeClock(clock.now + 30)).issue("alice", "s").token
+    assert here.authenticate(ahead) is not None  # a node whose clock runs a little ahead
+    future = manager(JWTKey(HS_SECRET), FakeClock(clock.now + 61)).issue("alice", "s").token
+    assert here.authenticate(future) is None

@@ -1,0 +1,307 @@
+"""The ``restauth`` command against real stores from a configuration file."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from base64 import b64encode
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from restauth import PasswordHasher, load_config
+from restauth.cli import main
+from tests.services import free_port
+
+KEY = "k" * 32
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "restauth.toml"
+    path.write_text(
+        "[restauth]\nrequire_https = false\n"
+        "[users]\nkind = 'sqlite'\npath = 'auth.db'\nbcrypt_rounds = 4\n"
+        "[tokens]\nkind = 'sqlite'\npath = 'auth.db'\n"
+        "[[acl]]\npath = '/admin/**'\nroles = ['admin']\n"
+        "[[acl]]\npath = '/**'\nroles = ['$authenticated']\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("RESTAUTH_SECRET_KEY", KEY)
+    monkeypatch.setenv("RESTAUTH_CONFIG", str(path))
+    return path
+
+
+def run(
+    argv: list[str], capsys: pytest.CaptureFixture[str], stdin: str = ""
+) -> tuple[int, str, str]:
+    sys.stdin = io.StringIO(stdin)
+    try:
+        code = main(argv)
+    finally:
+        sys.stdin = sys.__stdin__
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_user_lifecycle(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        ["user", "add", "alice", "--role", "admin", "--password-stdin"], capsys, "pw-alice-1\n"
+    )
+    assert (code, out.strip()) == (0, "added alice with roles admin")
+    assert run(["user", "add", "bob", "--password-stdin"], capsys, "pw-bob-1\n")[0] == 0
+    users = load_config(config).build_users()
+    alice = users.get("alice")
+    assert alice is not None
+    assert PasswordHasher(rounds=4).verify("pw-alice-1", alice.password_hash)
+
+    code, out, _ = run(["user", "list"], capsys)
+    assert out.splitlines() == ["alice\tadmin", "bob\t"]
+
+    assert run(["user", "roles", "bob", "--set", "user, editor"], capsys)[1].strip() == (
+        "editor, user"
+    )
+    assert run(["user", "roles", "bob"], capsys)[1].strip() == "editor, user"
+
+    code, out, _ = run(["user", "passwd", "alice", "--password-stdin"], capsys, "pw-alice-2\n")
+    assert code == 0
+    alice = users.get("alice")
+    assert alice is not None
+    assert PasswordHasher(rounds=4).verify("pw-alice-2", alice.password_hash)
+
+    assert run(["user", "remove", "bob"], capsys)[0] == 0
+    assert users.get("bob") is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin", "message"),
+    [
+        (["user", "add", "alice", "--password-stdin"], "again\n", "already exists"),
+        (["user", "add", "bad:name", "--password-stdin"], "pw\n", "must not contain ':'"),
+        (["user", "add", "carol", "--password-stdin"], "\n", "empty password"),
+        (["user", "add", "carol", "--password-stdin"], "tab\tpw\n", "control characters"),
+        (["user", "passwd", "nobody", "--password-stdin"], "pw\n", "no such user: 'nobody'"),
+        (["user", "remove", "nobody"], "", "no such user"),
+        (["user", "roles", "nobody"], "", "no such user"),
+        (["user", "roles", "alice", "--set", "a b"], "", "invalid role"),
+    ],
+)
+def test_user_mistakes_are_one_line(
+    config: Path, capsys: pytest.CaptureFixture[str], argv: list[str], stdin: str, message: str
+) -> None:
+    run(["user", "add", "alice", "--password-stdin"], capsys, "pw-alice-1\n")
+    code, _, err = run(argv, capsys, stdin)
+    assert code == 1
+    assert err.startswith("restauth: ")
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_password_is_asked_twice_and_never_taken_from_argv(
+    config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = iter(["first-pw", "second-pw"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    code, _, err = run(["user", "add", "dave"], capsys)
+    assert (code, err.strip()) == (1, "restauth: passwords do not match")
+    with pytest.raises(SystemExit):
+        main(["user", "add", "dave", "--password", "x"])
+
+
+def test_token_list_and_revoke(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(["user", "add", "alice", "--password-stdin"], capsys, "pw-alice-1\n")
+    loaded = load_config(config)
+    users, tokens = loaded.build_users(), loaded.build_tokens()
+    assert tokens is not None
+    alice = users.get("alice")
+    assert alice is not None
+    grant = tokens.issue("alice", alice.stamp)
+
+    code, out, _ = run(["token", "list"], capsys)
+    assert code == 0
+    assert out.startswith("alice\tvalid until ")
+    assert grant.token not in out
+    assert grant.token.partition(".")[0] not in out
+
+    assert run(["token", "revoke", "alice"], capsys)[1].strip() == "revoked the token of alice"
+    assert tokens.authenticate(grant.token) is None
+    assert run(["token", "revoke", "alice"], capsys)[1].strip() == "alice had no live token"
+
+
+def test_memory_stores_cannot_be_managed_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "memory.toml"
+    path.write_text("", encoding="utf-8")
+    code, _, err = run(["user", "list", "--config", str(path)], capsys)
+    assert code == 1
+    assert "[[users.accounts]]" in err
+    code, _, err = run(["token", "list", "--config", str(path)], capsys)
+    assert code == 1
+    assert "inside the server process" in err
+
+
+def test_check_config_prints_settings_with_secrets_masked(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["check-config", str(config)], capsys)
+    assert code == 0
+    settings = json.loads(out)
+    assert settings["users"]["kind"] == "sqlite"
+    assert settings["acl"][0]["path"] == "/admin/**"
+    assert KEY not in out
+    assert "********" in settings["tokens"]["secret_key"]
+
+
+def test_check_config_errors_name_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[tokens]\nttl = 'soon'\n", encoding="utf-8")
+    code, _, err = run(["check-config", str(path)], capsys)
+    assert code == 1
+    assert err.strip() == f"restauth: {path}: [tokens] ttl: expected a number, got a string"
+
+
+def test_no_configuration_at_all(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RESTAUTH_CONFIG", raising=False)
+    code, _, err = run(["user", "list"], capsys)
+    assert code == 1
+    assert "RESTAUTH_CONFIG is not set" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["user", "--help"],
+        ["user", "add", "--help"],
+        ["token", "revoke", "--help"],
+        ["serve", "--help"],
+        ["check-config", "--help"],
+        ["demo", "--help"],
+    ],
+)
+def test_help_everywhere(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    assert "usage: restauth" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("nomodule", "expected MODULE:CALLABLE"),
+        ("no_such_module_x:app", "cannot import"),
+        ("json:nothing", "has no nothing"),
+        ("json:__doc__", "is not callable"),
+    ],
+)
+def test_serve_refuses_a_bad_app(
+    config: Path, capsys: pytest.CaptureFixture[str], spec: str, message: str
+) -> None:
+    code, _, err = run(["serve", "--app", spec], capsys)
+    assert code == 1
+    assert message in err
+
+
+@pytest.fixture
+def server(config: Path) -> Iterator[str]:
+    main_args = ["user", "add", "alice", "--role", "admin", "--password-stdin"]
+    subprocess.run(
+        [sys.executable, "-m", "restauth.cli", *main_args],
+        input="pw-alice-1\n",
+        text=True,
+        check=True,
+        env=os.environ.copy(),
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "restauth.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--app",
+            "restauth.serve:whoami",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=os.environ.copy(),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/", timeout=1)
+            except urllib.error.HTTPError:
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_serve_runs_the_app_behind_the_middleware(server: str) -> None:
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(server + "/admin/x", timeout=5)
+    assert refused.value.code == 401
+    credentials = b64encode(b"alice:pw-alice-1").decode()
+    request = urllib.request.Request(
+        server + "/admin/x", headers={"Authorization": f"Basic {credentials}"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert json.loads(response.read())["userid"] == "alice"
+        assert response.headers["Auth-Token"]
+        assert response.headers["Server"] == "restauth"  # waitress ident=, not wsgiref
+
+
+def test_serve_falls_back_to_threaded_wsgiref_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socketserver
+
+    from restauth import serve
+
+    served: list[object] = []
+
+    class FakeServer:
+        server_port = 1234
+
+        def __enter__(self) -> FakeServer:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def serve_forever(self) -> None:
+            served.append(self)
+
+    def fake_make_server(host: str, port: int, app: object, server_class: type) -> FakeServer:
+        assert issubclass(server_class, socketserver.ThreadingMixIn)
+        assert app is serve.whoami
+        return FakeServer()
+
+    monkeypatch.setitem(sys.modules, "waitress", None)  # import waitress -> ImportError
+    monkeypatch.setattr(serve, "make_server", fake_make_server)
+    serve.run(serve.whoami, host="127.0.0.1", port=0)
+    assert len(served) == 1
+    captured = capsys.readouterr()
+    assert "not meant for production" in captured.err
+    assert "serving on http://127.0.0.1:1234" in captured.out

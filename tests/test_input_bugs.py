@@ -1,0 +1,176 @@
+"""Regressions: hostile input that once reached the 503 catch-all, and a TTL that never ends.
+
+Each of these used to be answered "store unavailable" (or accepted), because an
+exception escaped from code that has nothing to do with a store.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from webob.request import DisconnectionError
+from webtest import TestApp
+
+from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore, PasswordHasher
+from restauth.credentials import BasicCredentials, Malformed, check_credentials
+from restauth.tokens.base import as_seconds
+from restauth.tokens.sqlite import SQLiteTokenManager
+from restauth.users.sqlite import SQLiteUserStore
+
+from .conftest import ALICE_PASSWORD, echo_app
+
+SECRET_KEY = "test-secret-key-0123456789abcdef"
+
+
+def call(app: Callable[..., Iterable[bytes]], environ: dict[str, Any]) -> tuple[str, bytes]:
+    """Call a WSGI app with a hand-made environ (WebTest would fix a broken body)."""
+    seen: list[str] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc: Any = None) -> None:
+        seen.append(status)
+
+    body = b"".join(app(environ, start_response))
+    return seen[0], body
+
+
+def login_environ(body: Any, length: int) -> dict[str, Any]:
+    return {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/tokens",
+        "SERVER_NAME": "api.example",
+        "SERVER_PORT": "443",
+        "wsgi.url_scheme": "https",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(length),
+        "wsgi.input": body,
+    }
+
+
+class BrokenInput:
+    """A ``wsgi.input`` whose client went away mid-body."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def read(self, *args: object) -> bytes:
+        raise self.error
+
+    readline = read
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        io.BytesIO(b'{"username": "alice", "pass'),  # shorter than CONTENT_LENGTH
+        BrokenInput(OSError("connection reset by peer")),
+        BrokenInput(DisconnectionError("client disconnected")),
+    ],
+    ids=["short", "oserror", "disconnected"],
+)
+def test_truncated_login_body_is_400_not_503(middleware: AuthMiddleware, body: Any) -> None:
+    status, text = call(middleware, login_environ(body, 200))
+    assert status == "400 Bad Request"
+    assert b"Content-Length" in text
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def any_client(
+    request: pytest.FixtureRequest, tmp_path: Path, hasher: PasswordHasher
+) -> Iterator[TestApp]:
+    """A middleware in front of memory stores, or of SQLite stores (which must encode text)."""
+    users: Any
+    tokens: Any
+    if request.param == "memory":
+        users, tokens = MemoryUserStore(hasher=hasher), MemoryTokenManager()
+    else:
+        db = tmp_path / "restauth.db"
+        users = SQLiteUserStore(db, hasher=hasher)
+        tokens = SQLiteTokenManager(db, secret_key=SECRET_KEY)
+    users.add("alice", ALICE_PASSWORD)
+    yield TestApp(AuthMiddleware(echo_app, users=users, tokens=tokens))
+    for store in (users, tokens):
+        getattr(store, "close", lambda: None)()
+
+
+HOSTILE_USERNAMES = ["al\x00ice", "alice\n", "al\rice", "\x7f", "al\x85ice", "\ud800", "a\udfffb"]
+
+
+@pytest.mark.parametrize("username", HOSTILE_USERNAMES)
+def test_login_body_with_a_control_or_surrogate_username_is_401(
+    any_client: TestApp, username: str
+) -> None:
+    body = json.dumps({"username": username, "password": ALICE_PASSWORD})  # \\u escapes
+    response = any_client.post("/tokens", body, content_type="application/json", status=401)
+    assert "WWW-Authenticate" not in response.headers  # the login form never gets a challenge
+
+
+def test_login_form_with_a_nul_username_is_401(any_client: TestApp) -> None:
+    any_client.post("/tokens", {"username": "alice\x00", "password": ALICE_PASSWORD}, status=401)
+
+
+@pytest.mark.parametrize("password", ["p\ud800", "\udc00", ALICE_PASSWORD + "\ud800", "pw\x00"])
+@pytest.mark.parametrize("username", ["alice", "ghost"])
+def test_login_body_with_a_control_or_surrogate_password_is_401(
+    any_client: TestApp, username: str, password: str
+) -> None:
+    body = json.dumps({"username": username, "password": password})
+    any_client.post("/tokens", body, content_type="application/json", status=401)
+
+
+def test_login_body_follows_the_same_rule_as_basic() -> None:
+    assert check_credentials("alice", "pw") == BasicCredentials("alice", "pw")
+    assert check_credentials("Ame\u0301lie", "pw").userid == "Am\u00e9lie"  # NFC, as Basic
+    for userid, password in [("", "pw"), ("a:b", "pw"), ("a\tb", "pw"), ("alice", "p\ud800")]:
+        assert check_credentials(userid, password) is Malformed.BASIC
+
+
+@pytest.mark.parametrize("password", ["\ud800", "p\udfff" * 600])
+def test_a_lone_surrogate_password_never_matches_and_never_raises(password: str) -> None:
+    hasher = PasswordHasher(rounds=4)
+    stored = hasher.hash("pw")
+    assert hasher.verify(password, stored) is False
+    assert hasher.verify(password, None) is False
+    assert hasher.verify(password, "$2b$04$" + "x" * 53) is False  # a plain bcrypt hash
+    with pytest.raises(ValueError, match="surrogate"):
+        hasher.hash("p\ud800")
+
+
+def test_a_lone_surrogate_password_costs_the_same_one_bcrypt_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import bcrypt
+
+    hasher = PasswordHasher(rounds=4)
+    stored = hasher.hash("pw")
+    calls: list[bytes] = []
+    real = bcrypt.checkpw
+    monkeypatch.setattr(bcrypt, "checkpw", lambda pw, h: calls.append(h) or real(pw, h))
+    hasher.verify("p\ud800", stored)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [math.inf, -math.inf, math.nan, 0, 0.0, -0.0, -1, 10**400, -(10**400), timedelta(0)],
+    ids=["inf", "-inf", "nan", "0", "0.0", "-0.0", "-1", "1e400", "-1e400", "timedelta0"],
+)
+def test_ttl_must_be_positive_and_finite(value: Any) -> None:
+    with pytest.raises(ValueError, match="positive, finite"):
+        as_seconds(value, "ttl")
+    with pytest.raises(ValueError, match="max_lifetime"):
+        MemoryTokenManager(max_lifetime=value)
+
+
+def test_ttl_accepts_seconds_and_timedeltas() -> None:
+    assert as_seconds(90, "ttl") == 90.0
+    assert as_seconds(0.5, "ttl") == 0.5
+    assert as_seconds(timedelta(minutes=2), "ttl") == 120.0
+    with pytest.raises(TypeError):
+        as_seconds(True, "ttl")
