@@ -28,6 +28,7 @@ TOKEN_AS_PASSWORD = "restauth token-as-password"
 UNAUTHORIZED = "restauth 401"
 SQLITE = "restauth Token (SQLite tokens)"
 REDIS = "restauth Token (Redis tokens)"
+JWT_ROWS = ("HS256", "RS256", "EdDSA")
 
 
 def basic(userid: str, password: str) -> str:
@@ -73,14 +74,21 @@ def scenarios(users: MemoryUserStore, log: Callable[[str], None]) -> list[Scenar
         if authorization is not None:
             environ["HTTP_AUTHORIZATION"] = authorization
         rows.append(Scenario(name, checked(wsgi, environ, expect, name), BARE, slow=slow))
-    for name, build in ((SQLITE, _sqlite_tokens), (REDIS, _redis_tokens)):
+    builders: list[tuple[str, Callable[[], tuple[TokenManager, str]]]] = [
+        (SQLITE, _sqlite_tokens),
+        (REDIS, _redis_tokens),
+    ]
+    builders += [(f"restauth Bearer (JWT {alg})", _jwt_tokens(alg)) for alg in JWT_ROWS]
+    for name, build in builders:
         try:
             manager, note = build()
         except Exception as error:  # a missing server or package: skip the row, say why
             log(f"skipped {name}: {type(error).__name__}: {error}")
             continue
         store_app = AuthMiddleware(bare_app, users=users, tokens=manager, realm="bench")
-        environ = base_environ(HTTP_AUTHORIZATION=f"Token {manager.issue(USERID, stamp).token}")
+        scheme = "Bearer" if "JWT" in name else "Token"
+        presented = manager.issue(USERID, stamp).token
+        environ = base_environ(HTTP_AUTHORIZATION=f"{scheme} {presented}")
         rows.append(Scenario(name, checked(store_app, environ, "200", name), BARE, note=note))
     return rows
 
@@ -122,3 +130,22 @@ def _redis_tokens() -> tuple[TokenManager, str]:
     prefix = f"restauth-bench-{os.getpid()}:"
     manager = RedisTokenManager(client, secret_key=SECRET_KEY, prefix=prefix)
     return manager, "Redis on loopback; throttle counters in Redis too (the default)"
+
+
+def _jwt_tokens(alg: str) -> Callable[[], tuple[TokenManager, str]]:
+    """A JWT manager signing with ``alg``; a young token, so nothing is re-signed per request."""
+
+    def build() -> tuple[TokenManager, str]:
+        from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+        from restauth.tokens.jwt import JWTKey, JWTTokenManager
+
+        material: Any = SECRET_KEY + "-jwt-0123456789"
+        if alg == "RS256":
+            material = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        elif alg == "EdDSA":
+            material = ed25519.Ed25519PrivateKey.generate()
+        manager = JWTTokenManager(JWTKey(material), ttl=3600)
+        return manager, "signature verified per request; memory revocation record (one dict read)"
+
+    return build
