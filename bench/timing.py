@@ -131,7 +131,7 @@ def measure(
     call: Callable[[str], str], makers: dict[str, Callable[[], str]], names: list[str], rounds: int
 ) -> dict[str, list[int]]:
     samples: dict[str, list[int]] = {name: [] for name in names}
-    rng = random.Random(1)  # noqa: S311 - only the order of measurements
+    rng = random.Random(1)  # only the order of measurements
     for name in names:  # warm up every path
         call(makers[name]())
     for _ in range(rounds):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from restauth.credentials import BasicCredentials, Credentials
+from restauth.frozen import fast_init
 from restauth.identity import Identity
 from restauth.password_cache import PasswordCache
 from restauth.passwords import PasswordHasher
@@ -26,6 +27,7 @@ class Failure(enum.Enum):
     BAD_TOKEN = "bad token"  # unknown, expired or revoked Token/Bearer
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Authenticated:
     """A success. ``grant`` is set when a token was presented (and renewed).

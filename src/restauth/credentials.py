@@ -13,8 +13,9 @@ import binascii
 import enum
 import re
 import unicodedata
-from base64 import b64decode
 from dataclasses import dataclass
+
+from restauth.frozen import fast_init
 
 DEFAULT_MAX_HEADER_SIZE = 8192
 
@@ -26,6 +27,7 @@ _REFUSED = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _TOKEN_SCHEMES = {"token": "token", "bearer": "bearer"}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class BasicCredentials:
     """``Basic`` userid and password (the password may be a token: token-as-password)."""
@@ -37,6 +39,7 @@ class BasicCredentials:
         return f"BasicCredentials(userid={self.userid!r}, password=<hidden>)"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TokenCredentials:
     """A token; ``scheme`` is ``"token"``, ``"bearer"`` or ``"cookie"`` (cookie mode)."""
@@ -97,7 +100,8 @@ def _parse_basic(encoded: str) -> BasicCredentials | Malformed:
     if not encoded or not encoded.isascii():
         return Malformed.BASIC
     try:
-        raw = b64decode(encoded, validate=True)
+        # What b64decode(validate=True) does on Python 3.11+, minus its wrapper.
+        raw = binascii.a2b_base64(encoded, strict_mode=True)
         text = raw.decode("utf-8")
     except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
         return Malformed.BASIC
@@ -115,6 +119,8 @@ def check_credentials(userid: str, password: str) -> BasicCredentials | Malforme
     """
     if not userid or ":" in userid or _REFUSED.search(userid) or _REFUSED.search(password):
         return Malformed.BASIC
+    if userid.isascii() and password.isascii():  # ASCII is already in NFC
+        return BasicCredentials(userid, password)
     return BasicCredentials(normalize(userid), normalize(password))
 
 

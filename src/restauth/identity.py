@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from restauth.frozen import fast_init
 
+
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Identity:
     """An authenticated caller, as put in ``environ["restauth.identity"]``.

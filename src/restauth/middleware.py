@@ -172,7 +172,7 @@ class AuthMiddleware:
             if not allowed:
                 return self._reply(self.challenges.forbidden, environ, start_response)
             return self._pass(auth, environ, start_response)
-        grant = self._guard(self.grant_for, auth)
+        grant = auth.grant if auth.grant is not None else self._guard(self.grant_for, auth)
         if isinstance(grant, Reply):
             return self._reply(grant, environ, start_response)
         ours = self.token_headers(grant)

@@ -92,6 +92,8 @@ class PasswordCache:
         return len(self._entries)
 
     def _digest(self, userid: str, password: str, stored_hash: str) -> bytes:
-        parts = [s.encode("utf-8", "surrogatepass") for s in (userid, password, stored_hash)]
-        data = _LENGTHS.pack(*map(len, parts)) + b"".join(parts)
+        user = userid.encode("utf-8", "surrogatepass")
+        secret = password.encode("utf-8", "surrogatepass")
+        stored = stored_hash.encode("utf-8", "surrogatepass")
+        data = b"".join((_LENGTHS.pack(len(user), len(secret), len(stored)), user, secret, stored))
         return hashlib.blake2b(data, key=self._key, digest_size=32).digest()

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
+from restauth.frozen import fast_init
+
 Clock = Callable[[], float]
 Duration = float | int | timedelta
 
@@ -28,6 +30,7 @@ ID_BYTES = 16  # 128 bits (ASVS 5.0 7.2.3)
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class TokenGrant:
     """A live token and what the middleware needs to know about it.

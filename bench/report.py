@@ -1,0 +1,167 @@
+"""The results as markdown (one table per part) and a bar chart of overheads."""
+
+from __future__ import annotations
+
+import os
+import statistics
+from collections.abc import Sequence
+
+from harness import Row
+from scale import ScaleRow
+from server import ServerResult
+
+TARGETS = {  # µs over the bare app (issue 6)
+    "restauth Token": 5.0,
+    "restauth Bearer": 5.0,
+    "restauth token-as-password": 5.0,
+    "restauth Basic (cached)": 8.0,
+    "restauth 401": 10.0,
+}
+
+
+# The peers' overheads as issue 6 measured them on this kind of machine (µs over bare).
+REFERENCE = {
+    "wsgi-basic-auth Basic (plaintext compare)": 1.7,
+    "Flask-HTTPAuth token": 10.5,
+    "Flask-HTTPAuth Basic (plaintext compare)": 13.4,
+    "repoze.who Basic (dict authenticator)": 25.0,
+    "repoze.who auth_tkt cookie": 48.0,
+    "DRF TokenAuthentication": 241.0,
+}
+
+
+def machine_factor(rows: Sequence[Row]) -> str:
+    """How much slower this run's machine was than the issue's reference, judged by the peers."""
+    ratios = sorted(
+        row.overhead_wall / REFERENCE[row.name]
+        for row in rows
+        if row.name in REFERENCE and row.overhead_wall > 0
+    )
+    if not ratios:
+        return ""
+    factor = statistics.median(ratios)
+    scaled = ", ".join(
+        f"{row.name.removeprefix('restauth ')} {row.overhead_wall / factor:.1f} µs"
+        f" (target {TARGETS[row.name]:g})"
+        for row in rows
+        if row.name in TARGETS
+    )
+    return (
+        f"The peers' overheads in this run were {factor:.1f}× the figures issue 6 measured "
+        f"on this kind of machine (median of {len(ratios)} peers, range "
+        f"{ratios[0]:.1f}–{ratios[-1]:.1f}×): the machine was that much slower, shared with "
+        f"other work. Divided by that factor — an estimate, not a measurement — restauth's "
+        f"overheads would be: {scaled}."
+    )
+
+
+def _us(value: float) -> str:
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+
+
+def timing_table(rows: Sequence[Row]) -> str:
+    by_name = {row.name: row for row in rows}
+    lines = [
+        "| scenario | median µs/request | × its bare app | overhead µs (wall) "
+        "| overhead µs (CPU) | target (µs) | peer overhead ÷ restauth's | rounds |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+    ]
+    for row in rows:
+        target = TARGETS.get(row.name)
+        verdict = ""
+        if target is not None:
+            verdict = f"≤ {target:g}: " + ("met" if row.overhead_wall <= target else "**missed**")
+        versus = ""
+        mine = by_name.get(row.equivalent)
+        if mine is not None and mine.overhead_wall > 0:
+            versus = f"{row.overhead_wall / mine.overhead_wall:,.1f}× ({row.equivalent})"
+        name = row.name if row.name != row.baseline else f"*{row.name}* (baseline)"
+        if row.note:
+            name += f" — {row.note}"
+        lines.append(
+            f"| {name} | {_us(row.median_wall)} "
+            f"| {row.median_wall / by_name[row.baseline].median_wall:,.2f} "
+            f"| {_us(row.overhead_wall)} "
+            f"| {_us(row.overhead_cpu)} | {verdict} | {versus} | {row.rounds} |"
+        )
+    return "\n".join(lines)
+
+
+def server_table(result: ServerResult) -> str:
+    bare = sorted(result.bare_rps)
+    token = sorted(result.token_rps)
+    verdict = "met" if result.ratio >= 0.95 else "**missed**"
+    return "\n".join(
+        [
+            "| app under gunicorn (sync, 1 worker) | requests/s, median | each run |",
+            "| --- | ---: | --- |",
+            f"| bare WSGI app | {bare[len(bare) // 2]:,.0f} "
+            f"| {', '.join(f'{r:,.0f}' for r in bare)} |",
+            f"| restauth, `Token` | {token[len(token) // 2]:,.0f} "
+            f"| {', '.join(f'{r:,.0f}' for r in token)} |",
+            "",
+            f"Token ÷ bare: **{result.ratio:.3f}** (median of the {len(token)} rounds' ratios; "
+            f"target ≥ 0.95: {verdict}); wrk -t1 -c{result.connections}, {result.seconds} s "
+            "per run, the two apps alternating.",
+        ]
+    )
+
+
+def scale_table(rows: Sequence[ScaleRow]) -> str:
+    lines = [
+        "| live tokens | manager check µs | vs 10³ | whole Token request µs | vs 10³ "
+        "| bytes/token (tracemalloc) | issues/s |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    first = rows[0]
+    for row in rows:
+        lines.append(
+            f"| {row.tokens:,} | {row.check_us:.2f} | {row.check_us / first.check_us:.2f}× "
+            f"| {row.request_us:.2f} | {row.request_us / first.request_us:.2f}× "
+            f"| {row.bytes_per_token:.0f} | {row.issues_per_second:,.0f} |"
+        )
+    last = rows[-1]
+    check_ratio = last.check_us / first.check_us
+    request_ratio = last.request_us / first.request_us
+    most = max(r.bytes_per_token for r in rows)
+    lines.append("")
+    lines.append(
+        f"Targets: a check at {last.tokens:,} tokens within 1.3× of {first.tokens:,}: manager "
+        f"{check_ratio:.2f}× ({'met' if check_ratio <= 1.3 else '**missed**'}), whole request "
+        f"{request_ratio:.2f}× ({'met' if request_ratio <= 1.3 else '**missed**'}); "
+        f"≤ 400 B per token: {'met' if most <= 400 else '**missed**'} (at most {most:.0f} B)."
+    )
+    return "\n".join(lines)
+
+
+def chart(rows: Sequence[Row], path: str) -> str | None:
+    """Overheads as horizontal bars (log scale: bcrypt is 10^5 µs); None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    # No bar for a negative overhead (restauth's 401 over Flask never runs Flask).
+    shown = [r for r in rows if r.name != r.baseline and r.overhead_wall > 0]
+    names = [r.name for r in shown]
+    values = [max(r.overhead_wall, 0.01) for r in shown]
+    colors = ["#2b6cb0" if r.name.startswith("restauth") else "#a0aec0" for r in shown]
+    figure, axes = plt.subplots(figsize=(10, 0.38 * len(shown) + 1.6))
+    bars = axes.barh(range(len(shown)), values, color=colors)
+    axes.set_yticks(range(len(shown)), names, fontsize=8)
+    axes.invert_yaxis()
+    axes.set_xscale("log")
+    axes.set_xlabel("overhead over the framework's bare app, µs per request (median, log scale)")
+    axes.set_title("restauth (blue) and its peers, in one process and one run")
+    for bar, value in zip(bars, values, strict=True):
+        axes.text(value * 1.08, bar.get_y() + bar.get_height() / 2, _us(value), va="center",
+                  fontsize=7)  # fmt: skip
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path

@@ -1,0 +1,151 @@
+"""restauth's rows: the same middleware configuration a user gets by default (throttle and
+password cache on), over the bare WSGI app and, for comparison with Flask-HTTPAuth, over
+a bare Flask app."""
+
+from __future__ import annotations
+
+import base64
+import os
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+from harness import Scenario, WSGIApp, bare_app, base_environ, requester, status_of
+
+from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore, PasswordHasher
+from restauth.tokens.base import TokenManager
+
+USERID = "alice"
+PASSWORD = "correct horse battery staple"
+SECRET_KEY = "benchmark-secret-key-0123456789"
+
+BARE = "bare WSGI app"
+BASIC_CACHED = "restauth Basic (cached)"
+BASIC_BCRYPT = "restauth Basic (uncached, bcrypt cost 12)"
+TOKEN = "restauth Token"
+BEARER = "restauth Bearer"
+TOKEN_AS_PASSWORD = "restauth token-as-password"
+UNAUTHORIZED = "restauth 401"
+SQLITE = "restauth Token (SQLite tokens)"
+REDIS = "restauth Token (Redis tokens)"
+JWT_ROWS = ("HS256", "RS256", "EdDSA")
+
+
+def basic(userid: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{userid}:{password}".encode()).decode("ascii")
+
+
+def users_with_alice(rounds: int = 12) -> MemoryUserStore:
+    users = MemoryUserStore(hasher=PasswordHasher(rounds=rounds))
+    users.add(USERID, PASSWORD, roles=["user"])
+    return users
+
+
+def checked(app: WSGIApp, environ: dict[str, Any], expect: str, name: str) -> Callable[[], None]:
+    status, headers = status_of(app, environ)
+    if not status.startswith(expect):
+        raise RuntimeError(f"{name}: expected {expect}, got {status}")
+    missing = {"Auth-Token", "Auth-Token-Valid-Until", "Auth-Token-Location"} - set(headers)
+    if expect == "200" and missing:
+        raise RuntimeError(f"{name}: token headers missing: {sorted(missing)}")
+    return requester(app, environ)
+
+
+def scenarios(users: MemoryUserStore, log: Callable[[str], None]) -> list[Scenario]:
+    """Memory tokens over the bare app, plus SQLite and Redis tokens when they work."""
+    rows = [Scenario(BARE, requester(bare_app, base_environ()), BARE)]
+    tokens = MemoryTokenManager(secret_key=SECRET_KEY)
+    app = AuthMiddleware(bare_app, users=users, tokens=tokens, realm="bench")
+    uncached = AuthMiddleware(
+        bare_app, users=users, tokens=tokens, realm="bench", password_cache=None, throttle=None
+    )
+    stamp = users.get(USERID).stamp  # type: ignore[union-attr]
+    token = tokens.issue(USERID, stamp).token
+    cases = [
+        (BASIC_CACHED, app, basic(USERID, PASSWORD), "200", False),
+        (BASIC_BCRYPT, uncached, basic(USERID, PASSWORD), "200", True),
+        (TOKEN, app, f"Token {token}", "200", False),
+        (BEARER, app, f"Bearer {token}", "200", False),
+        (TOKEN_AS_PASSWORD, app, basic(USERID, token), "200", False),
+        (UNAUTHORIZED, app, None, "401", False),
+    ]
+    for name, wsgi, authorization, expect, slow in cases:
+        environ = base_environ()
+        if authorization is not None:
+            environ["HTTP_AUTHORIZATION"] = authorization
+        rows.append(Scenario(name, checked(wsgi, environ, expect, name), BARE, slow=slow))
+    builders: list[tuple[str, Callable[[], tuple[TokenManager, str]]]] = [
+        (SQLITE, _sqlite_tokens),
+        (REDIS, _redis_tokens),
+    ]
+    builders += [(f"restauth Bearer (JWT {alg})", _jwt_tokens(alg)) for alg in JWT_ROWS]
+    for name, build in builders:
+        try:
+            manager, note = build()
+        except Exception as error:  # a missing server or package: skip the row, say why
+            log(f"skipped {name}: {type(error).__name__}: {error}")
+            continue
+        store_app = AuthMiddleware(bare_app, users=users, tokens=manager, realm="bench")
+        scheme = "Bearer" if "JWT" in name else "Token"
+        presented = manager.issue(USERID, stamp).token
+        environ = base_environ(HTTP_AUTHORIZATION=f"{scheme} {presented}")
+        rows.append(Scenario(name, checked(store_app, environ, "200", name), BARE, note=note))
+    return rows
+
+
+def over_flask(flask_app: WSGIApp, users: MemoryUserStore, baseline: str) -> list[Scenario]:
+    """restauth wrapped around a bare Flask app: the apples-to-apples row for Flask-HTTPAuth."""
+    tokens = MemoryTokenManager(secret_key=SECRET_KEY)
+    app = AuthMiddleware(flask_app, users=users, tokens=tokens, realm="bench")
+    token = tokens.issue(USERID, users.get(USERID).stamp).token  # type: ignore[union-attr]
+    rows = []
+    for name, authorization, expect, note in (
+        ("restauth Token over Flask", f"Token {token}", "200", ""),
+        ("restauth Basic (cached) over Flask", basic(USERID, PASSWORD), "200", ""),
+        ("restauth 401 over Flask", None, "401", "answered before Flask runs"),
+    ):
+        environ = base_environ()
+        if authorization is not None:
+            environ["HTTP_AUTHORIZATION"] = authorization
+        rows.append(Scenario(name, checked(app, environ, expect, name), baseline, note=note))
+    return rows
+
+
+def _sqlite_tokens() -> tuple[TokenManager, str]:
+    from restauth import SQLiteTokenManager
+
+    directory = tempfile.mkdtemp(prefix="restauth-bench-")
+    manager = SQLiteTokenManager(os.path.join(directory, "tokens.db"), secret_key=SECRET_KEY)
+    return manager, "SQLite file (WAL) in a temporary directory"
+
+
+def _redis_tokens() -> tuple[TokenManager, str]:
+    import redis
+
+    from restauth.tokens.redis import RedisTokenManager
+
+    url = os.environ.get("RESTAUTH_REDIS_URL", "redis://127.0.0.1:6379/15")
+    client = redis.Redis.from_url(url, socket_timeout=2)
+    client.ping()
+    prefix = f"restauth-bench-{os.getpid()}:"
+    manager = RedisTokenManager(client, secret_key=SECRET_KEY, prefix=prefix)
+    return manager, "Redis on loopback; throttle counters in Redis too (the default)"
+
+
+def _jwt_tokens(alg: str) -> Callable[[], tuple[TokenManager, str]]:
+    """A JWT manager signing with ``alg``; a young token, so nothing is re-signed per request."""
+
+    def build() -> tuple[TokenManager, str]:
+        from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+        from restauth.tokens.jwt import JWTKey, JWTTokenManager
+
+        material: Any = SECRET_KEY + "-jwt-0123456789"
+        if alg == "RS256":
+            material = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        elif alg == "EdDSA":
+            material = ed25519.Ed25519PrivateKey.generate()
+        manager = JWTTokenManager(JWTKey(material), ttl=3600)
+        return manager, "signature verified per request; memory revocation record (one dict read)"
+
+    return build

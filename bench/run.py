@@ -1,0 +1,154 @@
+"""restauth's benchmark: ``python bench/run.py [--quick] [--scale] [--no-server]``.
+
+Installs nothing: ``pip install -e '.[bench]'`` brings the peers, gunicorn and matplotlib;
+``wrk`` comes from the system (``apt-get install -y wrk``). In one process and one run it
+measures the bare app, restauth's scenarios and the peers' equivalents, interleaved round
+by round (see harness.py), then gunicorn + wrk (bare vs token), and with ``--scale`` the
+memory token manager from 10^3 to 10^6 tokens. Writes ``bench/results/latest.md`` and
+``latest.png`` and prints the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import harness  # noqa: E402
+import peers  # noqa: E402
+import report  # noqa: E402
+import restauth_scenarios  # noqa: E402
+import scale  # noqa: E402
+import server  # noqa: E402
+
+
+def log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            names = [
+                line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")
+            ]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}, "
+        f"Python {platform.python_version()}; load average at the start: {load}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds: under a minute")
+    parser.add_argument("--scale", action="store_true", help="also 10^3 -> 10^6 memory tokens")
+    parser.add_argument("--no-server", action="store_true", help="skip gunicorn + wrk")
+    parser.add_argument("--out", default=os.path.join(HERE, "results"), help="results folder")
+    parser.add_argument(
+        "--profile", metavar="ROW", help="cProfile one restauth row (e.g. 'Token', '401') instead"
+    )
+    args = parser.parse_args(argv)
+    if args.profile:
+        return profile(args.profile)
+    started = time.monotonic()
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    host = machine()
+    log(f"restauth benchmark, {when}: {host}")
+
+    users = restauth_scenarios.users_with_alice(rounds=12)
+    scenarios = restauth_scenarios.scenarios(users, log)
+    for name, build in peers.PEERS.items():
+        try:
+            rows = build()
+        except ImportError as error:
+            log(f"skipped {name}: not installed ({error.name}); pip install -e '.[bench]'")
+            continue
+        scenarios += rows
+        if name == "Flask-HTTPAuth":
+            scenarios += restauth_scenarios.over_flask(peers.bare_flask(), users, peers.FLASK_BARE)
+
+    rounds, slow_rounds, batch = (15, 1, 0.01) if args.quick else (61, 3, 0.03)
+    log(f"in-process: {len(scenarios)} scenarios, {rounds} interleaved rounds")
+    samples = harness.run_rounds(
+        scenarios, rounds=rounds, slow_rounds=slow_rounds, batch_seconds=batch,
+        progress=lambda line: log(line) if line.endswith(("/1", "0", "5")) else None,
+    )  # fmt: skip
+    rows = harness.summarise(scenarios, samples)
+
+    sections = [
+        "# restauth benchmark results",
+        "",
+        f"Run {when} with `python bench/run.py{' --quick' if args.quick else ''}"
+        f"{' --scale' if args.scale else ''}{' --no-server' if args.no_server else ''}`"
+        f" on {host}.",
+        "",
+        "## In process (one WSGI call per request, body consumed)",
+        "",
+        report.timing_table(rows),
+        "",
+        report.machine_factor(rows),
+        "",
+    ]
+    if not args.no_server:
+        result = server.run(rounds=4 if args.quick else 12, seconds=2 if args.quick else 4, log=log)
+        sections += ["## Under gunicorn with wrk", ""]
+        sections += [report.server_table(result) if result else "Skipped (see the log)."]
+        sections += [""]
+    if args.scale:
+        sizes = [10**3, 10**4, 10**5] if args.quick else [10**3, 10**4, 10**5, 10**6]
+        scale_rows = scale.run(sizes, rounds=5 if args.quick else 15, log=log)
+        sections += ["## Memory token manager at scale", "", report.scale_table(scale_rows), ""]
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    sections += [
+        f"Load average at the end: {load}; whole run {time.monotonic() - started:.0f} s. "
+        "Overheads are medians of per-round differences to the same framework's bare app; "
+        "CPU is this thread's CPU time (steadier on a shared machine; it leaves out time "
+        "spent waiting for Redis or SQLite).",
+        "",
+    ]
+    text = "\n".join(sections)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "latest.md"), "w", encoding="utf-8") as handle:
+        handle.write(text)
+    picture = report.chart(rows, os.path.join(args.out, "latest.png"))
+    if picture is None:
+        log("no chart: matplotlib is not installed (pip install -e '.[bench]')")
+    print(text)
+    return 0
+
+
+def profile(row: str, calls: int = 20_000) -> int:
+    """Where one restauth scenario spends its time: cProfile, by own time."""
+    import cProfile
+    import pstats
+
+    users = restauth_scenarios.users_with_alice(rounds=12)
+    chosen = [s for s in restauth_scenarios.scenarios(users, log) if s.name == f"restauth {row}"]
+    if not chosen or chosen[0].slow:
+        log(f"no fast restauth row named 'restauth {row}'")
+        return 2
+    call = chosen[0].call
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(calls):
+        call()
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    print(f"restauth {row}: {stats.total_calls / calls:.0f} function calls per request")  # type: ignore[attr-defined]
+    stats.sort_stats("tottime").print_stats(25)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
