@@ -174,3 +174,25 @@ def test_ttl_accepts_seconds_and_timedeltas() -> None:
     assert as_seconds(timedelta(minutes=2), "ttl") == 120.0
     with pytest.raises(TypeError):
         as_seconds(True, "ttl")
+
+
+def test_a_cors_preflight_never_hands_the_query_token_to_the_app(
+    users: MemoryUserStore, tokens: MemoryTokenManager
+) -> None:
+    """A browser's preflight repeats the URL, query and all; the app (and its access log)
+    must not see a token there any more than on the request itself (found by
+    tests/property)."""
+    seen: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        seen.append(environ["QUERY_STRING"])
+        start_response("204 No Content", [])
+        return [b""]
+
+    client = TestApp(AuthMiddleware(app, users=users, tokens=tokens, query_token="access_token"))
+    client.options(
+        "/data?access_token=abc.def&page=2",
+        headers={"Access-Control-Request-Method": "GET", "Origin": "https://app.example"},
+        status=204,
+    )
+    assert seen == ["page=2"]

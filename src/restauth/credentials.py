@@ -111,6 +111,11 @@ def _parse_basic(encoded: str) -> BasicCredentials | Malformed:
     return check_credentials(userid, password)
 
 
+def has_refused_character(text: str) -> bool:
+    """True for text with a character no credential may hold (what login refuses)."""
+    return _REFUSED.search(text) is not None
+
+
 def check_credentials(userid: str, password: str) -> BasicCredentials | Malformed:
     """A userid and password as Basic would accept them (RFC 7617), NFC-normalised.
 

@@ -158,6 +158,8 @@ class AuthMiddleware:
             environ.get("REQUEST_METHOD") == "OPTIONS"
             and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
         ):
+            if self.query_token is not None:  # a preflight repeats the URL: strip the token
+                self._take_query_token(environ)
             return self.app(environ, start_response)  # CORS preflight: never challenged
         auth = self._guard(self.authenticate, environ)
         if auth is None:

@@ -16,7 +16,7 @@ import threading
 
 import bcrypt
 
-from restauth.credentials import normalize
+from restauth.credentials import has_refused_character, normalize
 
 PREHASH_PREFIX = "$restauth-bcrypt-sha256$v1$"
 MAX_PASSWORD_LENGTH = 1024  # characters; enough for any passphrase, bounds the work
@@ -96,7 +96,7 @@ def check_password(password: str) -> None:
         raise ValueError("password must not be empty")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ValueError(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in password):
-        raise ValueError("password must not contain control characters (RFC 7617)")
     if not _encodable(password):
         raise ValueError("password must not contain lone surrogates (it must be valid UTF-8)")
+    if has_refused_character(password):  # C0, DEL and C1: login refuses them all
+        raise ValueError("password must not contain control characters (RFC 7617)")

@@ -44,9 +44,11 @@ class Calls:
     """What the wrapped application saw: ``None`` when it was not called."""
 
     identity: list[Any] = field(default_factory=list)
+    query: list[str] = field(default_factory=list)
 
     def app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         self.identity.append(environ.get("restauth.identity"))
+        self.query.append(environ.get("QUERY_STRING", ""))
         start_response("200 OK", [("Content-Type", "application/json")])
         return [b'{"app": true}']
 

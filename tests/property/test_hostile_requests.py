@@ -31,6 +31,7 @@ Response = tuple[str, list[tuple[str, str]], bytes]
 def call(target: Target, request: HostileRequest) -> tuple[Response, Any, bool]:
     """The response, the identity the app saw (if it was called) and whether it was."""
     target.calls.identity.clear()
+    target.calls.query.clear()
     seen: list[Any] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], exc: Any = None) -> None:
@@ -167,6 +168,9 @@ def check_response(target: Target, request: HostileRequest, logs: Records) -> No
     if "auth-token" in names or sets_token or (request.path == "/tokens" and code == 200):
         assert names.get("cache-control") == "no-store"  # token-bearing (RFC 6749 §5.1)
         assert names.get("pragma") == "no-cache"
+    if called and target.query_mode:  # the app (and its access log) never sees the token
+        seen = parse_qsl(target.calls.query[0], keep_blank_values=True)
+        assert QUERY_TOKEN not in [name for name, _ in seen], target.calls.query
     valid_for = owners(target, request)
     if called and identity is not None:
         assert identity.userid in valid_for, (identity, request)

@@ -49,3 +49,19 @@ def test_a_login_body_is_judged_exactly_as_basic(userid: str, password: str) -> 
         assert from_body is Malformed.BASIC
         return
     assert parse_authorization(header) == from_body
+
+
+@MANY
+@given(st.text(max_size=40), st.text(max_size=40))
+def test_what_enrolment_accepts_login_accepts(userid: str, password: str) -> None:
+    """A user enrolled with a userid and password can always log in with them: enrolment
+    is at least as strict as login (a C1 control once got through enrolment only)."""
+    from restauth.passwords import check_password
+    from restauth.users.base import check_userid
+
+    try:
+        canonical = check_userid(userid)
+        check_password(password)
+    except ValueError:
+        return
+    assert isinstance(check_credentials(canonical, password), BasicCredentials)

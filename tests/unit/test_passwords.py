@@ -81,6 +81,9 @@ def test_unknown_user_costs_one_bcrypt_check(
         ("x" * (MAX_PASSWORD_LENGTH + 1), ValueError),
         ("tab\there", ValueError),
         ("del\x7f", ValueError),
+        ("nel\x85", ValueError),  # C1: login refuses it, so enrolment must too
+        ("csi\x9b", ValueError),
+        ("lone\ud800", ValueError),
         (b"bytes", TypeError),
     ],
 )
