@@ -81,6 +81,9 @@ class TokenManager(Protocol):
         ...
 
 
+MAX_DURATION = 10 * 366 * 86400.0  # a bound every store can hold (Redis EXPIRE, SQLite REAL)
+
+
 def as_seconds(value: Duration, name: str) -> float:
     """Accept seconds or a ``timedelta``; refuse zero, negatives, inf, nan and other types.
 
@@ -98,6 +101,8 @@ def as_seconds(value: Duration, name: str) -> float:
         raise TypeError(f"{name} must be seconds (int or float) or a datetime.timedelta")
     if not 0 < seconds < math.inf:
         raise ValueError(f"{name} must be a positive, finite number of seconds, not {seconds!r}")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{name} must be at most {MAX_DURATION:.0f} seconds (ten years)")
     return seconds
 
 
