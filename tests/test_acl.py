@@ -166,3 +166,17 @@ def test_denials_are_audited(acl_client: TestApp, caplog: pytest.LogCaptureFixtu
     denied = [r for r in caplog.records if "access.denied" in r.getMessage()]
     assert len(denied) == 1
     assert BOB_PASSWORD not in denied[0].getMessage()
+
+
+def test_empty_path_info_is_the_root(users: MemoryUserStore) -> None:
+    """An app mounted at its root may get PATH_INFO = "": rules for "/" still apply."""
+    app = AuthMiddleware(
+        echo_app,
+        users=users,
+        acl=[{"path": "/", "methods": ["GET"], "roles": ["$unauthenticated"]}],
+    )
+    client = TestApp(app)
+    assert client.get("/", extra_environ={"PATH_INFO": ""}).json["userid"] is None
+    public = TestApp(AuthMiddleware(echo_app, users=users, public=["/"]))
+    public.get("/", extra_environ={"PATH_INFO": ""}, status=200)
+    public.get("/x", status=401)

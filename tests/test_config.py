@@ -133,6 +133,11 @@ def test_keywords_override_the_file(tmp_path: Path) -> None:
         ("[tokens]\nkind = 'sqlite'\n", r"secret_key_env: \$RESTAUTH_SECRET_KEY is not set"),
         ("[users]\nkind = 'sqlite'\n", r"\[users\] path: is required"),
         ("[users]\nbcrypt_rounds = 40\n", r"bcrypt_rounds: must be at most 31"),
+        (
+            "[users]\nkind = 'postgres'\ndsn = 'host=db'\npool_min_size = 5\npool_max_size = 2\n",
+            r"pool_min_size: must not exceed pool_max_size",
+        ),
+        ("[users]\npool_max_size = 2\n", r"\[users\]: unknown key pool_max_size"),
         ("[users]\nkind = 'postgres'\n", r"\[users\] dsn: give exactly one of dsn or dsn_env"),
         (
             "[users]\nkind = 'postgres'\ndsn = 'postgresql://app:hunter2@db/app'\n",
@@ -219,11 +224,17 @@ def test_redis_tokens_from_config(tmp_path: Path) -> None:
 
 def test_postgres_users_from_config(tmp_path: Path) -> None:
     dsn = postgres_dsn()
-    path = write(tmp_path, "[users]\nkind = 'postgres'\ndsn_env = 'PG'\nbcrypt_rounds = 4\n")
+    path = write(
+        tmp_path,
+        "[users]\nkind = 'postgres'\ndsn_env = 'PG'\nbcrypt_rounds = 4\n"
+        "pool_min_size = 0\npool_max_size = 3\ntimeout = 2.5\n",
+    )
     config = load_config(path, environ={"PG": dsn})
+    assert config.describe()["users"]["pool_max_size"] == 3
     users: Any = config.build_users()
     try:
         assert type(users).__name__ == "PostgresUserStore"
+        assert users.timeout == 2.5
         users.get("nobody-here")
     finally:
         users.close()

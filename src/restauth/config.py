@@ -71,6 +71,7 @@ class UsersSpec:
     dsn: str | None = field(default=None, repr=False)
     dsn_env: str | None = None
     accounts: tuple[Account, ...] = ()
+    pool: dict[str, Any] = field(default_factory=dict)  # postgres: min_size, max_size, timeout
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ class Config:
         postgres = _extra("restauth.users.postgres", "postgres", "[users] kind = postgres")
         assert spec.dsn is not None
         store_class: type[UserStore] = postgres.PostgresUserStore
-        return store_class(spec.dsn, hasher=hasher)  # type: ignore[call-arg]
+        return store_class(spec.dsn, hasher=hasher, **spec.pool)  # type: ignore[call-arg]
 
     def build_tokens(self) -> TokenManager | None:
         spec = self.tokens
@@ -189,6 +190,7 @@ class Config:
         if self.users.dsn is not None:
             users["dsn"] = _mask_url(self.users.dsn)
             users["dsn_from"] = f"${self.users.dsn_env}" if self.users.dsn_env else "file"
+            users |= {f"pool_{k}" if k != "timeout" else k: v for k, v in self.users.pool.items()}
         if self.users.accounts:
             users["accounts"] = [
                 {"userid": a.userid, "roles": list(a.roles), "password_hash": MASK}
@@ -416,14 +418,22 @@ def _read_users(table: Table, base: Path, env: Mapping[str, str]) -> UsersSpec:
         raise table.error("bcrypt_rounds", "must be at most 31")
     path = dsn = dsn_env = None
     accounts: tuple[Account, ...] = ()
+    pool: dict[str, Any] = {}
     if kind == "memory":
         accounts = tuple(_read_account(row, i) for i, row in enumerate(table.tables("accounts")))
     elif kind == "sqlite":
         path = table.path("path", base)
     else:
         dsn, dsn_env = table.value_or_env("dsn", env, DSN_PASSWORD, URL_PASSWORD)
+        pool = {
+            "min_size": table.integer("pool_min_size", 1, minimum=0),
+            "max_size": table.integer("pool_max_size", 10, minimum=1),
+            "timeout": table.number("timeout", 5.0),
+        }
+        if pool["min_size"] > pool["max_size"]:
+            raise table.error("pool_min_size", "must not exceed pool_max_size")
     table.finish()
-    return UsersSpec(kind, rounds, path, dsn, dsn_env, accounts)
+    return UsersSpec(kind, rounds, path, dsn, dsn_env, accounts, pool if kind == "postgres" else {})
 
 
 def _read_account(row: dict[str, Any], index: int) -> Account:

@@ -151,7 +151,7 @@ class AuthMiddleware:
         }
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        path: str = environ.get("PATH_INFO", "")
+        path: str = environ.get("PATH_INFO") or "/"  # an app mounted at its root may see ""
         if self.endpoints.owns(path):
             return self._reply(self._guard(self.endpoints.handle, environ), environ, start_response)
         if (
