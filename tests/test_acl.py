@@ -180,3 +180,13 @@ def test_empty_path_info_is_the_root(users: MemoryUserStore) -> None:
     public = TestApp(AuthMiddleware(echo_app, users=users, public=["/"]))
     public.get("/", extra_environ={"PATH_INFO": ""}, status=200)
     public.get("/x", status=401)
+
+
+def test_non_ascii_rule_paths(users: MemoryUserStore) -> None:
+    client = TestApp(
+        AuthMiddleware(
+            echo_app, users=users, acl=[{"path": "/menü/**", "roles": ["$unauthenticated"]}]
+        )
+    )
+    client.get("/men%C3%BC/heute", status=200)
+    client.get("/menu/heute", status=401)

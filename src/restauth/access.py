@@ -46,10 +46,20 @@ def compile_pattern(pattern: str, *, allow_userid: bool = False) -> re.Pattern[s
         elif "*" in segment:
             raise ValueError(f"path pattern {pattern!r}: '*' must be a whole segment")
         else:
-            parts.append("/" + re.escape(segment))
+            parts.append("/" + re.escape(wsgi_str(segment)))
     if segments and segments[-1] == "**":
         return re.compile("".join(parts))
     return re.compile("".join(parts) if pattern != "/" else "/")
+
+
+def wsgi_str(text: str) -> str:
+    """``text`` as a WSGI server puts it in ``PATH_INFO``: UTF-8 bytes read as Latin-1.
+
+    Patterns and userids are real text; PEP 3333 hands us the request path's bytes
+    decoded as Latin-1. Comparing in that form makes ``/café`` match a request for
+    ``/caf%C3%A9``.
+    """
+    return text.encode("utf-8").decode("latin-1")
 
 
 def is_canonical(path: str) -> bool:
@@ -70,13 +80,12 @@ class PublicPaths:
     """Matches the ``public=`` patterns of :class:`restauth.AuthMiddleware`."""
 
     def __init__(self, patterns: Iterable[str]) -> None:
-        if isinstance(patterns, str):
-            patterns = [patterns]
+        patterns = [patterns] if isinstance(patterns, str) else list(patterns)
         compiled = [compile_pattern(p) for p in patterns]
         self._regex = (
             re.compile("|".join(f"(?:{c.pattern})" for c in compiled)) if compiled else None
         )
-        self._exact = frozenset(p for p in patterns if "*" not in p)
+        self._exact = frozenset(wsgi_str(p) for p in patterns if "*" not in p)
 
     def __bool__(self) -> bool:
         return self._regex is not None

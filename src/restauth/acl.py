@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from restauth.access import compile_pattern, is_canonical
+from restauth.access import compile_pattern, is_canonical, wsgi_str
 from restauth.identity import Identity
 
 AUTHENTICATED = "$authenticated"
@@ -100,11 +100,6 @@ class ACL:
         if not is_canonical(path):
             return False
         return any(rule.grants(method, path, identity) for rule in self.rules)
-
-
-def wsgi_str(text: str) -> str:
-    """``text`` as a WSGI server puts it in ``PATH_INFO``: UTF-8 bytes read as Latin-1."""
-    return text.encode("utf-8").decode("latin-1")
 
 
 def _roles(roles: Iterable[str]) -> frozenset[str]:

@@ -68,3 +68,17 @@ def test_a_single_string_is_one_pattern() -> None:
     assert bool(public)
     assert not PublicPaths([])
     assert not PublicPaths([]).match("/health")
+
+
+def test_non_ascii_patterns_match_the_wsgi_form_of_the_path() -> None:
+    """PEP 3333 servers put the path's UTF-8 bytes in PATH_INFO decoded as Latin-1."""
+    wsgi_path = "/café/menu".encode().decode("latin-1")
+    assert PublicPaths(["/café/menu"]).match(wsgi_path)
+    assert PublicPaths(["/café/*"]).match(wsgi_path)
+    assert not PublicPaths(["/café/menu"]).match("/cafe/menu")
+
+
+def test_patterns_may_come_from_a_generator() -> None:
+    public = PublicPaths(p for p in ["/health", "/static/**"])
+    assert public.match("/health")
+    assert public.match("/static/x")
