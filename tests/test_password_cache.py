@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bcrypt
 import pytest
 from webtest import TestApp
 
@@ -12,19 +11,6 @@ from restauth.throttle import Throttle
 from .conftest import ALICE_PASSWORD, BOB_PASSWORD, FakeClock, basic, echo_app
 
 HASH = "$restauth-bcrypt-sha256$v1$$2b$04$abcdefghijklmnopqrstuv"
-
-
-@pytest.fixture
-def checkpw_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    calls: list[int] = []
-    real = bcrypt.checkpw
-
-    def counting(password: bytes, hashed: bytes) -> bool:
-        calls.append(1)
-        return real(password, hashed)
-
-    monkeypatch.setattr("restauth.passwords.bcrypt.checkpw", counting)
-    return calls
 
 
 @pytest.fixture
@@ -116,104 +102,104 @@ def test_bad_settings_are_refused(kwargs: dict[str, object]) -> None:
 
 
 def test_a_repeated_right_password_costs_one_bcrypt_check(
-    client: TestApp, checkpw_calls: list[int]
+    client: TestApp, bcrypt_calls: list[bytes]
 ) -> None:
     for _ in range(3):
         assert get(client, "alice", ALICE_PASSWORD).json["mechanism"] == "basic"  # type: ignore[attr-defined]
-    assert len(checkpw_calls) == 1
+    assert len(bcrypt_calls) == 1
 
 
 def test_a_cached_user_with_a_wrong_password_is_refused_after_bcrypt(
-    client: TestApp, checkpw_calls: list[int]
+    client: TestApp, bcrypt_calls: list[bytes]
 ) -> None:
     get(client, "alice", ALICE_PASSWORD)
     get(client, "alice", ALICE_PASSWORD + "x", status=401)
     get(client, "alice", "nope", status=401)
-    assert len(checkpw_calls) == 3  # every wrong password is checked, and never cached
+    assert len(bcrypt_calls) == 3  # every wrong password is checked, and never cached
     get(client, "alice", "nope", status=401)
-    assert len(checkpw_calls) == 4
+    assert len(bcrypt_calls) == 4
 
 
 def test_unknown_users_still_cost_exactly_one_bcrypt_check(
-    client: TestApp, checkpw_calls: list[int]
+    client: TestApp, bcrypt_calls: list[bytes]
 ) -> None:
     get(client, "alice", ALICE_PASSWORD)
     for expected in (2, 3):
         get(client, "mallory", ALICE_PASSWORD, status=401)
-        assert len(checkpw_calls) == expected
+        assert len(bcrypt_calls) == expected
 
 
 def test_a_password_change_invalidates_the_cached_password(
-    client: TestApp, users: MemoryUserStore, checkpw_calls: list[int]
+    client: TestApp, users: MemoryUserStore, bcrypt_calls: list[bytes]
 ) -> None:
     get(client, "alice", ALICE_PASSWORD)
     users.set_password("alice", "a new password")
     get(client, "alice", ALICE_PASSWORD, status=401)
-    assert len(checkpw_calls) == 2
+    assert len(bcrypt_calls) == 2
     get(client, "alice", "a new password")
     get(client, "alice", "a new password")
-    assert len(checkpw_calls) == 3
+    assert len(bcrypt_calls) == 3
 
 
 def test_a_password_set_back_to_the_same_value_is_checked_again(
-    client: TestApp, users: MemoryUserStore, checkpw_calls: list[int]
+    client: TestApp, users: MemoryUserStore, bcrypt_calls: list[bytes]
 ) -> None:
     get(client, "alice", ALICE_PASSWORD)
     users.set_password("alice", ALICE_PASSWORD)  # same password, a new salt and stamp
     get(client, "alice", ALICE_PASSWORD)
-    assert len(checkpw_calls) == 2
+    assert len(bcrypt_calls) == 2
 
 
 def test_a_removed_user_is_refused_despite_a_cached_password(
-    client: TestApp, users: MemoryUserStore, checkpw_calls: list[int]
+    client: TestApp, users: MemoryUserStore, bcrypt_calls: list[bytes]
 ) -> None:
     get(client, "alice", ALICE_PASSWORD)
     users.remove("alice")
     get(client, "alice", ALICE_PASSWORD, status=401)
-    assert len(checkpw_calls) == 2  # the dummy check of an unknown user
+    assert len(bcrypt_calls) == 2  # the dummy check of an unknown user
 
 
 def test_a_re_added_user_with_the_same_password_is_checked_again(
-    client: TestApp, users: MemoryUserStore, checkpw_calls: list[int]
+    client: TestApp, users: MemoryUserStore, bcrypt_calls: list[bytes]
 ) -> None:
     get(client, "bob", BOB_PASSWORD)
     users.remove("bob")
     users.add("bob", BOB_PASSWORD)
     get(client, "bob", BOB_PASSWORD)
-    assert len(checkpw_calls) == 2
+    assert len(bcrypt_calls) == 2
 
 
 def test_an_expired_entry_costs_bcrypt_again(
-    client: TestApp, cache_clock: FakeClock, checkpw_calls: list[int]
+    client: TestApp, cache_clock: FakeClock, bcrypt_calls: list[bytes]
 ) -> None:
     get(client, "alice", ALICE_PASSWORD)
     cache_clock.advance(301)
     get(client, "alice", ALICE_PASSWORD)
-    assert len(checkpw_calls) == 2
+    assert len(bcrypt_calls) == 2
 
 
 def test_the_cache_is_on_by_default_and_none_turns_it_off(
-    users: MemoryUserStore, checkpw_calls: list[int]
+    users: MemoryUserStore, bcrypt_calls: list[bytes]
 ) -> None:
     default = TestApp(AuthMiddleware(echo_app, users=users))
     get(default, "bob", BOB_PASSWORD)
     get(default, "bob", BOB_PASSWORD)
-    assert len(checkpw_calls) == 1
+    assert len(bcrypt_calls) == 1
     off = TestApp(AuthMiddleware(echo_app, users=users, password_cache=None))
     get(off, "bob", BOB_PASSWORD)
     get(off, "bob", BOB_PASSWORD)
-    assert len(checkpw_calls) == 3
+    assert len(bcrypt_calls) == 3
 
 
 def test_the_login_endpoint_shares_the_cache_and_its_rules(
-    client: TestApp, checkpw_calls: list[int]
+    client: TestApp, bcrypt_calls: list[bytes]
 ) -> None:
     get(client, "alice", ALICE_PASSWORD)
     login = {"username": "alice", "password": ALICE_PASSWORD}
     assert client.post_json("/tokens", login).json["userid"] == "alice"
-    assert len(checkpw_calls) == 1
+    assert len(bcrypt_calls) == 1
     client.post_json("/tokens", {**login, "password": "nope"}, status=401)
-    assert len(checkpw_calls) == 2
+    assert len(bcrypt_calls) == 2
 
 
 def test_a_throttled_user_is_refused_even_with_a_cached_password(

@@ -33,20 +33,6 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "restauth"
 SECRET_KEY = "peer-bugs-secret-key-0123456789abc"
 
 
-@pytest.fixture
-def bcrypt_calls(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Every ``bcrypt.checkpw`` call restauth makes (the hash each one checked against)."""
-    calls: list[bytes] = []
-    real = bcrypt.checkpw
-
-    def counting(password: bytes, hashed: bytes) -> bool:
-        calls.append(hashed)
-        return real(password, hashed)
-
-    monkeypatch.setattr(bcrypt, "checkpw", counting)
-    return calls
-
-
 def app_for(users: Any, tokens: Any = None, **options: Any) -> TestApp:
     tokens = tokens if tokens is not None else MemoryTokenManager()
     options.setdefault("throttle", None)  # these tests fail many logins on purpose
