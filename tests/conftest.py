@@ -61,13 +61,15 @@ def echo_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Ite
 @pytest.fixture(autouse=True)
 def https_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     """restauth refuses credentials over plain HTTP by default; test clients speak HTTPS,
-    as production clients do. A test about plain HTTP passes its own ``wsgi.url_scheme``."""
+    as production clients do (on port 443, so ``Host: localhost``, and the page's origin is
+    ``https://localhost``). A test about plain HTTP passes its own ``wsgi.url_scheme``."""
     original = TestApp.__init__
 
     def init(
         self: TestApp, app: Any, extra_environ: dict[str, Any] | None = None, **kw: Any
     ) -> None:
-        original(self, app, {"wsgi.url_scheme": "https", **(extra_environ or {})}, **kw)
+        https = {"wsgi.url_scheme": "https", "HTTP_HOST": "localhost", "SERVER_PORT": "443"}
+        original(self, app, {**https, **(extra_environ or {})}, **kw)
 
     monkeypatch.setattr(TestApp, "__init__", init)
 

@@ -190,3 +190,32 @@ def test_non_ascii_rule_paths(users: MemoryUserStore) -> None:
     )
     client.get("/men%C3%BC/heute", status=200)
     client.get("/menu/heute", status=401)
+
+
+class ExplodingRule(ACLRule):
+    """A custom rule with a bug: it raises instead of answering."""
+
+    def grants(self, method: str, path: str, identity: Identity | None) -> bool:
+        raise KeyError("bug in a custom rule")
+
+
+@pytest.mark.parametrize("credentials", [None, ("alice", ALICE_PASSWORD)])
+def test_a_rule_that_raises_fails_closed_with_503(
+    users: MemoryUserStore, caplog: pytest.LogCaptureFixture, credentials: tuple[str, str] | None
+) -> None:
+    seen: list[str] = []
+
+    def app(environ: dict[str, object], start_response: object) -> list[bytes]:
+        seen.append("called")
+        return echo_app(environ, start_response)  # type: ignore[arg-type]
+
+    rule = ExplodingRule.make("/secret/**", ["user"])
+    client = TestApp(AuthMiddleware(app, users=users, acl=[rule]))
+    headers = {"Authorization": basic(*credentials)} if credentials else {}
+    with caplog.at_level(logging.ERROR, logger="restauth"):
+        response = client.get("/secret/x", headers=headers, status=503)
+    assert response.headers["Retry-After"]
+    assert seen == []  # the app is never called
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any("ExplodingRule(path='/secret/**'" in message for message in errors)
+    assert not any(ALICE_PASSWORD in r.getMessage() for r in caplog.records)

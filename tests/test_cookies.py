@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 from webtest import TestApp
 
@@ -24,7 +26,9 @@ def client(users: MemoryUserStore, tokens: MemoryTokenManager) -> TestApp:
 
 
 def login(client: TestApp) -> str:
-    response = client.post_json("/tokens", {"username": "alice", "password": ALICE_PASSWORD})
+    response = client.post_json(
+        "/tokens", {"username": "alice", "password": ALICE_PASSWORD}, headers=CSRF
+    )
     (set_cookie,) = response.headers.getall("Set-Cookie")
     name_value, _, attributes = set_cookie.partition("; ")
     assert attributes == ATTRIBUTES
@@ -38,7 +42,9 @@ def with_cookie(token: str, **extra: str) -> dict[str, str]:
 
 
 def test_login_sets_the_cookie_and_shows_the_token_nowhere_else(client: TestApp) -> None:
-    response = client.post_json("/tokens", {"username": "alice", "password": ALICE_PASSWORD})
+    response = client.post_json(
+        "/tokens", {"username": "alice", "password": ALICE_PASSWORD}, headers=CSRF
+    )
     token = login(client)
     assert set(response.json) == {"userid", "roles", "valid_until"}
     assert token not in response.text
@@ -96,7 +102,9 @@ def test_client_chosen_cookie_is_never_adopted(client: TestApp) -> None:
     planted = "attacker-chosen-value"
     client.get("/", headers=with_cookie(planted), status=401)
     response = client.post_json(
-        "/tokens", {"username": "alice", "password": ALICE_PASSWORD}, headers=with_cookie(planted)
+        "/tokens",
+        {"username": "alice", "password": ALICE_PASSWORD},
+        headers=with_cookie(planted, **CSRF),
     )
     assert planted not in response.headers["Set-Cookie"]
     client.get("/", headers=with_cookie(planted), status=401)
@@ -116,9 +124,107 @@ def test_cookie_mode_settings_are_checked(users: MemoryUserStore) -> None:
 def test_insecure_development_cookie(users: MemoryUserStore) -> None:
     mode = CookieMode(name="restauth", secure=False, csrf_header="X-CSRF")
     client = TestApp(AuthMiddleware(echo_app, users=users, cookie=mode))
-    response = client.post_json("/tokens", {"username": "alice", "password": ALICE_PASSWORD})
+    response = client.post_json(
+        "/tokens", {"username": "alice", "password": ALICE_PASSWORD}, headers={"X-CSRF": "1"}
+    )
     assert response.headers["Set-Cookie"].endswith("; Path=/; HttpOnly; SameSite=Strict")
     token = response.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
     headers = {"Cookie": f"restauth={token}"}
     client.put("/x", headers=headers, status=403)
     assert client.put("/x", headers={**headers, "X-CSRF": "1"}).json["mechanism"] == "cookie"
+
+
+# -- cross-site requests (login CSRF; Origin and Sec-Fetch-Site as defence in depth) ----
+
+ATTACKER_FORM = urlencode({"username": "mallory", "password": ALICE_PASSWORD})
+CROSS_SITE = [
+    {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    {"Origin": "https://evil.example"},
+    {"Origin": "null"},
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Origin": "http://localhost"},  # same host, but plain HTTP: another origin
+    {"Origin": "https://localhost:8443"},  # another port: another origin
+]
+
+
+@pytest.fixture
+def mallory(users: MemoryUserStore) -> None:
+    users.add("mallory", ALICE_PASSWORD)
+
+
+@pytest.mark.usefixtures("mallory")
+def test_cross_site_form_cannot_log_the_victim_in_as_the_attacker(client: TestApp) -> None:
+    """The attack as the review ran it: a form on evil.example posts the attacker's
+    credentials; the browser would keep the Set-Cookie of that top-level navigation."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    attack = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site", **form}
+    response = client.post("/tokens", ATTACKER_FORM, headers=attack, status=403)
+    assert "Set-Cookie" not in response.headers
+    assert "X-Requested-With" in response.json["detail"]
+    # Even a page that could add the header (it cannot cross-site without a preflight) is refused.
+    for headers in CROSS_SITE:
+        refused = client.post(
+            "/tokens", ATTACKER_FORM, headers={**headers, **form, **CSRF}, status=403
+        )
+        assert "Set-Cookie" not in refused.headers
+    # A same-site form without the custom header is refused too: the header is the proof.
+    client.post("/tokens", ATTACKER_FORM, headers=form, status=403)
+    same_origin = {"Origin": "https://localhost", "Sec-Fetch-Site": "same-origin", **form, **CSRF}
+    assert client.post("/tokens", ATTACKER_FORM, headers=same_origin).json["userid"] == "mallory"
+
+
+def test_login_by_basic_header_in_cookie_mode_needs_the_header_too(client: TestApp) -> None:
+    auth = {"Authorization": basic("alice", ALICE_PASSWORD)}
+    client.post("/tokens", headers={**auth, "Origin": "https://evil.example"}, status=403)
+    client.post("/tokens", headers=auth, status=403)
+    assert client.post("/tokens", headers={**auth, **CSRF}).json["userid"] == "alice"
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_cross_site_unsafe_request_is_refused_even_with_the_header(
+    client: TestApp, method: str
+) -> None:
+    token = login(client)
+    calls: list[str] = []
+    for headers in CROSS_SITE:
+        refused = getattr(client, method)(
+            "/notes", headers=with_cookie(token, **CSRF, **headers), status=403
+        )
+        calls.append(refused.json["status"])
+    assert calls == [403] * len(CROSS_SITE)
+    same = {"Origin": "https://localhost", "Sec-Fetch-Site": "same-origin"}
+    allowed = getattr(client, method)("/notes", headers=with_cookie(token, **CSRF, **same))
+    assert allowed.json["userid"] == "alice"
+    # same-site (a sibling subdomain) is no cross-site fetch, but its Origin is not ours
+    sibling = {"Origin": "https://app.localhost", "Sec-Fetch-Site": "same-site"}
+    getattr(client, method)("/notes", headers=with_cookie(token, **CSRF, **sibling), status=403)
+
+
+def test_cross_site_logout_is_refused(client: TestApp) -> None:
+    token = login(client)
+    evil = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+    client.delete("/tokens/alice", headers=with_cookie(token, **CSRF, **evil), status=403)
+    client.get("/", headers=with_cookie(token))  # still logged in
+
+
+def test_safe_methods_and_authorization_header_are_not_subject_to_origin(client: TestApp) -> None:
+    token = login(client)
+    evil = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+    assert client.get("/", headers=with_cookie(token, **evil)).json["userid"] == "alice"
+    bearer = {"Authorization": f"Bearer {token}", **evil}
+    assert client.post("/notes", headers=bearer).json["mechanism"] == "token"
+
+
+def test_own_origin_behind_a_trusted_proxy(users: MemoryUserStore) -> None:
+    app = AuthMiddleware(echo_app, users=users, cookie=True, trusted_proxies=["10.0.0.1"])
+    client = TestApp(app, extra_environ={"REMOTE_ADDR": "10.0.0.1", "wsgi.url_scheme": "http"})
+    proxied = {
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "api.example.com",
+        "Origin": "https://api.example.com",
+        **CSRF,
+    }
+    body = {"username": "alice", "password": ALICE_PASSWORD}
+    assert client.post_json("/tokens", body, headers=proxied).json["userid"] == "alice"
+    forged = {**proxied, "Origin": "https://localhost"}  # the Host the proxy connected to
+    client.post_json("/tokens", body, headers=forged, status=403)

@@ -35,3 +35,69 @@ def test_rightmost_untrusted_hop_behind_trusted_proxies() -> None:
 def test_bad_proxy_setting_is_refused() -> None:
     with pytest.raises(ValueError, match="trusted proxy"):
         TrustedProxies(["proxy.local"])
+
+
+SCHEME_CLAIMS = [
+    {"HTTP_X_FORWARDED_PROTO": "https"},
+    {"HTTP_X_FORWARDED_PROTOCOL": "ssl"},
+    {"HTTP_X_FORWARDED_SCHEME": "https"},
+    {"HTTP_X_FORWARDED_SSL": "on"},
+    {"HTTP_FORWARDED": 'for=192.0.2.1;proto="https"'},
+    {"HTTP_FRONT_END_HTTPS": "on"},
+]
+
+
+@pytest.mark.parametrize("claim", SCHEME_CLAIMS)
+def test_a_scheme_the_server_may_have_rewritten_on_a_clients_word(claim: dict[str, str]) -> None:
+    """gunicorn sets wsgi.url_scheme from X-Forwarded-Proto of peers in its
+    forwarded_allow_ips (127.0.0.1 by default): we do not trust that peer, so not that."""
+    rewritten = {"REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "https", **claim}
+    assert not TrustedProxies().is_https(rewritten)
+    assert not TrustedProxies(["10.0.0.0/8"]).is_https(rewritten)
+    # A server that terminates TLS itself sends none of these: its scheme is believed.
+    assert TrustedProxies().is_https({"REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "https"})
+
+
+def test_the_nearest_trusted_proxy_decides_the_scheme() -> None:
+    proxies = TrustedProxies(["10.0.0.1"])
+    peer = {"REMOTE_ADDR": "10.0.0.1"}
+    # The client wrote the first value; the proxy appended what it saw.
+    assert not proxies.is_https({**peer, "HTTP_X_FORWARDED_PROTO": "https, http"})
+    assert proxies.is_https({**peer, "HTTP_X_FORWARDED_PROTO": "http,https"})
+    assert proxies.is_https(
+        {**peer, "HTTP_FORWARDED": "for=1.2.3.4;proto=http, for=5.6.7.8;proto=https"}
+    )
+    assert not proxies.is_https({**peer, "HTTP_FORWARDED": "proto=https, for=5.6.7.8;proto=http"})
+    # The proxy's own header says http: a rewritten wsgi.url_scheme does not overrule it.
+    assert not proxies.is_https(
+        {**peer, "wsgi.url_scheme": "https", "HTTP_X_FORWARDED_PROTO": "http"}
+    )
+    assert proxies.is_https({**peer, "wsgi.url_scheme": "https"})
+
+
+def test_origin_of_a_request() -> None:
+    proxies = TrustedProxies(["10.0.0.1"])
+    direct = {
+        "REMOTE_ADDR": "192.0.2.1",
+        "wsgi.url_scheme": "https",
+        "HTTP_HOST": "API.example:443",
+    }
+    assert proxies.origin(direct) == "https://api.example"
+    assert (
+        proxies.origin({**direct, "HTTP_X_FORWARDED_HOST": "evil.example"}) == "https://api.example"
+    )
+    plain = {
+        "REMOTE_ADDR": "192.0.2.1",
+        "wsgi.url_scheme": "http",
+        "SERVER_NAME": "h",
+        "SERVER_PORT": "8080",
+    }
+    assert proxies.origin(plain) == "http://h:8080"
+    proxied = {
+        "REMOTE_ADDR": "10.0.0.1",
+        "wsgi.url_scheme": "http",
+        "HTTP_HOST": "backend:8000",
+        "HTTP_X_FORWARDED_PROTO": "https",
+        "HTTP_X_FORWARDED_HOST": "spoofed.example, api.example",
+    }
+    assert proxies.origin(proxied) == "https://api.example"

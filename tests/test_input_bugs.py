@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import math
 from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from webob.request import DisconnectionError
@@ -196,3 +198,42 @@ def test_a_cors_preflight_never_hands_the_query_token_to_the_app(
         status=204,
     )
     assert seen == ["page=2"]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status"),
+    [
+        # Latin-1 form: the review got 503 and an ERROR store.unavailable record.
+        ("application/x-www-form-urlencoded; charset=ISO-8859-1", b"", 200),
+        ("application/x-www-form-urlencoded; charset=utf-8", b"", 200),
+        ("application/x-www-form-urlencoded; charset=x-no-such-charset", b"", 415),
+        ("application/x-www-form-urlencoded; charset=utf-8", b"username=al%FFice&password=x", 400),
+        ("application/x-www-form-urlencoded", b"username=alice&password=\xff", 400),
+        ("application/json; charset=ISO-8859-1", b"{]", 400),
+    ],
+)
+def test_a_login_body_in_any_charset_is_never_a_backend_failure(
+    users: MemoryUserStore,
+    caplog: pytest.LogCaptureFixture,
+    content_type: str,
+    body: bytes,
+    status: int,
+) -> None:
+    users.add("jörg", ALICE_PASSWORD)
+    if not body:  # the form in the charset it declares
+        charset = content_type.rpartition("=")[2].replace("x-no-such-charset", "utf-8")
+        body = urlencode(
+            {"username": "jörg", "password": ALICE_PASSWORD}, encoding=charset
+        ).encode()
+    client = TestApp(AuthMiddleware(echo_app, users=users))
+    with caplog.at_level(logging.DEBUG):
+        response = client.post(
+            "/tokens", body, headers={"Content-Type": content_type}, status=status
+        )
+    if status == 200:
+        assert response.json["userid"] == "jörg"
+    assert response.content_type == (
+        "application/json" if status == 200 else "application/problem+json"
+    )
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "store.unavailable" not in caplog.text

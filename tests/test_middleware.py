@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 from webtest import TestApp
 
-from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore, StoreUnavailable
+from restauth import (
+    AuthMiddleware,
+    Identity,
+    MemoryTokenManager,
+    MemoryUserStore,
+    StoreUnavailable,
+)
 from restauth.tokens.base import TokenGrant
 
 from .conftest import ALICE_PASSWORD, BOB_PASSWORD, FakeClock, basic, echo_app
@@ -348,6 +354,39 @@ def test_tokens_off_means_basic_only(users: MemoryUserStore) -> None:
     assert passed.json["remote_user"] == "alice"  # no /tokens endpoint: the app answers
 
 
+def cache_app(cache_control: list[str]) -> Any:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        headers = [("Content-Type", "text/plain"), *(("Cache-Control", v) for v in cache_control)]
+        start_response("200 OK", headers)
+        return [b"private data"]
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("app_sets", "sent"),
+    [
+        ([], "private"),
+        (["public, max-age=600"], "max-age=600, private"),
+        (["PUBLIC"], "private"),
+        (["max-age=60", "s-maxage=600"], "max-age=60, s-maxage=600, private"),
+        (['private="Set-Cookie", max-age=5'], 'private="Set-Cookie", max-age=5, private'),
+        (["no-store"], "no-store"),
+        (["private, max-age=30"], "private, max-age=30"),
+    ],
+)
+def test_authenticated_response_without_token_headers_is_never_public(
+    users: MemoryUserStore, app_sets: list[str], sent: str
+) -> None:
+    client = TestApp(AuthMiddleware(cache_app(app_sets), users=users, tokens=None))
+    response = client.get("/", headers={"Authorization": basic("alice", ALICE_PASSWORD)})
+    assert response.headers.getall("Cache-Control") == [sent]
+    anonymous = TestApp(
+        AuthMiddleware(cache_app(app_sets), users=users, tokens=None, public=["/"])
+    ).get("/")
+    assert anonymous.headers.getall("Cache-Control") == app_sets  # not ours to change
+
+
 # -- failing stores -------------------------------------------------------------------
 
 
@@ -461,3 +500,24 @@ def test_identity_is_not_json_serialised_secret(client: TestApp) -> None:
     response = client.get("/", headers={"Authorization": basic("alice", secret)}, status=401)
     assert secret not in response.text
     assert json.loads(response.body)["detail"] == "Valid credentials are required."
+
+
+class StaticBearer:
+    """An identity provider's bearer, reduced to what the middleware asks of one."""
+
+    def handles(self, token: str) -> bool:
+        return token == "idp-token"
+
+    def authenticate(self, token: str) -> Identity | None:
+        return Identity("carol", frozenset({"user"}), "jwt")
+
+
+def test_identity_provider_callers_get_no_public_cache(
+    users: MemoryUserStore, tokens: MemoryTokenManager
+) -> None:
+    app = AuthMiddleware(
+        cache_app(["public, max-age=600"]), users=users, tokens=tokens, bearer=StaticBearer()
+    )
+    response = TestApp(app).get("/", headers={"Authorization": "Bearer idp-token"})
+    assert "Auth-Token" not in response.headers  # external: no restauth token
+    assert response.headers.getall("Cache-Control") == ["max-age=600, private"]

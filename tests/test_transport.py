@@ -85,3 +85,28 @@ def test_query_token_setting_is_checked(users: MemoryUserStore) -> None:
         AuthMiddleware(echo_app, users=users, query_token="to ken")
     with pytest.raises(ValueError, match="query_token"):
         AuthMiddleware(echo_app, users=users, tokens=None, query_token="token")
+
+
+def test_query_token_responses_send_no_referrer(query_client: TestApp) -> None:
+    """The page's URL holds the token: its links and subresources must not send it on."""
+    value = token(query_client)
+    response = query_client.get(f"/?token={value}")
+    assert response.headers.getall("Referrer-Policy") == ["no-referrer"]
+    refused = query_client.get("/?token=abc.def", status=401)  # a refusal has the URL too
+    assert refused.headers.getall("Referrer-Policy") == ["no-referrer"]
+    info = query_client.get(f"/tokens/alice?token={value}")
+    assert info.headers.getall("Referrer-Policy") == ["no-referrer"]
+    by_header = query_client.get("/", headers={"Authorization": f"Bearer {value}"})
+    assert "Referrer-Policy" not in by_header.headers
+
+
+def test_query_token_no_referrer_replaces_the_apps_policy(
+    users: MemoryUserStore, tokens: MemoryTokenManager
+) -> None:
+    def app(environ: dict[str, str], start_response: object) -> list[bytes]:
+        start_response("200 OK", [("Referrer-Policy", "unsafe-url")])  # type: ignore[operator]
+        return [b""]
+
+    client = TestApp(AuthMiddleware(app, users=users, tokens=tokens, query_token="token"))
+    value = token(client)
+    assert client.get(f"/?token={value}").headers.getall("Referrer-Policy") == ["no-referrer"]

@@ -8,17 +8,22 @@ the caller's own userid, so ``/users/{userid}/**`` gives each user their own dat
 
 Rules are compiled once, when the middleware is built; a malformed one is a
 ``ValueError`` that names it (``acl[2]: ...``). Paths a router could read differently
-from us (``..``, ``//``, ``;``) match no rule, so they are refused, never let in.
+from us (``..``, ``//``, ``;``) match no rule, so they are refused, never let in. A rule
+that raises (a custom subclass, or a bug) is logged by name and the request fails
+closed: the middleware answers 503, as for a store that is down.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from restauth.access import compile_pattern, is_canonical, wsgi_str
 from restauth.identity import Identity
+
+logger = logging.getLogger("restauth")
 
 AUTHENTICATED = "$authenticated"
 UNAUTHENTICATED = "$unauthenticated"
@@ -99,7 +104,14 @@ class ACL:
     def allows(self, method: str, path: str, identity: Identity | None) -> bool:
         if not is_canonical(path):
             return False
-        return any(rule.grants(method, path, identity) for rule in self.rules)
+        for rule in self.rules:
+            try:
+                if rule.grants(method, path, identity):
+                    return True
+            except Exception:
+                logger.error("ACL rule %r raised; the request is refused", rule)
+                raise
+        return False
 
 
 def _roles(roles: Iterable[str]) -> frozenset[str]:

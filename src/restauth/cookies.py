@@ -6,17 +6,23 @@ in ``Set-Cookie`` (ASVS 5.0 3.3.4): never in ``Auth-Token`` or a JSON body. Beca
 browser attaches cookies by itself, a cookie-authenticated request with an unsafe
 method must carry a header a cross-site form cannot send (``X-Requested-With`` by
 default; any value) — a custom header forces a CORS preflight, so another origin
-cannot forge it. Deleting the cookie repeats ``Secure; Path=/``: browsers ignore the
-deletion of a ``__Host-`` cookie without them (WebOb's ``delete_cookie`` omits ``Secure``).
+cannot forge it. As defence in depth, such a request is also refused when the browser
+says it is cross-site: an ``Origin`` that is not the request's own (or is ``null``), or
+``Sec-Fetch-Site: cross-site``. The login (``POST /tokens``) follows the same rule,
+so a cross-site form cannot log the victim in as the attacker (login CSRF). Deleting
+the cookie repeats ``Secure; Path=/``: browsers ignore the deletion of a ``__Host-``
+cookie without them (WebOb's ``delete_cookie`` omits ``Secure``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from restauth.responses import Header
+from restauth.forwarded import normalize_origin
+from restauth.responses import Header, Reply, problem
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 6265 cookie-name (a token)
@@ -75,8 +81,28 @@ class CookieMode:
                 found = value.strip().strip('"')
         return found or None
 
-    def csrf_ok(self, environ: dict[str, Any]) -> bool:
-        """Safe methods need nothing; unsafe ones need the custom header."""
+    def csrf_ok(self, environ: dict[str, Any], own_origin: Callable[[dict[str, Any]], str]) -> bool:
+        """Safe methods need nothing; unsafe ones need the custom header and must not be
+        cross-site. ``own_origin`` gives the request's origin (called only when needed)."""
         if environ.get("REQUEST_METHOD", "GET") not in UNSAFE_METHODS:
             return True
-        return self._csrf_key in environ
+        return self._csrf_key in environ and not is_cross_site(environ, own_origin)
+
+    def csrf_refusal(self) -> Reply:
+        return problem(
+            403,
+            "A cookie-authenticated POST, PUT, PATCH or DELETE, and a login in cookie mode, "
+            f"must carry the {self.csrf_header} header and come from this site.",
+        )
+
+
+def is_cross_site(environ: dict[str, Any], own_origin: Callable[[dict[str, Any]], str]) -> bool:
+    """What the browser says: ``Sec-Fetch-Site: cross-site``, or an ``Origin`` that is
+    ``null`` or another origin than the request's own. Without either header (an older
+    browser, a script), only the custom header speaks."""
+    if environ.get("HTTP_SEC_FETCH_SITE", "").strip().lower() == "cross-site":
+        return True
+    origin = environ.get("HTTP_ORIGIN")
+    if origin is None:
+        return False
+    return normalize_origin(origin) != own_origin(environ)  # "null" never matches

@@ -12,10 +12,11 @@ import json
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from webob import Request
 
-from restauth import audit
+from restauth import audit, backend
 from restauth.authenticator import Authenticated
 from restauth.cookies import CookieMode
 from restauth.credentials import (
@@ -25,6 +26,7 @@ from restauth.credentials import (
     check_credentials,
     normalize,
 )
+from restauth.forwarded import TrustedProxies
 from restauth.responses import Challenges, Header, Reply, empty_reply, json_reply, problem
 from restauth.token_headers import NO_STORE, format_instant
 from restauth.tokens.base import TokenGrant, TokenManager
@@ -50,6 +52,7 @@ class Endpoints:
         grant_for: Callable[[Authenticated], TokenGrant],
         headers_for: Callable[[TokenGrant], list[Header]],
         cookie: CookieMode | None = None,
+        proxies: TrustedProxies | None = None,
     ) -> None:
         self._tokens = tokens
         self._challenges = challenges
@@ -61,6 +64,8 @@ class Endpoints:
         self._grant_for = grant_for
         self._headers_for = headers_for
         self._cookie = cookie
+        self._proxies = proxies or TrustedProxies()
+        self._csrf_refused = cookie.csrf_refusal() if cookie else None
 
     def owns(self, path: str) -> bool:
         """True for the paths these endpoints answer (checked on every request: keep it cheap)."""
@@ -89,6 +94,10 @@ class Endpoints:
     # -- POST /tokens --------------------------------------------------------
 
     def _login(self, environ: dict[str, Any]) -> Reply:
+        if self._cookie is not None and not self._cookie.csrf_ok(environ, self._proxies.origin):
+            assert self._csrf_refused is not None  # login CSRF: never set a cookie cross-site
+            audit.event("csrf.refused", outcome="403", level=logging.INFO)
+            return self._csrf_refused
         request = Request(environ)
         if request.content_length and request.content_length > MAX_LOGIN_BODY:
             return problem(413, "The login body is too large.")
@@ -98,8 +107,8 @@ class Endpoints:
             except OSError:  # webob's DisconnectionError is one: the client sent too little
                 return problem(400, "The login body ended before its Content-Length.")
             credentials = _body_credentials(request)
-            if credentials is None:
-                return problem(400, "Send JSON or a form with string 'username' and 'password'.")
+            if isinstance(credentials, Reply):
+                return credentials
             if isinstance(credentials, Malformed):  # as Basic would refuse it: 401
                 audit.event("credentials.malformed", outcome="login_body", level=logging.DEBUG)
                 return self._challenges.plain_unauthorized
@@ -159,7 +168,7 @@ class Endpoints:
         assert self._tokens is not None
         if auth.external:  # logging out of an identity provider happens there
             return self._challenges.forbidden
-        self._tokens.revoke(auth.identity.userid)
+        backend.call(self._tokens.revoke, auth.identity.userid)
         audit.event("token.revoke", outcome="ok", userid=auth.identity.userid)
         if self._cookie is None:
             return empty_reply(204, NO_STORE)
@@ -190,22 +199,34 @@ def _path_userid(raw: str) -> str | None:
         return None
 
 
-def _body_credentials(request: Request) -> BasicCredentials | Malformed | None:
+_NOT_CREDENTIALS = problem(400, "Send JSON or a form with string 'username' and 'password'.")
+_UNKNOWN_CHARSET = problem(415, "Send the login form in UTF-8 or another charset Python knows.")
+
+
+def _body_credentials(request: Request) -> BasicCredentials | Malformed | Reply:
     """``username``/``password`` from a JSON object or an urlencoded form, checked by the
-    rules Basic applies (:class:`Malformed` if they break one), else ``None``."""
+    rules Basic applies (:class:`Malformed` if they break one), else a 400 or 415.
+
+    The form is parsed here, not by WebOb: its ``POST`` raises on a charset other than
+    UTF-8, and a client's choice of charset must never look like a backend failure.
+    """
     try:
         raw = request.body
         if request.content_type == "application/json" or request.content_type.endswith("+json"):
             data = json.loads(raw.decode("utf-8"))
         elif request.content_type == _FORM:
-            data = dict(request.POST.items())
+            charset = request.charset or "utf-8"  # the body itself is ASCII; %XX are charset
+            pairs = parse_qsl(raw.decode("ascii"), True, encoding=charset, errors="strict")
+            data = dict(pairs)
         else:
-            return None
+            return _NOT_CREDENTIALS
+    except LookupError:  # a charset Python does not know
+        return _UNKNOWN_CHARSET
     except (ValueError, UnicodeError, RecursionError):
-        return None
+        return _NOT_CREDENTIALS
     if not isinstance(data, dict):
-        return None
+        return _NOT_CREDENTIALS
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username:
-        return None
+        return _NOT_CREDENTIALS
     return check_credentials(username, password)

@@ -1,8 +1,15 @@
-"""Who the client really is: its address and whether it spoke HTTPS.
+"""Who the client really is: its address, whether it spoke HTTPS, and its origin.
 
-``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed only when the immediate
-peer (``REMOTE_ADDR``) is one of the configured trusted proxies; from anyone else
-they are client-controlled text (ASVS 5.0 4.1.3).
+``X-Forwarded-For``, ``X-Forwarded-Proto`` and ``X-Forwarded-Host`` are believed only
+when the immediate peer (``REMOTE_ADDR``) is one of the configured trusted proxies;
+from anyone else they are client-controlled text (ASVS 5.0 4.1.3). Where a proxy
+appended to a list, the value the nearest (trusted) proxy added is the rightmost one.
+
+Some servers rewrite ``wsgi.url_scheme`` themselves from such headers: gunicorn does for
+peers in its ``forwarded_allow_ips`` (``127.0.0.1`` by default), so a client on the same
+machine could claim HTTPS. A server that terminates TLS itself sends none of these
+headers, so when one is present and the peer is not trusted here, ``wsgi.url_scheme``
+is not believed either.
 """
 
 from __future__ import annotations
@@ -12,6 +19,18 @@ from collections.abc import Iterable
 from typing import Any
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Headers a proxy (or a client posing as one) uses to tell the original scheme; gunicorn's
+# secure_scheme_headers and werkzeug's ProxyFix read these.
+_SCHEME_CLAIMS = (
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_PROTOCOL",
+    "HTTP_X_FORWARDED_SCHEME",
+    "HTTP_X_FORWARDED_SSL",
+    "HTTP_X_URL_SCHEME",
+    "HTTP_FRONT_END_HTTPS",
+)
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 
 
 class TrustedProxies:
@@ -55,12 +74,63 @@ class TrustedProxies:
         return peer
 
     def is_https(self, environ: dict[str, Any]) -> bool:
-        if environ.get("wsgi.url_scheme") == "https":
-            return True
-        proto = environ.get("HTTP_X_FORWARDED_PROTO")
-        if proto is None or not self.trusts(environ.get("REMOTE_ADDR")):
+        """Whether the client spoke HTTPS, as far as this server can know."""
+        if self._networks and self.trusts(environ.get("REMOTE_ADDR")):
+            proto = environ.get("HTTP_X_FORWARDED_PROTO")
+            if proto is not None:
+                return _rightmost(proto).lower() == "https"
+            forwarded = _forwarded_proto(environ.get("HTTP_FORWARDED"))
+            if forwarded is not None:
+                return forwarded == "https"
+            return environ.get("wsgi.url_scheme") == "https"
+        if environ.get("wsgi.url_scheme") != "https":
             return False
-        return str(proto).split(",")[0].strip().lower() == "https"
+        return not _claims_scheme(environ)  # the server may have rewritten it on a client's word
+
+    def origin(self, environ: dict[str, Any]) -> str:
+        """This request's own origin (RFC 6454), as a browser would write it in ``Origin``."""
+        scheme = "https" if self.is_https(environ) else "http"
+        host = environ.get("HTTP_X_FORWARDED_HOST")
+        if host and self.trusts(environ.get("REMOTE_ADDR")):
+            host = _rightmost(host)
+        else:
+            host = environ.get("HTTP_HOST") or (
+                f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
+            )
+        return normalize_origin(f"{scheme}://{host}")
+
+
+def normalize_origin(origin: str) -> str:
+    """Lower-case, without the scheme's default port: ``https://a.example:443`` is
+    ``https://a.example``. ``null`` and anything unparsable stay as they are (no match)."""
+    origin = origin.strip().lower()
+    scheme, sep, _ = origin.partition("://")
+    default = _DEFAULT_PORTS.get(scheme)
+    if sep and default and origin.endswith(default):
+        return origin[: -len(default)]
+    return origin
+
+
+def _rightmost(values: str) -> str:
+    return values.rpartition(",")[2].strip()
+
+
+def _forwarded_proto(header: str | None) -> str | None:
+    """``proto`` of the last element of an RFC 7239 ``Forwarded`` header, if it has one."""
+    if not header or "proto=" not in header.lower():
+        return None
+    for pair in _rightmost(header).split(";"):
+        name, _, value = pair.partition("=")
+        if name.strip().lower() == "proto":
+            return value.strip().strip('"').lower()
+    return None
+
+
+def _claims_scheme(environ: dict[str, Any]) -> bool:
+    if any(key in environ for key in _SCHEME_CLAIMS):
+        return True
+    forwarded = environ.get("HTTP_FORWARDED")
+    return forwarded is not None and "proto=" in forwarded.lower()
 
 
 def _is_ip(text: str) -> bool:

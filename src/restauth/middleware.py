@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
-from restauth import audit
+from restauth import audit, backend
 from restauth.access import PublicPaths
 from restauth.acl import ACL, ACLRule
 from restauth.authenticator import Authenticated, Authenticator, Bearer, Failure
@@ -29,7 +29,7 @@ from restauth.password_cache import PasswordCache
 from restauth.passwords import PasswordHasher
 from restauth.responses import Challenges, Header, Reply, problem, unavailable, wants_no_challenge
 from restauth.throttle import Throttle
-from restauth.token_headers import merge_token_headers, token_headers
+from restauth.token_headers import merge_token_headers, private_cache, token_headers
 from restauth.tokens.base import TokenGrant, TokenManager
 from restauth.tokens.memory import MemoryTokenManager
 from restauth.users.base import UserStore
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("restauth")
 
 _DEFAULT: Any = object()  # "not given": the documented default object is built per instance
+A = TypeVar("A")
+R = TypeVar("R")
 
 
 class AuthMiddleware:
@@ -128,11 +130,7 @@ class AuthMiddleware:
         self._https_required = problem(
             403, "Credentials must be sent over HTTPS; this request used plain HTTP."
         )
-        self._csrf_refused = problem(
-            403,
-            "A cookie-authenticated POST, PUT, PATCH or DELETE must carry the "
-            f"{self.cookie.csrf_header if self.cookie else ''} header.",
-        )
+        self._csrf_refused = self.cookie.csrf_refusal() if self.cookie else None
         self.endpoints = Endpoints(
             tokens=tokens,
             challenges=self.challenges,
@@ -142,6 +140,7 @@ class AuthMiddleware:
             grant_for=self.grant_for,
             headers_for=self.token_headers,
             cookie=self.cookie,
+            proxies=self.proxies,
         )
         self._malformed = {
             Malformed.BASIC: self.challenges.unauthorized,
@@ -151,6 +150,12 @@ class AuthMiddleware:
         }
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        query_token = self.query_token
+        if query_token is not None and query_token in environ.get("QUERY_STRING", ""):
+            return self._handle(environ, _without_referrer(start_response))
+        return self._handle(environ, start_response)
+
+    def _handle(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path: str = environ.get("PATH_INFO") or "/"  # an app mounted at its root may see ""
         if self.endpoints.owns(path):
             return self._reply(self._guard(self.endpoints.handle, environ), environ, start_response)
@@ -163,17 +168,22 @@ class AuthMiddleware:
             return self.app(environ, start_response)  # CORS preflight: never challenged
         auth = self._guard(self.authenticate, environ)
         if auth is None:
-            if self.public.match(path) or self._allowed(environ, path, None):
+            anonymous_ok = self.public.match(path) or self._allowed(environ, path, None)
+            if isinstance(anonymous_ok, Reply):
+                return self._reply(anonymous_ok, environ, start_response)
+            if anonymous_ok:
                 environ.pop("restauth.identity", None)
                 return self.app(environ, start_response)
             return self._reply(self.challenges.unauthorized, environ, start_response)
         if isinstance(auth, Reply):
             return self._reply(auth, environ, start_response)
         allowed = self.acl is None or self._allowed(environ, path, auth.identity)
+        if isinstance(allowed, Reply):
+            return self._reply(allowed, environ, start_response)
         if self.tokens is None or auth.external:
             if not allowed:
                 return self._reply(self.challenges.forbidden, environ, start_response)
-            return self._pass(auth, environ, start_response)
+            return self._pass(auth, environ, _private(start_response))
         grant = auth.grant if auth.grant is not None else self._guard(self.grant_for, auth)
         if isinstance(grant, Reply):
             return self._reply(grant, environ, start_response)
@@ -199,13 +209,19 @@ class AuthMiddleware:
         environ["restauth.identity"] = auth.identity
         return self.app(environ, start_response)
 
-    def _allowed(self, environ: WSGIEnvironment, path: str, identity: Identity | None) -> bool:
-        """The ACL's verdict (``False`` without an ACL: only ``public`` paths are open)."""
+    def _allowed(
+        self, environ: WSGIEnvironment, path: str, identity: Identity | None
+    ) -> bool | Reply:
+        """The ACL's verdict (``False`` without an ACL: only ``public`` paths are open);
+        a 503 when a rule fails."""
         if self.acl is None:
             return False
         method: str = environ.get("REQUEST_METHOD", "GET")
-        if self.acl.allows(method, path, identity):
-            return True
+        try:
+            if backend.call(self.acl.allows, method, path, identity):
+                return True
+        except StoreUnavailable as error:
+            return self._store_down(error)
         audit.event(
             "access.denied",
             outcome="401" if identity is None else "403",
@@ -267,18 +283,25 @@ class AuthMiddleware:
     def _verify(self, environ: WSGIEnvironment, credentials: Credentials) -> Authenticated | Reply:
         userid = credentials.userid if isinstance(credentials, BasicCredentials) else None
         address = self.proxies.client_address(environ)
-        user_seen = False
+        attempt = None  # a password attempt is counted here, before its check (throttle.py)
         if self.throttle is not None:
-            wait, user_seen = self.throttle.check(userid, address)
-            if wait:
+            attempt = backend.call(self.throttle.begin, userid, address)
+            if attempt.wait:
                 audit.event("throttle", outcome="refused", userid=userid, address=address)
                 return problem(
-                    429, "Too many failed attempts; retry later.", [("Retry-After", str(wait))]
+                    429,
+                    "Too many failed attempts; retry later.",
+                    [("Retry-After", str(attempt.wait))],
                 )
-        outcome = self.authenticator.authenticate(credentials)
+        try:
+            outcome = backend.call(self.authenticator.authenticate, credentials)
+        except BaseException:
+            if attempt is not None:
+                attempt.abandoned()  # no verdict: not a guess
+            raise
         if isinstance(outcome, Failure):
-            if self.throttle is not None:
-                self.throttle.failure(userid, address)
+            if attempt is not None:
+                backend.call(attempt.failed)
             mechanism = "basic" if userid is not None else "token"
             audit.event(
                 "login.failure",
@@ -291,8 +314,8 @@ class AuthMiddleware:
             if outcome is Failure.BAD_TOKEN:
                 return self.challenges.invalid_token
             return self.challenges.unauthorized
-        if user_seen and self.throttle is not None:
-            self.throttle.success(outcome.identity.userid)
+        if attempt is not None:
+            backend.call(attempt.succeeded)
         audit.event(
             "login.success",
             outcome="ok",
@@ -311,10 +334,11 @@ class AuthMiddleware:
             return None
         if self.require_https and not self.proxies.is_https(environ):
             return self._https_required
-        outcome = self.authenticator.authenticate(TokenCredentials(token, "cookie"))
+        outcome = backend.call(self.authenticator.authenticate, TokenCredentials(token, "cookie"))
         if not isinstance(outcome, Authenticated):
             return None
-        if not self.cookie.csrf_ok(environ):
+        if not self.cookie.csrf_ok(environ, self.proxies.origin):
+            assert self._csrf_refused is not None
             return self._csrf_refused
         return outcome
 
@@ -332,18 +356,20 @@ class AuthMiddleware:
         if auth.grant is not None:
             return auth.grant
         assert self.tokens is not None
-        return self.tokens.issue(auth.identity.userid, auth.stamp)
+        return backend.call(self.tokens.issue, auth.identity.userid, auth.stamp)
 
     # -- plumbing ---------------------------------------------------------------------
 
-    def _guard(self, step: Callable[[Any], Any], argument: Any) -> Any:
-        """Run a step that touches a store; any failure there is a 503, never an open door."""
+    def _guard(self, step: Callable[[A], R], argument: A) -> R | Reply:
+        """Run a step whose store and rule calls go through :func:`restauth.backend.call`:
+        a failure there is a 503, never an open door. Anything else is a bug, not an outage."""
         try:
             return step(argument)
         except StoreUnavailable as error:
-            logger.warning("store unavailable: %s", error)
-        except Exception as error:
-            logger.error("authentication backend error: %s", type(error).__name__)
+            return self._store_down(error)
+
+    def _store_down(self, error: StoreUnavailable) -> Reply:
+        logger.warning("store unavailable: %s", error)
         audit.event("store.unavailable", outcome="503", level=logging.ERROR)
         return self._unavailable
 
@@ -357,3 +383,22 @@ class AuthMiddleware:
             headers.append(("Vary", "Cookie"))
         start_response(reply.status, headers)
         return [reply.body]
+
+
+def _private(start_response: StartResponse) -> StartResponse:
+    """An authenticated response without token headers is still no shared cache's."""
+
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        return start_response(status, private_cache(headers), exc_info)
+
+    return start
+
+
+def _without_referrer(start_response: StartResponse) -> StartResponse:
+    """The page's URL holds a token: its links and subresources must not send it on."""
+
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        kept = [h for h in headers if h[0].lower() != "referrer-policy"]
+        return start_response(status, [*kept, ("Referrer-Policy", "no-referrer")], exc_info)
+
+    return start

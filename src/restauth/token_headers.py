@@ -3,7 +3,9 @@
 A response that carries a token must not be cached (RFC 6749 §5.1): whatever
 caching the application asked for is replaced by ``no-store``. The three token
 headers are exposed to cross-origin scripts by merging them into any
-``Access-Control-Expose-Headers`` the application set.
+``Access-Control-Expose-Headers`` the application set. An authenticated response
+that carries no token (``tokens=None``, an identity provider's JWT) is still never
+left for a shared cache: :func:`private_cache` makes it ``private``.
 """
 
 from __future__ import annotations
@@ -84,3 +86,23 @@ def merge_token_headers(app_headers: list[Header], ours: list[Header]) -> list[H
         merged.append(("Access-Control-Expose-Headers", ", ".join(exposed)))
     merged += NO_STORE
     return merged
+
+
+_PRIVATE_ENOUGH = frozenset({"private", "no-store"})
+
+
+def private_cache(app_headers: list[Header]) -> list[Header]:
+    """The app's headers with ``Cache-Control`` made private: ``public`` becomes ``private``
+    (other directives kept), and ``private`` is added when nothing keeps shared caches out."""
+    directives: list[str] = []
+    others: list[Header] = []
+    for header in app_headers:
+        if header[0].lower() == "cache-control":
+            directives.extend(d.strip() for d in header[1].split(",") if d.strip())
+        else:
+            others.append(header)
+    kept = [d for d in directives if d.lower() != "public"]
+    if not any(d.lower() in _PRIVATE_ENOUGH for d in kept):  # private="f" names fields only
+        kept.append("private")
+    others.append(("Cache-Control", ", ".join(kept)))
+    return others

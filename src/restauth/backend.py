@@ -1,0 +1,35 @@
+"""Calls into stores, token managers and rules: the only place a failure becomes a 503.
+
+A store that is down, a rule with a bug, a third-party backend raising something
+unexpected: each must close the door (503), never open it, and never reach the server
+as a 500. Only these calls are wrapped. Request parsing is not: malformed input is
+answered where it is read (400, 401, 413, 415), and is never logged as a backend failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from restauth.errors import StoreUnavailable
+
+logger = logging.getLogger("restauth")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def call(step: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """``step(*args, **kwargs)``; whatever it raises comes out as :class:`StoreUnavailable`.
+
+    Only the exception's type is logged: a backend's message may hold a DSN or a key.
+    """
+    try:
+        return step(*args, **kwargs)
+    except StoreUnavailable:
+        raise
+    except Exception as error:
+        name = getattr(step, "__qualname__", type(step).__name__)
+        logger.error("backend call %s failed: %s", name, type(error).__name__)
+        raise StoreUnavailable(f"{name} failed") from error
