@@ -61,7 +61,8 @@ def serve(tmp_path: Path, server: str, trusted: list[str]) -> Iterator[int]:
             f"--trusted-proxy={trusted[0]}",
             "--trusted-proxy-headers=x-forwarded-proto",
         ]
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "RESTAUTH_SECRET_KEY": "k" * 32}
+    path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path, "RESTAUTH_SECRET_KEY": "k" * 32}
     process = subprocess.Popen(
         command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
