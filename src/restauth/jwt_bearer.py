@@ -29,7 +29,7 @@ import jwt
 from restauth.errors import StoreUnavailable
 from restauth.identity import Identity
 from restauth.tokens.base import Clock
-from restauth.tokens.jwt import unverified_part
+from restauth.tokens.jwt import jws_header, unverified_part
 
 logger = logging.getLogger("restauth")
 
@@ -117,7 +117,7 @@ class JWKSCache:
             self._tried_at = now
             try:
                 self._keys = self._fetch()
-            except (OSError, ValueError) as error:  # URLError/HTTPError/timeouts are OSError
+            except (OSError, ValueError, RecursionError) as error:  # URLError etc. are OSError
                 self._failed = True  # cached keys (if any) stay in use
                 logger.warning("JWKS fetch from %s failed: %s", self.url, type(error).__name__)
                 return
@@ -150,7 +150,14 @@ class JWKSCache:
             return None
         try:
             key = jwt.PyJWK(entry)
-        except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError, TypeError, KeyError):
+        except Exception as error:  # PyJWT raises many kinds; any of them means: skip the key
+            # e.g. "alg": "none" on an RSA key (NotImplementedError), a malformed modulus
+            logger.warning(
+                "JWKS from %s: skipped the key with kid %.80r (%s)",
+                self.url,
+                entry["kid"],
+                type(error).__name__,
+            )
             return None
         return key if key.algorithm_name in self.algorithms else None
 
@@ -211,7 +218,7 @@ class JWTBearer:
         """
         if len(token) > self.max_token_size:
             return None
-        header = unverified_part(token, 0)
+        header = jws_header(token)
         kid = header.get("kid") if header is not None else None
         if header is None or not isinstance(kid, str):
             return None

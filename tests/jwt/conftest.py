@@ -16,6 +16,7 @@ import pytest
 pytest.importorskip("jwt")  # the jwt extra; the test extra installs it
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import get_default_algorithms
 
 from restauth.tokens.jwt import JWTKey
 from restauth.tokens.revocation import (
@@ -62,6 +63,14 @@ def forge(header: dict[str, Any], claims: dict[str, Any], signature: bytes = b""
     head = b64(json.dumps(header).encode())
     body = b64(json.dumps(claims).encode())
     return f"{head}.{body}.{b64(signature)}"
+
+
+def signed(header: dict[str, Any], claims: dict[str, Any], private: Any) -> str:
+    """A JWT with exactly ``header`` (PyJWT's encode rewrites some members), really signed."""
+    algorithm = get_default_algorithms()[header["alg"]]
+    unsigned = forge(header, claims).rsplit(".", 1)[0]
+    signature = algorithm.sign(unsigned.encode(), algorithm.prepare_key(private))
+    return f"{unsigned}.{b64(signature)}"
 
 
 class JWKSServer:

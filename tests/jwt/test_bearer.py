@@ -16,7 +16,7 @@ from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore, StoreU
 from restauth.jwt_bearer import JWKSCache, JWTBearer
 from restauth.tokens.jwt import JWTKey, JWTTokenManager
 from tests.conftest import ALICE_PASSWORD, FakeClock, basic, echo_app
-from tests.jwt.conftest import HS_SECRET, JWKSServer, b64, forge
+from tests.jwt.conftest import HS_SECRET, JWKSServer, b64, forge, signed
 from tests.services import free_port
 
 ISSUER = "https://idp.example.test/realms/demo"
@@ -324,3 +324,68 @@ def test_jwks_url_must_be_https() -> None:
 def test_only_asymmetric_algorithms_are_configurable() -> None:
     with pytest.raises(ValueError, match="HS256"):
         JWTBearer(jwks_url="https://x.test/j", issuer="i", audience="a", algorithms=["HS256"])
+
+
+# -- issue 14: encodings, an unloadable JWKS entry, crit --------------------------------
+
+
+@pytest.mark.parametrize("key", [0, 1, 2], ids=["RS256", "ES256", "EdDSA"])
+def test_non_canonical_base64url_is_refused(
+    app: TestApp, bearer: JWTBearer, idp: IdP, key: int
+) -> None:
+    """Issue 14 item 15: the provider's token in any other spelling is invalid."""
+    from tests.jwt.test_manager import spellings
+
+    token = idp.token(key)
+    app.get("/x", headers=auth(token), status=200)
+    refused(app, token + "=")  # accepted by PyJWT 2.15
+    for other in spellings(token):
+        assert bearer.authenticate(other) is None, other
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"alg": "none"},  # PyJWK raises NotImplementedError for it
+        {"alg": "HS256"},
+        {"alg": ["RS256"]},
+        {"n": "AQAB"},
+        {"e": 3},
+        {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"},
+        {"kty": "OKP", "crv": "X25519", "x": "AA"},
+    ],
+)
+def test_an_unloadable_jwks_entry_is_skipped(
+    jwks_server: JWKSServer,
+    clock: FakeClock,
+    idp: IdP,
+    app: TestApp,
+    caplog: pytest.LogCaptureFixture,
+    bad: dict[str, Any],
+) -> None:
+    """Issue 14 item 18: one bad key is logged (kid only) and skipped; the others still work."""
+    broken = {**idp.keys[0].public_jwk(), "kid": "broken-key", **bad}
+    jwks_server.document = {"keys": [broken, *jwks_server.document["keys"]]}
+    with caplog.at_level("WARNING", logger="restauth"):
+        for key in (0, 1, 2):
+            app.get("/x", headers=auth(idp.token(key)), status=200)
+        refused(app, idp.token(0, headers={"kid": "broken-key"}))
+    skipped = [r for r in caplog.records if "broken-key" in r.getMessage()]
+    assert [r.levelname for r in skipped] == ["WARNING"]
+    assert idp.keys[0].public_jwk()["n"][:40] not in caplog.text  # no key material
+    assert jwks_server.requests == 1
+
+
+def test_a_crit_header_is_refused(app: TestApp, idp: IdP) -> None:
+    """Issue 14 item 20: any ``crit``, even one PyJWT understands (``b64``), is invalid."""
+    key = idp.keys[0]
+    claims = jwt.decode(idp.token(0), options={"verify_signature": False})
+    base = {"alg": key.alg, "kid": key.kid, "typ": "JWT"}
+    app.get("/x", headers=auth(signed(base, claims, idp.private[key.kid])), status=200)
+    for extra in (
+        {"crit": ["b64"], "b64": True},
+        {"crit": ["urn:example:unknown"], "urn:example:unknown": 1},
+        {"crit": []},
+        {"crit": "b64"},
+    ):
+        refused(app, signed({**base, **extra}, claims, idp.private[key.kid]))

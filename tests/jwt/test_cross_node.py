@@ -131,7 +131,8 @@ def test_revocation_store_down_is_503(users: MemoryUserStore, clock: FakeClock) 
 
 def test_cookie_mode_with_jwt(users: MemoryUserStore, clock: FakeClock) -> None:
     app = node(users, clock, MemoryRevocation(), cookie=True)
-    app.post_json("/tokens", {"username": "alice", "password": ALICE_PASSWORD})
+    login = {"username": "alice", "password": ALICE_PASSWORD}
+    app.post_json("/tokens", login, headers={"X-Requested-With": "fetch"})  # cookie-mode login
     assert app.get("/x").json["mechanism"] == "cookie"
 
 

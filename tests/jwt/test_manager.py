@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 from base64 import urlsafe_b64decode
 from typing import Any
 
@@ -17,7 +18,7 @@ from restauth import TokenManager
 from restauth.tokens.jwt import TOKEN_TYPE, JWTKey, JWTTokenManager
 from restauth.tokens.revocation import CachedRevocation, MemoryRevocation
 from tests.conftest import FakeClock
-from tests.jwt.conftest import HS_SECRET, b64, forge
+from tests.jwt.conftest import HS_SECRET, b64, forge, signed
 
 
 def manager(key: JWTKey, clock: FakeClock, **options: Any) -> JWTTokenManager:
@@ -268,3 +269,128 @@ def test_a_token_from_the_future_is_refused(clock: FakeClock) -> None:
     assert here.authenticate(ahead) is not None  # a node whose clock runs a little ahead
     future = manager(JWTKey(HS_SECRET), FakeClock(clock.now + 61)).issue("alice", "s").token
     assert here.authenticate(future) is None
+
+
+# -- issue 14: encodings, nbf, exact auth_time, crit ------------------------------------
+
+
+def spellings(token: str) -> list[str]:
+    """Other spellings of the same signed bytes: each decodes to what ``token`` decodes to."""
+    header, payload, signature = token.split(".")
+    last = signature[-1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    unused_bits = alphabet[alphabet.index(last) | 1]  # set a bit the decoder throws away
+    assert len(signature) % 4 in (2, 3)  # true of every algorithm used here
+    assert unused_bits != last
+    standard = signature.replace("-", "+").replace("_", "/")
+    return [
+        f"{header}.{payload}.{signature}=",  # PyJWT 2.15 accepts this one
+        f"{header}.{payload}.{signature}" + "=" * (-len(signature) % 4),
+        f"{header}=.{payload}.{signature}",
+        f"{header}.{payload}=.{signature}",
+        f"{header}.{payload}.{signature[:-1]}{unused_bits}",
+        f"{header}.{payload}.{standard}" if standard != signature else f"{header}.{payload}.+",
+        f"{header}.{payload}.{signature} ",
+        f"{header}.{payload}.{signature[:10]}\n{signature[10:]}",
+    ]
+
+
+def test_non_canonical_base64url_is_refused(any_key: JWTKey, clock: FakeClock) -> None:
+    """Issue 14 item 15: one signed token has exactly one accepted spelling."""
+    tokens = manager(any_key, clock)
+    token = tokens.issue("alice", "s").token
+    assert tokens.authenticate(token) is not None
+    for other in spellings(token):
+        assert tokens.authenticate(other) is None, other
+
+
+def test_canonical_check_is_decode_then_encode(clock: FakeClock) -> None:
+    """``is_canonical_jws`` says yes exactly when re-encoding each decoded segment gives it back."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from restauth.tokens.jwt import is_canonical_jws
+
+    def by_definition(token: str) -> bool:
+        parts = token.split(".")
+        if len(parts) != 3:
+            return False
+        for part in parts:
+            try:
+                raw = urlsafe_b64decode(part.encode("ascii") + b"=" * (-len(part) % 4))
+            except (ValueError, UnicodeEncodeError):
+                return False
+            if b64(raw) != part:
+                return False
+        return True
+
+    segment = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/= \n.é")
+    encoded = st.binary(max_size=40).map(b64)
+
+    @settings(max_examples=3000, deadline=None)
+    @given(st.tuples(st.one_of(segment, encoded), st.one_of(segment, encoded), segment | encoded))
+    def agree(parts: tuple[str, str, str]) -> None:
+        token = ".".join(parts)
+        assert is_canonical_jws(token) == by_definition(token), token
+
+    agree()
+
+
+def test_a_future_nbf_is_refused(clock: FakeClock) -> None:
+    """Issue 14 item 16: ``nbf`` is honoured with the same tolerance as ``iat``."""
+    key = JWTKey(HS_SECRET)
+    tokens = manager(key, clock)
+    claims = claims_of(tokens.issue("alice", "s").token)
+    headers = {"kid": key.kid, "typ": TOKEN_TYPE}
+
+    def with_nbf(nbf: object) -> str:
+        return jwt.encode({**claims, "nbf": nbf}, HS_SECRET, headers=headers)
+
+    assert tokens.authenticate(with_nbf(clock.now - 10)) is not None
+    assert tokens.authenticate(with_nbf(clock.now + 60)) is not None  # within the tolerance
+    assert tokens.authenticate(with_nbf(clock.now + 61)) is None
+    assert tokens.authenticate(with_nbf(clock.now + 3000)) is None
+    assert tokens.authenticate(with_nbf("soon")) is None
+    assert tokens.authenticate(with_nbf(True)) is None
+
+
+@pytest.mark.parametrize("offset", [-0.0004, -0.0001, 0.0, 0.0001, 0.0004, 0.0006])
+def test_auth_time_is_exact_around_a_revocation(
+    offset: float, make_revocation: Any, clock: FakeClock
+) -> None:
+    """Issue 14 item 17: after the revocation instant lives, at or before it dies, to the µs."""
+    clock.advance(0.0002)  # an instant that is not a whole millisecond
+    here = manager(JWTKey(HS_SECRET), clock, revocation=make_revocation())
+    here.revoke("alice")
+    instant = here.revocation.not_before("alice")
+    assert instant == clock.now + here.skew
+    other = FakeClock(instant + offset)  # a node whose clock reads just before or after it
+    token = manager(JWTKey(HS_SECRET), other, revocation=make_revocation()).issue("alice", "s")
+    assert token.created > instant  # a login starts after the record, by the least it can
+    assert token.created == (other.now if offset > 0 else math.nextafter(instant, math.inf))
+    assert claims_of(token.token)["auth_time"] == token.created  # carried exactly
+    assert here.authenticate(token.token) is not None
+    before = manager(JWTKey(HS_SECRET), FakeClock(instant + offset), revocation=MemoryRevocation())
+    earlier = before.issue("alice", "s").token  # signed where no revocation was seen
+    assert (here.authenticate(earlier) is not None) is (offset > 0)
+
+
+def test_a_crit_header_is_refused(any_key: JWTKey, clock: FakeClock) -> None:
+    """Issue 14 item 20: restauth understands no JWS extension, so any ``crit`` is refused."""
+    tokens = manager(any_key, clock)
+    claims = claims_of(tokens.issue("alice", "s").token)
+    base = {"alg": any_key.alg, "kid": any_key.kid, "typ": TOKEN_TYPE}
+    assert tokens.authenticate(signed(base, claims, any_key._signing)) is not None
+    understood = {**base, "crit": ["b64"], "b64": True}  # PyJWT 2.15 knows b64 and accepts it
+    pyjwt_accepts = signed(understood, claims, any_key._signing)
+    jwt.decode(pyjwt_accepts, any_key._verifying, [any_key.alg], options={"verify_iat": False})
+    for extra in (
+        {"crit": ["b64"], "b64": True},
+        {"crit": ["urn:example:unknown"], "urn:example:unknown": 1},
+        {"crit": ["exp"], "exp": 1},
+        {"crit": []},
+        {"crit": "b64"},
+        {"crit": None},
+    ):
+        token = signed({**base, **extra}, claims, any_key._signing)
+        assert tokens.authenticate(token) is None, extra

@@ -28,6 +28,8 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
+import re
 import secrets
 import time
 from base64 import urlsafe_b64decode, urlsafe_b64encode
@@ -201,6 +203,42 @@ def _b64(data: bytes) -> str:
     return urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+# Canonical base64url (RFC 7515 §2, RFC 4648 §5): the URL-safe alphabet, no padding, and a
+# segment of 4n + 2 or 4n + 3 characters ends in a character whose 4 or 2 unused low bits are
+# zero. Exactly the strings that encoding their own decoded bytes gives back.
+_JWS_ALPHABET = re.compile(r"[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+_ZERO_TAIL = ("", "", "AQgw", "AEIMQUYcgkosw048")  # by len(segment) % 4; 1 is never valid
+
+
+def is_canonical_jws(token: str) -> bool:
+    """Whether ``token`` is three dot-separated segments, each canonical base64url.
+
+    PyJWT accepts ``=`` padding (and, before 2.14, other non-canonical forms), so one
+    signed token could be sent in many spellings; restauth accepts exactly one. About
+    1 µs for a 400-character token (a regular expression and three length checks).
+    """
+    if _JWS_ALPHABET.fullmatch(token) is None:
+        return False
+    for segment in token.split("."):
+        extra = len(segment) % 4
+        if extra == 1 or (extra and segment[-1] not in _ZERO_TAIL[extra]):
+            return False
+    return True
+
+
+def jws_header(token: str) -> dict[str, Any] | None:
+    """The unverified header of a token restauth will go on to verify, or ``None``.
+
+    ``None`` when any segment is not canonical base64url, or when the header has a
+    ``crit`` member at all: restauth understands no JWS extension (RFC 7515 §4.1.11 says
+    to refuse a token whose ``crit`` names one), whatever the installed PyJWT knows.
+    """
+    if not is_canonical_jws(token):
+        return None
+    header = unverified_part(token, 0)
+    return None if header is None or "crit" in header else header
+
+
 def unverified_part(token: str, index: int) -> dict[str, Any] | None:
     """The JSON object in segment ``index`` (0 header, 1 claims) of a JWT, NOT verified.
 
@@ -272,14 +310,18 @@ class JWTTokenManager:
         self.skew = skew
 
     def issue(self, userid: str, stamp: str) -> TokenGrant:
-        """A new token (one round trip to the revocation store, to start after any record)."""
+        """A new token (one round trip to the revocation store, to start after any record).
+
+        ``auth_time`` is kept exact (never rounded): a login any time after a revocation
+        instant outlives it, and one at or before that instant starts just past it.
+        """
         now = self.clock()
         revoked = self.revocation.not_before(userid)
-        auth_time = now if revoked is None or now > revoked else revoked + 0.001
+        auth_time = now if revoked is None or now > revoked else math.nextafter(revoked, math.inf)
         return self._mint(userid, stamp, auth_time, now + self.max_lifetime, now)
 
     def authenticate(self, token: str) -> TokenGrant | None:
-        if len(token) > self.max_token_size or token.count(".") != 2:
+        if len(token) > self.max_token_size:
             return None
         verified = self._verified_claims(token)
         if verified is None:
@@ -288,12 +330,13 @@ class JWTTokenManager:
         userid, stamp = claims["sub"], claims["stamp"]
         iat, exp = _number(claims["iat"]), _number(claims["exp"])
         auth_time, max_exp = _number(claims["auth_time"]), _number(claims["max_exp"])
-        if iat is None or exp is None or auth_time is None or max_exp is None:
+        nbf = _number(claims.get("nbf", iat))  # restauth signs none; honoured if present
+        if iat is None or exp is None or auth_time is None or max_exp is None or nbf is None:
             return None
-        if not isinstance(stamp, str) or not userid:
+        if not isinstance(stamp, str) or not isinstance(userid, str) or not userid:
             return None
         now = self.clock()
-        if now >= exp or now >= max_exp or iat > now + FUTURE_TOLERANCE:
+        if now >= exp or now >= max_exp or max(iat, nbf) > now + FUTURE_TOLERANCE:
             return None
         revoked = self.revocation.not_before(userid)
         if revoked is not None and auth_time <= revoked:
@@ -323,7 +366,6 @@ class JWTTokenManager:
         self, userid: str, stamp: str, auth_time: float, max_exp: float, now: float
     ) -> TokenGrant:
         exp = round(min(now + self.ttl, max_exp), 3)
-        auth_time = round(auth_time, 3)
         claims = {
             "iss": self.issuer,
             "sub": userid,
@@ -339,7 +381,7 @@ class JWTTokenManager:
 
     def _verified_claims(self, token: str) -> tuple[JWTKey, dict[str, Any]] | None:
         """The key and claims of a token one of our keys signed with its own algorithm."""
-        header = unverified_part(token, 0)
+        header = jws_header(token)
         kid = header.get("kid") if header is not None else None
         key = self.keys.get(kid) if isinstance(kid, str) else None
         if key is None or header is None or header.get("typ") != TOKEN_TYPE:
@@ -349,7 +391,7 @@ class JWTTokenManager:
                 token,
                 issuer=self.issuer,
                 options={
-                    "verify_exp": False,  # judged below by clock(), not by time.time()
+                    "verify_exp": False,  # exp, nbf, iat: judged by clock(), not time.time()
                     "verify_nbf": False,
                     "verify_iat": False,
                     "require": _CLAIMS,
