@@ -265,3 +265,60 @@ def test_password_cache_settings(tmp_path: Path) -> None:
     assert (tuned.authenticator.cache.ttl, tuned.authenticator.cache.max_entries) == (30.0, 5)
     with pytest.raises(ConfigError, match=r"\[restauth.password_cache\]: unknown key size"):
         load_config(write(tmp_path, "[restauth.password_cache]\nsize = 5\n"), environ={})
+
+
+@pytest.mark.parametrize(
+    ("table", "line"),
+    [
+        ("tokens", "kind = 'redis'\nurl = 'redis://r:6379/0?password=hunter2'"),
+        ("tokens", "kind = 'redis'\nurl = 'redis://r:6379/0?db=1&PASSWORD=hunter2'"),
+        ("tokens", "kind = 'redis'\nurl = 'redis://r:6379/0?pass%77ord=hunter2'"),
+        ("tokens", "kind = 'redis'\nurl = 'redis://:hunter2@r:6379/0'"),
+        ("tokens", "kind = 'redis'\nurl = 'rediss://default:hunter2@r:6379/0'"),
+        ("tokens", "kind = 'redis'\nurl = 'unix:///run/redis.sock?password=hunter2'"),
+        ("tokens", "kind = 'redis'\nurl = 'redis://:hunter2@[::1'"),
+        ("users", "kind = 'postgres'\ndsn = 'postgresql://app:hunter2@db/app'"),
+        ("users", "kind = 'postgres'\ndsn = 'postgresql://app@db/app?password=hunter2'"),
+        ("users", "kind = 'postgres'\ndsn = 'postgres://db/app?sslmode=require&Password=hunter2'"),
+        ("users", "kind = 'postgres'\ndsn = 'host=db user=app password=hunter2'"),
+        ("users", "kind = 'postgres'\ndsn = \"host=db password = 'hunter2'\""),
+    ],
+)
+def test_a_password_in_any_url_or_dsn_is_refused(tmp_path: Path, table: str, line: str) -> None:
+    """Issue 14 item 19: in the userinfo, the query (any case or encoding) or a libpq keyword."""
+    path = write(tmp_path, f"[{table}]\n{line}\n")
+    key = "url" if table == "tokens" else "dsn"
+    with pytest.raises(ConfigError, match=rf"\[{table}\] {key}: holds a password") as error:
+        load_config(path, environ=KEY)
+    assert "hunter2" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("table", "line"),
+    [
+        ("tokens", "kind = 'redis'\nurl = 'redis://r:6379/0?db=1'"),
+        ("tokens", "kind = 'redis'\nurl = 'redis://app@r:6379/0'"),  # a user name alone
+        ("users", "kind = 'postgres'\ndsn = 'postgresql://app@db/app?passfile=/etc/pgpass'"),
+        ("users", "kind = 'postgres'\ndsn = 'host=db user=app passfile=/etc/pgpass'"),
+    ],
+)
+def test_a_url_or_dsn_without_a_password_is_fine(tmp_path: Path, table: str, line: str) -> None:
+    load_config(write(tmp_path, f"[{table}]\n{line}\n"), environ=KEY)
+
+
+def test_a_password_from_the_environment_is_used_and_masked(tmp_path: Path) -> None:
+    """Issue 14 item 19: the ``*_env`` path keeps working, whatever form the password takes."""
+    path = write(
+        tmp_path,
+        "[users]\nkind = 'postgres'\ndsn_env = 'DSN'\n[tokens]\nkind = 'redis'\nurl_env = 'R'\n",
+    )
+    for dsn, url in [
+        ("postgresql://app@db/app?password=hunter2&sslmode=require", "redis://r/0?password=zebra1"),
+        ("host=db password='hunter2 with spaces' user=app", "redis://:zeb@ra2@r:6379/0"),
+    ]:
+        config = load_config(path, environ={"DSN": dsn, "R": url, **KEY})
+        assert (config.users.dsn, config.tokens.url) == (dsn, url)
+        described = str(config.describe())
+        for secret in ("hunter2", "spaces", "zebra1", "zeb", "ra2"):
+            assert secret not in described, secret
+        assert "sslmode=require" in described or "user=app" in described

@@ -27,7 +27,7 @@ from restauth.config_jwt import (
     read_bearers,
     read_jwt,
 )
-from restauth.config_schema import DSN_PASSWORD, URL_PASSWORD, ConfigError, Table
+from restauth.config_schema import ConfigError, Table
 from restauth.cookies import CookieMode
 from restauth.credentials import DEFAULT_MAX_HEADER_SIZE
 from restauth.middleware import AuthMiddleware
@@ -49,7 +49,6 @@ MASK = "********"
 _BCRYPT = re.compile(
     "^(?:" + re.escape(PREHASH_PREFIX) + r")?\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}$"
 )
-# A password inside a URL (scheme://user:secret@host) or a libpq key/value DSN.
 
 __all__ = ["CONFIG_ENV", "Config", "ConfigError", "from_config", "load_config"]
 
@@ -424,7 +423,7 @@ def _read_users(table: Table, base: Path, env: Mapping[str, str]) -> UsersSpec:
     elif kind == "sqlite":
         path = table.path("path", base)
     else:
-        dsn, dsn_env = table.value_or_env("dsn", env, DSN_PASSWORD, URL_PASSWORD)
+        dsn, dsn_env = table.value_or_env("dsn", env)  # refused if it holds a password
         pool = {
             "min_size": table.integer("pool_min_size", 1, minimum=0),
             "max_size": table.integer("pool_max_size", 10, minimum=1),
@@ -476,15 +475,18 @@ def _read_tokens(table: Table, base: Path, env: Mapping[str, str]) -> TokensSpec
     if kind == "sqlite":
         path = table.path("path", base)
     elif kind == "redis":
-        url, url_env = table.value_or_env("url", env, URL_PASSWORD)
+        url, url_env = table.value_or_env("url", env)  # refused if it holds a password
         prefix = table.string("prefix", prefix) or prefix
     table.finish()
     return TokensSpec(kind, ttl, max_lifetime, path, url, url_env, prefix, key_env, secret_key, jwt)
 
 
 def _mask_url(url: str) -> str:
-    url = re.sub(r"(://[^/@:]*):[^/@]*@", rf"\1:{MASK}@", url)
-    return re.sub(r"(password\s*=\s*)\S+", rf"\1{MASK}", url, flags=re.IGNORECASE)
+    """A URL or DSN (from the environment) with its passwords masked, for ``describe()``."""
+    url = re.sub(r"(://[^/?#@:]*):[^/?#]*@", rf"\1:{MASK}@", url)  # up to the userinfo's last @
+    return re.sub(  # a libpq keyword (maybe quoted) or a query parameter
+        r"(password\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s&#]+)", rf"\1{MASK}", url, flags=re.IGNORECASE
+    )
 
 
 def _extra(module: str, extra: str, what: str) -> Any:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from restauth.config_schema import URL_PASSWORD, ConfigError, Table
+from restauth.config_schema import ConfigError, Table, holds_password
 
 REVOCATION_KINDS = ("memory", "sqlite", "redis")
 MIN_SECRET_BYTES = 32
@@ -99,7 +99,7 @@ def read_jwt(
     if revocation == "sqlite":
         revocation_path = table.path("revocation_path", base)
     elif revocation == "redis":
-        revocation_url, _ = table.value_or_env("revocation_url", env, URL_PASSWORD)
+        revocation_url, _ = table.value_or_env("revocation_url", env)  # never with a password
     cache = table.number("revocation_cache", 1.0) if "revocation_cache" in table else None
     return JWTSpec(
         issuer=table.string("issuer", "restauth") or "restauth",
@@ -123,6 +123,10 @@ def read_bearers(rows: list[dict[str, Any]]) -> tuple[BearerSpec, ...]:
         for key, value in values.items():
             if not value:
                 raise table.error(key, "is required")
+        if holds_password(values["jwks_url"] or ""):
+            raise table.error(
+                "jwks_url", "holds a password; a JWKS is public (no secret in its URL)"
+            )
         roles_claim = table.string("roles_claim", "realm_access.roles")
         specs.append(
             BearerSpec(

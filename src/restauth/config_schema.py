@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlsplit
 
 T = TypeVar("T")
 
@@ -19,6 +20,25 @@ T = TypeVar("T")
 # A password inside a URL (scheme://user:secret@host) or a libpq key/value DSN.
 URL_PASSWORD = re.compile(r"://[^/@]*:[^/@]*@")
 DSN_PASSWORD = re.compile(r"(?:^|\s)password\s*=", re.IGNORECASE)
+
+
+def holds_password(value: str) -> bool:
+    """Whether a URL or DSN carries a password (which belongs in the environment, not a file).
+
+    In the userinfo (``redis://:pw@host``, ``postgresql://app:pw@db``), as a query parameter
+    (``?password=``, in any case or percent-encoding: both redis-py and libpq read it), or
+    as a libpq keyword (``host=db password=pw``). A URL that cannot be parsed counts too.
+    """
+    if DSN_PASSWORD.search(value):
+        return True
+    if "://" not in value:
+        return False
+    try:
+        parts = urlsplit(value)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        return parts.password is not None or any(k.strip().lower() == "password" for k, _ in query)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: refuse rather than guess
+        return True
 
 
 class ConfigError(ValueError):
@@ -134,13 +154,15 @@ class Table:
     ) -> tuple[str, str | None]:
         """``key`` written in the file (without a password) or ``key_env`` naming a variable.
 
-        Returns the value and the variable's name (``None`` when it came from the file).
+        A value written in the file is refused when :func:`holds_password` says so or
+        any of ``secret_patterns`` matches it. Returns the value and the variable's name
+        (``None`` when it came from the file).
         """
         literal, env_name = self.string(key), self.string(f"{key}_env")
         if (literal is None) == (env_name is None):
             raise self.error(key, f"give exactly one of {key} or {key}_env")
         if literal is not None:
-            if any(pattern.search(literal) for pattern in secret_patterns):
+            if holds_password(literal) or any(p.search(literal) for p in secret_patterns):
                 raise self.error(
                     key, f"holds a password; put it in an environment variable and use {key}_env"
                 )

@@ -111,13 +111,45 @@ def test_private_key_file_and_rotation(tmp_path: Path) -> None:
             {"RESTAUTH_SECRET_KEY": SECRET},
             "holds a password",
         ),
+        (
+            'kind = "jwt"\nrevocation = "redis"\nrevocation_url = "redis://r/0?password=pw"',
+            {"RESTAUTH_SECRET_KEY": SECRET},
+            "revocation_url: holds a password",
+        ),
     ],
 )
 def test_jwt_mistakes_name_their_key(
     tmp_path: Path, tokens: str, env: dict[str, str], message: str
 ) -> None:
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message) as error:
         load_config(write(tmp_path, f"[tokens]\n{tokens}\n"), environ=env)
+    assert "pw" not in str(error.value).replace(str(tmp_path), "")
+
+
+def test_revocation_url_with_a_password_comes_from_the_environment(tmp_path: Path) -> None:
+    """Issue 14 item 19: the env-var path keeps working, and the printout masks the secret."""
+    text = '[tokens]\nkind = "jwt"\nrevocation = "redis"\nrevocation_url_env = "REVOKED"\n'
+    env = {"RESTAUTH_SECRET_KEY": SECRET, "REVOKED": "redis://r/0?password=swordfish"}
+    config = load_config(write(tmp_path, text), environ=env)
+    assert config.tokens.jwt is not None
+    assert config.tokens.jwt.revocation_url == env["REVOKED"]
+    assert "swordfish" not in str(config.describe()) + repr(config)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://reader:hunter2@idp.example/jwks",
+        "https://idp.example/jwks?password=hunter2",
+        "https://idp.example/jwks?PassWord=hunter2",
+    ],
+)
+def test_a_jwks_url_with_a_password_is_refused(tmp_path: Path, url: str) -> None:
+    """Issue 14 item 19: every URL in the file, the provider's key set's too."""
+    text = f'[[bearer]]\njwks_url = "{url}"\nissuer = "i"\naudience = "a"\n'
+    with pytest.raises(ConfigError, match=r"\[\[bearer\]\] #0 jwks_url: holds a password") as error:
+        load_config(write(tmp_path, text), environ={})
+    assert "hunter2" not in str(error.value)
 
 
 def test_unreadable_or_bad_key_files_are_config_errors(tmp_path: Path) -> None:
