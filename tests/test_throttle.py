@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from webtest import TestApp
 
 from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore
+from restauth.errors import StoreUnavailable
 from restauth.throttle import MemoryThrottleStore, Throttle, ThrottlePolicy
 
 from .conftest import ALICE_PASSWORD, FakeClock, basic, echo_app
@@ -171,3 +174,68 @@ def test_policy_is_configurable(clock: FakeClock) -> None:
     assert throttle.check("bob", None) == (10, True)
     throttle.success("bob")
     assert throttle.check("bob", None) == (0, False)
+
+
+# -- counted before the check (issue 14, item 3) ----------------------------------------------
+# The concurrent tests, against every store, are in tests/storage/test_throttle_concurrency.py.
+
+
+def test_own_successful_logins_never_count(client: TestApp) -> None:
+    right = {"Authorization": basic("alice", ALICE_PASSWORD)}
+    for _ in range(4):
+        assert fail(client) == 401
+        for _ in range(10):  # each success resets the userid and is taken back from the address
+            client.get("/", headers=right, extra_environ={"REMOTE_ADDR": "192.0.2.1"}, status=200)
+    for i in range(15):  # the address has 4 failures, not 44 attempts: 16 more are let in
+        assert fail(client, f"user{i}") == 401
+    assert fail(client) == 401  # alice: her first failure since her last success
+
+
+def test_a_success_leaves_the_address_counter_as_it_was(
+    client: TestApp, throttle: Throttle, clock: FakeClock
+) -> None:
+    for i in range(20):
+        fail(client, f"user{i}")
+    before = throttle.store.get_many(["a:192.0.2.1"])
+    clock.advance(1.5)  # past the address's 1 s delay
+    right = {"Authorization": basic("alice", ALICE_PASSWORD)}
+    client.get("/", headers=right, extra_environ={"REMOTE_ADDR": "192.0.2.1"}, status=200)
+    assert throttle.store.get_many(["a:192.0.2.1"]) == before  # its last failure's time too
+    assert fail(client, "bob") == 401  # so the next attempt is not made to wait again
+
+
+def test_an_attempt_that_ends_in_a_store_error_is_not_counted(
+    users: MemoryUserStore, tokens: MemoryTokenManager, throttle: Throttle
+) -> None:
+    class Down(MemoryUserStore):
+        def get(self, userid: str) -> Any:
+            raise StoreUnavailable("down")
+
+    down = TestApp(AuthMiddleware(echo_app, users=Down(), tokens=tokens, throttle=throttle))
+    for _ in range(10):
+        down.get("/", headers={"Authorization": basic("alice", "x")}, status=503)
+    assert throttle.store.get_many(["u:alice", "a:192.0.2.1"]) == [None, None]
+    client = TestApp(AuthMiddleware(echo_app, users=users, tokens=tokens, throttle=throttle))
+    assert [fail(client) for _ in range(6)] == [401] * 5 + [429]
+
+
+def test_a_valid_token_request_writes_no_counter(
+    users: MemoryUserStore, tokens: MemoryTokenManager, throttle: Throttle
+) -> None:
+    class Recording(MemoryThrottleStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[str] = []
+
+        def __getattribute__(self, name: str) -> Any:
+            if name in {"admit", "release", "add_failure", "reset", "get_many"}:
+                object.__getattribute__(self, "calls").append(name)
+            return object.__getattribute__(self, name)
+
+    store = Recording()
+    throttle.store = store
+    client = TestApp(AuthMiddleware(echo_app, users=users, tokens=tokens, throttle=throttle))
+    token = tokens.issue("alice", users.get("alice").stamp).token  # type: ignore[union-attr]
+    store.calls.clear()
+    client.get("/", headers={"Authorization": f"Token {token}"}, status=200)
+    assert store.calls == ["get_many"]  # one read of the address's counter, as before

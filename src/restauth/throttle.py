@@ -1,69 +1,114 @@
 """Brute-force throttling (ASVS 4.0.3 2.2.1, 5.0 6.3.1), without a lockout an attacker could use.
 
-Failed authentications are counted per userid (canonical form, whether or not the
-user exists) and per client address. Past a threshold the caller waits, doubling
-each failure; a blocked attempt is refused before any bcrypt work (429 with
-``Retry-After``), even with the right password. Two caps keep it from being a
-weapon: the per-userid wait never exceeds ``user_max_delay`` (one minute by
-default: about 60 guesses an hour at most, under ASVS's 100), and a counter is
-forgotten after ``window`` seconds without failures. A single noisy address waits
-much longer (``address_max_delay``). A success resets the userid's counter.
+Password attempts are counted per userid (canonical form, whether or not the user
+exists) and per client address. Past a threshold the caller waits, doubling each
+attempt; a blocked attempt is refused before any bcrypt work (429 with
+``Retry-After``), even with the right password, and is not counted. Two caps keep it
+from being a weapon: the per-userid wait never exceeds ``user_max_delay`` (one minute
+by default: about 60 guesses an hour at most, under ASVS's 100), and a counter is
+forgotten after ``window`` seconds without a counted attempt. A single noisy address
+waits much longer (``address_max_delay``).
+
+**Check and count are one atomic step.** A password attempt (Basic, token-as-password,
+``POST /tokens``) is counted *before* its password is checked, by the same operation
+that decides whether it may be checked at all: under a lock in memory, one Lua script
+in Redis, one ``BEGIN IMMEDIATE`` transaction in SQLite. Concurrent attempts are
+therefore admitted one at a time against the same counters, whatever the number of
+threads, processes or nodes sharing the store. What that guarantees, between two
+successful logins of the user: with threshold N, at most N password checks for one
+userid (or, with its own threshold, from one address) start before the first
+refusal, then one per delay; exactly the schedule of sequential guesses, with no
+allowance per worker, so concurrency buys a guesser nothing. Attempts still in flight
+count, so a burst of more than N *simultaneous* attempts for one userid gets 429 for
+the excess even when every password is right (``Retry-After: 1`` by default).
+
+How an admitted attempt ends:
+
+- a failure: nothing more to write (it was counted already);
+- a success resets the userid's counter (a user who typed the password right is not
+  held back by earlier typos; it also gives a guesser racing that user a new
+  allowance, as it always did) and takes its own count back from the address
+  counter, restoring the time of the last count when nothing was counted since, so
+  successful logins never add up against a user or an address;
+- an error (a store down, 503) reached no verdict: both counts are taken back.
+
+Token attempts (``Token``/``Bearer``/cookie, no userid) cost no bcrypt and guessing a
+128-bit token is hopeless, so they keep the cheaper scheme: the address counter is
+read before (no write for a valid token) and counted after a failure; concurrent bad
+tokens may overshoot the address threshold, which costs nothing.
+
+What is shared, by whom: :class:`MemoryThrottleStore` counts in one process (each
+worker of a multi-process server counts alone, and past ``max_entries`` counters the
+least recently used are forgotten), the SQLite store (:mod:`restauth.throttle_sqlite`)
+every process using the same file on one machine, the Redis store
+(:mod:`restauth.throttle_redis`) every node. The middleware picks the token manager's
+``throttle_store()`` when it has one (SQLite and Redis do). A store that cannot answer
+is a 503, never an attempt let through uncounted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
+from restauth.frozen import fast_init
 from restauth.tokens.base import Clock
 
 
 @dataclass(frozen=True, slots=True)
 class Counter:
+    """Attempts counted in the current window, and when the last one was counted."""
+
     count: int
     last: float
 
 
-class ThrottleStore(Protocol):
-    """Where failure counters live: this process (memory) or all nodes (Redis).
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One counter an attempt is judged by: its key, and its threshold and longest wait."""
 
-    ``get_many`` is one round trip for all the keys of one attempt.
+    key: str
+    threshold: int
+    max_delay: float
+
+
+class Admission(NamedTuple):
+    """A store's verdict on an attempt: seconds to wait (> 0: refused, nothing written),
+    else the counters as they were before this attempt was counted (``None``: none alive)."""
+
+    wait: float
+    previous: tuple[Counter | None, ...]
+
+
+Counted = tuple[str, Counter | None]  # a key an admitted attempt was counted on, and before
+
+
+class ThrottleStore(Protocol):
+    """Where counters live: this process (memory), one machine (SQLite) or all nodes (Redis).
+
+    ``admit`` and ``release`` are each atomic, and one round trip: they are the whole
+    cost of a password attempt. ``get_many`` and ``add_failure`` serve token attempts.
     """
+
+    def admit(self, rules: Sequence[Rule], now: float, policy: ThrottlePolicy) -> Admission:
+        """Refuse (nothing written), or count the attempt on every rule's key, atomically."""
+        ...
+
+    def release(self, counted: Sequence[Counted], at: float, reset: str | None = None) -> None:
+        """Take back the attempt admitted at ``at`` (see :func:`undone`), and delete ``reset``."""
+        ...
 
     def get_many(self, keys: list[str]) -> list[Counter | None]: ...
 
     def add_failure(self, key: str, now: float, window: float) -> Counter: ...
 
     def reset(self, key: str) -> None: ...
-
-
-class MemoryThrottleStore:
-    """Counters in a bounded LRU dict: a flood of invented userids cannot exhaust memory."""
-
-    def __init__(self, max_entries: int = 100_000) -> None:
-        self.max_entries = max_entries
-        self._counters: OrderedDict[str, Counter] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_many(self, keys: list[str]) -> list[Counter | None]:
-        return [self._counters.get(key) for key in keys]
-
-    def add_failure(self, key: str, now: float, window: float) -> Counter:
-        with self._lock:
-            old = self._counters.pop(key, None)
-            count = 1 if old is None or now - old.last > window else old.count + 1
-            counter = self._counters[key] = Counter(count, now)
-            while len(self._counters) > self.max_entries:
-                self._counters.popitem(last=False)
-        return counter
-
-    def reset(self, key: str) -> None:
-        with self._lock:
-            self._counters.pop(key, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +121,128 @@ class ThrottlePolicy:
     base_delay: float = 1.0
     user_max_delay: float = 60.0
     address_max_delay: float = 900.0
+
+
+def wait_for(counter: Counter | None, rule: Rule, now: float, policy: ThrottlePolicy) -> float:
+    """Seconds before one more attempt may be counted on ``counter`` (<= 0: now).
+
+    ``throttle_redis`` repeats this rule in Lua; the store tests hold them together.
+    """
+    if counter is None or counter.count < rule.threshold or now - counter.last > policy.window:
+        return 0.0
+    delay = min(policy.base_delay * 2.0 ** (counter.count - rule.threshold), rule.max_delay)
+    return counter.last + delay - now
+
+
+def admission(
+    counters: Sequence[Counter | None], rules: Sequence[Rule], now: float, policy: ThrottlePolicy
+) -> Admission:
+    """The verdict for counters read inside the store's atomic step (memory and SQLite)."""
+    wait = max(wait_for(c, rule, now, policy) for c, rule in zip(counters, rules, strict=True))
+    if wait > 0:
+        return Admission(wait, ())
+    alive = tuple(c if c is not None and now - c.last <= policy.window else None for c in counters)
+    return Admission(0.0, alive)
+
+
+def counted(previous: Counter | None, now: float) -> Counter:
+    """A counter with one more attempt, counted at ``now``."""
+    return Counter(1 if previous is None else previous.count + 1, now)
+
+
+def undone(current: Counter | None, previous: Counter | None, at: float) -> Counter | None:
+    """``current`` with the attempt counted at ``at`` taken back (``None``: delete it).
+
+    When no attempt was counted since (its time is still ``at``), the time of the one
+    before comes back too, so a success leaves the counter as if it never happened.
+    """
+    if current is None or current.count <= 1:
+        return None
+    last = previous.last if previous is not None and current.last == at else current.last
+    return Counter(current.count - 1, last)
+
+
+class MemoryThrottleStore:
+    """Counters in a bounded LRU dict: a flood of invented userids cannot exhaust memory."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self.max_entries = max_entries
+        self._counters: OrderedDict[str, Counter] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def admit(self, rules: Sequence[Rule], now: float, policy: ThrottlePolicy) -> Admission:
+        with self._lock:
+            verdict = admission([self._counters.get(r.key) for r in rules], rules, now, policy)
+            if verdict.wait <= 0:
+                for rule, previous in zip(rules, verdict.previous, strict=True):
+                    self._put(rule.key, counted(previous, now))
+        return verdict
+
+    def release(self, counted: Sequence[Counted], at: float, reset: str | None = None) -> None:
+        with self._lock:
+            for key, previous in counted:
+                counter = undone(self._counters.pop(key, None), previous, at)
+                if counter is not None:
+                    self._put(key, counter)
+            if reset is not None:
+                self._counters.pop(reset, None)
+
+    def get_many(self, keys: list[str]) -> list[Counter | None]:
+        return [self._counters.get(key) for key in keys]
+
+    def add_failure(self, key: str, now: float, window: float) -> Counter:
+        with self._lock:
+            old = self._counters.pop(key, None)
+            counter = (
+                Counter(1, now) if old is None or now - old.last > window else counted(old, now)
+            )
+            self._put(key, counter)
+        return counter
+
+    def reset(self, key: str) -> None:
+        with self._lock:
+            self._counters.pop(key, None)
+
+    def _put(self, key: str, counter: Counter) -> None:
+        """Store as most recently used; evict the least recent past ``max_entries`` (locked)."""
+        self._counters.pop(key, None)
+        self._counters[key] = counter
+        while len(self._counters) > self.max_entries:
+            self._counters.popitem(last=False)
+
+
+@fast_init  # one per password or token request
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One attempt's admission (``wait`` > 0: refused, answer 429), told how it ended.
+
+    A password attempt carries the keys it was counted on (``counted``, the userid's
+    first) and when; a token attempt carries the address to count if it fails.
+    """
+
+    throttle: Throttle
+    wait: int
+    counted: tuple[Counted, ...] = ()
+    at: float = 0.0
+    address: str | None = None
+
+    def failed(self) -> None:
+        """A wrong credential: a password attempt was counted already; a token is now."""
+        if not self.counted and self.address is not None and not self.wait:
+            self.throttle.failure(None, self.address)
+
+    def succeeded(self) -> None:
+        """Reset the userid's counter; take this attempt back from the address's."""
+        if self.counted:
+            (user_key, _), *others = self.counted
+            self.throttle.store.release(others, self.at, reset=user_key)
+
+    def abandoned(self) -> None:
+        """No verdict (the check raised): take the attempt back, best effort, never
+        hiding the error being raised."""
+        if self.counted:
+            with contextlib.suppress(Exception):
+                self.throttle.store.release(self.counted, self.at)
 
 
 class Throttle:
@@ -92,45 +259,51 @@ class Throttle:
         self.store: ThrottleStore = store or MemoryThrottleStore()
         self.clock = clock
 
+    def begin(self, userid: str | None, address: str | None) -> Attempt:
+        """Admit or refuse an attempt; a password attempt (``userid`` given) is counted now."""
+        if userid is None:
+            return Attempt(self, self.check(None, address)[0], address=address)
+        rules = self._rules(userid, address)
+        now = self.clock()
+        verdict = self.store.admit(rules, now, self.policy)
+        if verdict.wait > 0:
+            return Attempt(self, math.ceil(verdict.wait))
+        keys = tuple(rule.key for rule in rules)
+        return Attempt(self, 0, tuple(zip(keys, verdict.previous, strict=True)), now)
+
     def check(self, userid: str | None, address: str | None) -> tuple[int, bool]:
         """Seconds to wait before this attempt may be checked (0: now), and whether the
-        userid has a counter (so a success need not write when there is nothing to reset)."""
-        policy = self.policy
-        keys, limits = [], []
-        if userid is not None:
-            keys.append(_user_key(userid))
-            limits.append((policy.user_threshold, policy.user_max_delay))
-        if address is not None:
-            keys.append(_address_key(address))
-            limits.append((policy.address_threshold, policy.address_max_delay))
-        if not keys:
+        userid has a counter; reads only (token attempts, and inspection)."""
+        rules = self._rules(userid, address)
+        if not rules:
             return 0, False
-        counters = self.store.get_many(keys)
+        counters = self.store.get_many([rule.key for rule in rules])
         if not any(counters):
             return 0, False  # the common case: no recent failure from this user or address
         now = self.clock()
-        wait = max(
-            self._wait(counter, threshold, max_delay, now)
-            for counter, (threshold, max_delay) in zip(counters, limits, strict=True)
-        )
+        wait = max(wait_for(c, r, now, self.policy) for c, r in zip(counters, rules, strict=True))
         user_seen = userid is not None and counters[0] is not None
         return (math.ceil(wait) if wait > 0 else 0), user_seen
 
     def failure(self, userid: str | None, address: str | None) -> None:
+        """Count a failure after the fact (token attempts; :meth:`begin` counts passwords)."""
         now = self.clock()
-        if userid is not None:
-            self.store.add_failure(_user_key(userid), now, self.policy.window)
-        if address is not None:
-            self.store.add_failure(_address_key(address), now, self.policy.window)
+        for rule in self._rules(userid, address):
+            self.store.add_failure(rule.key, now, self.policy.window)
 
     def success(self, userid: str) -> None:
         self.store.reset(_user_key(userid))
 
-    def _wait(self, counter: Counter | None, threshold: int, max_delay: float, now: float) -> float:
-        if counter is None or counter.count < threshold or now - counter.last > self.policy.window:
-            return 0.0
-        delay = min(self.policy.base_delay * 2.0 ** (counter.count - threshold), max_delay)
-        return counter.last + delay - now
+    def _rules(self, userid: str | None, address: str | None) -> list[Rule]:
+        """The counters an attempt is judged by: the userid's first, then the address's."""
+        policy, rules = self.policy, []
+        if userid is not None:
+            rules.append(Rule(_user_key(userid), policy.user_threshold, policy.user_max_delay))
+        if address is not None:
+            rules.append(
+                Rule(_address_key(address), policy.address_threshold, policy.address_max_delay)
+            )
+        return rules
 
 
 def _user_key(userid: str) -> str:

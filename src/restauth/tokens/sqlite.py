@@ -6,6 +6,7 @@ import os
 import time
 
 from restauth.storage.sqlite import DEFAULT_TIMEOUT, SQLiteDatabase
+from restauth.throttle_sqlite import SQLiteThrottleStore
 from restauth.tokens.base import (
     DEFAULT_MAX_LIFETIME,
     DEFAULT_TTL,
@@ -132,6 +133,11 @@ class SQLiteTokenManager:
     def __len__(self) -> int:
         rows = self.database.execute(f"SELECT count(*) FROM {TABLE}")
         return int(rows[0][0])
+
+    def throttle_store(self) -> SQLiteThrottleStore:
+        """Failure counters in the same file and connections, so every process using it
+        throttles together (the middleware uses this when it builds its default throttle)."""
+        return SQLiteThrottleStore(self.database)
 
     def close(self) -> None:
         self.database.close()
