@@ -159,3 +159,32 @@ def test_gunicorn_workers_share_the_counters(tmp_path: Path) -> None:
     assert statuses.count(401) == THRESHOLD  # before the fix: up to 4 x 5
     assert statuses.count(429) == 40 - THRESHOLD
     assert len({worker for _, worker in answers}) > 1  # several workers did answer
+
+
+def test_a_locked_file_is_503_never_an_uncounted_attempt(
+    tmp_path: Path, bcrypt_calls: list[bytes]
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "restauth.db"
+    enrol(path)
+    tokens = SQLiteTokenManager(path, secret_key=SECRET_KEY, timeout=0.2)
+    app = AuthMiddleware(
+        echo_app, users=SQLiteUserStore(path, hasher=PasswordHasher(rounds=4)), tokens=tokens
+    )
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        request = Request.blank(
+            "/",
+            headers={"Authorization": basic("alice", "guess")},
+            environ={"wsgi.url_scheme": "https", "REMOTE_ADDR": "192.0.2.1"},
+        )
+        response = request.get_response(app)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        tokens.close()
+    assert response.status_int == 503
+    assert "Retry-After" in response.headers
+    assert bcrypt_calls == []
