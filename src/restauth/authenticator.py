@@ -7,17 +7,22 @@ and the endpoints both call :meth:`Authenticator.authenticate`.
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from restauth.audit import escape
 from restauth.credentials import BasicCredentials, Credentials
+from restauth.errors import StoreUnavailable
 from restauth.frozen import fast_init
 from restauth.identity import Identity
 from restauth.password_cache import PasswordCache
-from restauth.passwords import PasswordHasher
+from restauth.passwords import Check, PasswordHasher
 from restauth.tokens.base import TokenGrant, TokenManager, looks_like_token
-from restauth.users.base import UserStore
+from restauth.users.base import UserStore, WritableUserStore
+
+logger = logging.getLogger("restauth")
 
 
 class Failure(enum.Enum):
@@ -55,11 +60,16 @@ class Bearer(Protocol):
 class Authenticator:
     """Checks Basic passwords, tokens and tokens-as-passwords against the stores.
 
-    An unknown user costs the same single bcrypt check as a wrong password, and a
+    An unknown user costs the same single hash check as a wrong password, and a
     Basic password is first tried as the user's token (RESTHeart's token-as-password)
     when it has a token's shape. A token is accepted only while its credential stamp
     matches the user's, so password changes and removals kill tokens everywhere.
     A right password may be remembered by ``cache`` (see :mod:`restauth.password_cache`).
+
+    After a right password is checked against a hash weaker than ``hasher`` makes now
+    (see :meth:`PasswordHasher.needs_rehash`), the hash is replaced through
+    :meth:`WritableUserStore.replace_hash`, keeping the credential stamp so no session
+    ends. Best effort: a read-only or unreachable store only costs a WARNING.
     """
 
     def __init__(
@@ -76,6 +86,7 @@ class Authenticator:
         self.hasher = hasher
         self.cache = cache
         self.bearers = tuple(bearers)
+        self._writable = users if isinstance(users, WritableUserStore) else None
         length = getattr(tokens, "max_token_length", None)  # JWTs are longer than 256
         self._max_token_length = length if isinstance(length, int) else 256
 
@@ -105,7 +116,7 @@ class Authenticator:
                 identity = Identity(user.userid, user.roles, "token-basic")
                 return Authenticated(identity, user.stamp, grant)
         if user is None:
-            self.hasher.verify(password, None)  # an unknown user costs one bcrypt check too
+            self.hasher.verify(password, None)  # an unknown user costs one hash check too
             return Failure.BAD_PASSWORD
         if not self._password_ok(user.userid, password, user.password_hash):
             return Failure.BAD_PASSWORD
@@ -114,12 +125,39 @@ class Authenticator:
     def _password_ok(self, userid: str, password: str, stored: str) -> bool:
         cache = self.cache
         if cache is not None and cache.hit(userid, password, stored):
-            return True
-        if not self.hasher.verify(password, stored):
+            return True  # the login that ran the hash check did any rehash
+        verdict = self.hasher.check(password, stored)
+        if verdict is Check.CORRUPT:  # the userid, never the hash: it is a secret too
+            logger.error("stored password hash of user %s is unreadable", escape(userid))
+        if verdict is not Check.MATCH:
             return False
+        if self.hasher.needs_rehash(stored):
+            stored = self._rehash(userid, password, stored)
         if cache is not None:
-            cache.add(userid, password, stored)
+            cache.add(userid, password, stored)  # keyed on the hash now stored
         return True
+
+    def _rehash(self, userid: str, password: str, stored: str) -> str:
+        """Replace a weaker hash of a password that just verified; the hash now stored."""
+        if self._writable is None:
+            logger.warning(
+                "password hash of user %s is weaker than the settings; the store is read-only",
+                escape(userid),
+            )
+            return stored
+        try:
+            new_hash = self.hasher.hash(password)
+        except ValueError:  # an imported hash of a password enrolment refuses: keep it
+            return stored
+        try:
+            replaced = self._writable.replace_hash(userid, stored, new_hash)
+        except StoreUnavailable as error:
+            logger.warning("password rehash of user %s skipped: %s", escape(userid), error)
+            return stored
+        if not replaced:  # the password changed meanwhile: that change wins
+            return stored
+        logger.info("password hash of user %s upgraded", escape(userid))
+        return new_hash
 
     def _token(self, token: str, mechanism: str) -> Authenticated | Failure:
         if self.tokens is None:

@@ -33,7 +33,7 @@ from restauth.credentials import DEFAULT_MAX_HEADER_SIZE
 from restauth.middleware import AuthMiddleware
 from restauth.password_cache import DEFAULT_MAX_ENTRIES, PasswordCache
 from restauth.password_cache import DEFAULT_TTL as DEFAULT_CACHE_TTL
-from restauth.passwords import PREHASH_PREFIX, PasswordHasher
+from restauth.passwords import SCHEMES, PasswordHasher, looks_like_hash
 from restauth.throttle import Throttle, ThrottlePolicy
 from restauth.tokens.base import DEFAULT_MAX_LIFETIME, DEFAULT_TTL, SECRET_KEY_ENV, TokenManager
 from restauth.users.base import UserStore
@@ -45,10 +45,6 @@ CONFIG_ENV = "RESTAUTH_CONFIG"
 USER_KINDS = ("memory", "sqlite", "postgres")
 TOKEN_KINDS = ("memory", "sqlite", "redis", "jwt", "none")
 MASK = "********"
-
-_BCRYPT = re.compile(
-    "^(?:" + re.escape(PREHASH_PREFIX) + r")?\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}$"
-)
 
 __all__ = ["CONFIG_ENV", "Config", "ConfigError", "from_config", "load_config"]
 
@@ -71,6 +67,7 @@ class UsersSpec:
     dsn_env: str | None = None
     accounts: tuple[Account, ...] = ()
     pool: dict[str, Any] = field(default_factory=dict)  # postgres: min_size, max_size, timeout
+    scheme: str = "bcrypt"  # of new hashes; weaker ones are replaced at login
 
 
 @dataclass(frozen=True)
@@ -101,7 +98,7 @@ class Config:
 
     def build_users(self) -> UserStore:
         spec = self.users
-        hasher = PasswordHasher(rounds=spec.rounds)
+        hasher = PasswordHasher(rounds=spec.rounds, scheme=spec.scheme)
         if spec.kind == "memory":
             from restauth.users.memory import MemoryUserStore
 
@@ -183,7 +180,11 @@ class Config:
 
     def describe(self) -> dict[str, Any]:
         """The effective settings, secrets masked: what ``restauth check-config`` prints."""
-        users: dict[str, Any] = {"kind": self.users.kind, "bcrypt_rounds": self.users.rounds}
+        users: dict[str, Any] = {
+            "kind": self.users.kind,
+            "scheme": self.users.scheme,
+            "bcrypt_rounds": self.users.rounds,
+        }
         if self.users.path is not None:
             users["path"] = str(self.users.path)
         if self.users.dsn is not None:
@@ -415,6 +416,9 @@ def _read_users(table: Table, base: Path, env: Mapping[str, str]) -> UsersSpec:
     rounds = table.integer("bcrypt_rounds", 12, minimum=4)
     if rounds > 31:
         raise table.error("bcrypt_rounds", "must be at most 31")
+    scheme = table.choice("scheme", SCHEMES, "bcrypt")
+    if scheme == "argon2id":
+        _extra("argon2", "argon2", "[users] scheme = argon2id")
     path = dsn = dsn_env = None
     accounts: tuple[Account, ...] = ()
     pool: dict[str, Any] = {}
@@ -432,7 +436,8 @@ def _read_users(table: Table, base: Path, env: Mapping[str, str]) -> UsersSpec:
         if pool["min_size"] > pool["max_size"]:
             raise table.error("pool_min_size", "must not exceed pool_max_size")
     table.finish()
-    return UsersSpec(kind, rounds, path, dsn, dsn_env, accounts, pool if kind == "postgres" else {})
+    pool = pool if kind == "postgres" else {}
+    return UsersSpec(kind, rounds, path, dsn, dsn_env, accounts, pool, scheme)
 
 
 def _read_account(row: dict[str, Any], index: int) -> Account:
@@ -444,8 +449,10 @@ def _read_account(row: dict[str, Any], index: int) -> Account:
     password_hash = table.string("password_hash")
     if not userid:
         raise table.error("userid", "is required")
-    if password_hash is None or not _BCRYPT.fullmatch(password_hash):
-        raise table.error("password_hash", "must be a bcrypt hash from `restauth hash-password`")
+    if password_hash is None or not looks_like_hash(password_hash):
+        raise table.error(
+            "password_hash", "must be a bcrypt hash from `restauth hash-password` (or Argon2id)"
+        )
     roles = tuple(table.strings("roles"))
     table.finish()
     return Account(userid, password_hash, roles)

@@ -9,6 +9,12 @@ bcrypt. What makes that safe:
 - The stored hash is part of the key, so a password change (a new hash, a new salt)
   misses at once, on every node, without any invalidation message. The user is still
   read from the store on every request, so a removed user is never admitted.
+- A rehash on login (a stronger hash of the same password, see
+  :class:`restauth.authenticator.Authenticator`) is done by the request that ran the
+  hash check, which then records the *new* hash here, so the next request still hits
+  (other processes miss once, and check the new hash).
+  A hit skips the rehash check; a rehash that could not be written is tried again
+  when the entry expires and the hash is checked again.
 - Only successes are cached: a wrong password always costs its bcrypt check, and an
   unknown user always costs the dummy one.
 - The plaintext is never kept, nor anything usable outside this process: the digest

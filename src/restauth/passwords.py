@@ -1,82 +1,211 @@
-"""Password hashing with bcrypt, without its 72-byte trap.
+"""Password hashing: bcrypt (default) or Argon2id, verified whole, upgraded on login.
 
 bcrypt reads at most 72 bytes; bcrypt 4 silently truncated longer passwords and
-bcrypt 5 raises. restauth hashes ``base64(SHA-256(password))`` (44 ASCII bytes, no
-NUL) instead, under a versioned prefix, so a password of any length is verified
-whole and no input can raise. Plain ``$2b$`` hashes made elsewhere (for example by
-``htpasswd -B``) are still accepted, but only for passwords of at most 72 bytes:
-a longer one never matches them, it is never truncated.
+bcrypt 5 raises. restauth gives bcrypt a 44-byte pre-hash (ASCII, no NUL) instead,
+under a versioned prefix, so a password of any length is verified whole and no
+input can raise:
+
+- v2 (every new hash): ``base64(HMAC-SHA256(key=bcrypt salt, password))``. The key
+  is the hash's own ``$2b$<cost>$<salt>`` prefix, so an unsalted SHA-256 of the same
+  password leaked elsewhere cannot be tested against it ("password shucking").
+- v1 (still verified, replaced on the next login): ``base64(SHA-256(password))``.
+
+Plain ``$2b$`` hashes made elsewhere (for example by ``htpasswd -B``) are still
+accepted, but only for passwords of at most 72 bytes: a longer one never matches
+them, it is never truncated. Argon2id (``scheme="argon2id"``, the ``argon2`` extra)
+has no such limit and takes the password itself. :meth:`PasswordHasher.needs_rehash`
+says when a stored hash is weaker than what :meth:`PasswordHasher.hash` makes now.
 """
 
 from __future__ import annotations
 
 import base64
+import enum
 import hashlib
+import hmac
+import re
 import threading
+from typing import TYPE_CHECKING
 
 import bcrypt
 
 from restauth.credentials import has_refused_character, normalize
 
-PREHASH_PREFIX = "$restauth-bcrypt-sha256$v1$"
+if TYPE_CHECKING:
+    import argon2
+
+V1_PREFIX = "$restauth-bcrypt-sha256$v1$"  # bcrypt(base64(SHA-256(password)))
+V2_PREFIX = "$restauth-bcrypt-sha256$v2$"  # bcrypt(base64(HMAC-SHA256(salt, password)))
+PREHASH_PREFIX = V2_PREFIX  # the prefix of the bcrypt hashes restauth makes now
+SCHEMES = ("bcrypt", "argon2id")
 MAX_PASSWORD_LENGTH = 1024  # characters; enough for any passphrase, bounds the work
 BCRYPT_MAX_BYTES = 72
+_SALT_LENGTH = 29  # "$2b$12$" and 22 salt characters
+_DUMMY = "restauth-dummy"
+
+_BCRYPT_SHAPE = r"\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}"
+_ARGON2_SHAPE = r"\$argon2(?:id|i|d)\$v=19\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+"
+_HASH_SHAPE = re.compile(
+    f"(?:{re.escape(V1_PREFIX)}|{re.escape(V2_PREFIX)})?{_BCRYPT_SHAPE}|{_ARGON2_SHAPE}"
+)
 
 
-def _prehash(password: str) -> bytes:
-    digest = hashlib.sha256(password.encode("utf-8")).digest()
-    return base64.b64encode(digest)
+class Check(enum.Enum):
+    """What :meth:`PasswordHasher.check` found."""
+
+    MATCH = "match"
+    MISMATCH = "mismatch"
+    CORRUPT = "corrupt"  # the stored hash cannot be read: never a match, worth an alert
+
+
+def looks_like_hash(text: str) -> bool:
+    """True for a well-formed hash restauth can verify (configuration files check with it)."""
+    return _HASH_SHAPE.fullmatch(text) is not None
+
+
+def _sha256(password: str) -> bytes:
+    """v1's pre-hash: unkeyed, so only verified, never made any more."""
+    return base64.b64encode(hashlib.sha256(password.encode("utf-8")).digest())
+
+
+def _hmac_sha256(password: str, bcrypt_hash: bytes) -> bytes:
+    """v2's pre-hash, keyed with the salt (and cost) at the start of the bcrypt hash."""
+    key = bcrypt_hash[:_SALT_LENGTH]
+    return base64.b64encode(hmac.new(key, password.encode("utf-8"), hashlib.sha256).digest())
+
+
+def _argon2_hasher() -> argon2.PasswordHasher:
+    """argon2-cffi's defaults: RFC 9106's low-memory profile (m=64 MiB, t=3, p=4), above
+    OWASP's minimum (m=19 MiB, t=2, p=1)."""
+    try:
+        import argon2
+    except ImportError:
+        raise ImportError(
+            "Argon2id password hashes need the argon2 extra: pip install 'restauth[argon2]'"
+        ) from None
+    return argon2.PasswordHasher()
 
 
 class PasswordHasher:
-    """Hash and verify passwords; ``rounds`` is bcrypt's cost (12 by default, >= 10 in production).
+    """Hash and verify passwords with ``scheme`` (``"bcrypt"`` or ``"argon2id"``).
 
-    ``verify`` against ``None`` (an unknown user) spends one bcrypt check on a dummy
-    hash of the same cost, so the answer takes as long as for a wrong password.
+    ``rounds`` is bcrypt's cost (12 by default, >= 10 in production). Hashes of either
+    scheme, and v1 and plain bcrypt hashes, verify whatever the scheme; new hashes use
+    the scheme. ``verify`` against ``None`` (an unknown user) spends one check of the
+    scheme on a dummy hash of the same cost, so the answer takes as long as for a
+    wrong password.
     """
 
-    def __init__(self, rounds: int = 12) -> None:
+    def __init__(self, rounds: int = 12, *, scheme: str = "bcrypt") -> None:
         if not 4 <= rounds <= 31:
             raise ValueError("bcrypt rounds must be between 4 and 31")
+        if scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, not {scheme!r}")
         self.rounds = rounds
-        self._dummy: bytes | None = None
+        self.scheme = scheme
+        self._argon2 = _argon2_hasher() if scheme == "argon2id" else None
+        self._argon2_verifier = self._argon2  # with bcrypt: made when an Argon2 hash turns up
+        self._dummy: str | None = None
         self._lock = threading.Lock()
 
     def hash(self, password: str) -> str:
         """Return a storable hash of ``password`` (after NFC normalisation)."""
         check_password(password)
-        hashed = bcrypt.hashpw(_prehash(normalize(password)), bcrypt.gensalt(self.rounds))
-        return PREHASH_PREFIX + hashed.decode("ascii")
+        password = normalize(password)
+        if self._argon2 is not None:
+            return self._argon2.hash(password)
+        salt = bcrypt.gensalt(self.rounds)
+        return V2_PREFIX + bcrypt.hashpw(_hmac_sha256(password, salt), salt).decode("ascii")
 
     def verify(self, password: str, stored: str | None) -> bool:
-        """True when ``password`` matches ``stored``; always costs one bcrypt check."""
-        secret, hashed = self._material(normalize(password), stored)
-        if hashed is None:
-            bcrypt.checkpw(secret, self._dummy_hash())
-            return False
+        """True when ``password`` matches ``stored``; always costs one hash check."""
+        return self.check(password, stored) is Check.MATCH
+
+    def check(self, password: str, stored: str | None) -> Check:
+        """Like :meth:`verify`, but tells a corrupt stored hash from a wrong password."""
+        password = normalize(password)
+        if stored is None:
+            self._dummy_check()
+            return Check.MISMATCH
         try:
-            return bcrypt.checkpw(secret, hashed)
-        except ValueError:  # a corrupt stored hash: never a match, never a crash
+            matched = self._check(password, stored)
+        except ValueError:  # bcrypt, or argon2-cffi's InvalidHashError: unreadable
+            matched = None
+        if matched is None:
+            self._dummy_check()  # still one hash check
+            return Check.CORRUPT
+        return Check.MATCH if matched else Check.MISMATCH
+
+    def _check(self, password: str, stored: str) -> bool | None:
+        """The verdict; ``None`` for a hash of no known format."""
+        plain_bcrypt = stored.startswith("$2")
+        if not (plain_bcrypt or stored.startswith(("$argon2", V1_PREFIX, V2_PREFIX))):
+            return None
+        if not _usable(password) or (plain_bcrypt and not _fits_bcrypt(password)):
+            self._dummy_check()  # never enrolled, or cannot match a plain bcrypt hash
             return False
+        if stored.startswith("$argon2"):
+            return self._argon2_verify(stored, password)
+        if plain_bcrypt:
+            return bcrypt.checkpw(password.encode("utf-8"), _ascii(stored))
+        if stored.startswith(V1_PREFIX):
+            return bcrypt.checkpw(_sha256(password), _ascii(stored[len(V1_PREFIX) :]))
+        hashed = _ascii(stored[len(V2_PREFIX) :])
+        return bcrypt.checkpw(_hmac_sha256(password, hashed), hashed)
 
-    def _material(self, password: str, stored: str | None) -> tuple[bytes, bytes | None]:
-        if not _encodable(password):  # a lone surrogate (JSON "\ud800"): never enrolled
-            return _prehash(""), None  # still one bcrypt check, on the dummy hash
-        if stored is None or len(password) > MAX_PASSWORD_LENGTH:
-            return _prehash(password), None
-        if stored.startswith(PREHASH_PREFIX):
-            return _prehash(password), stored[len(PREHASH_PREFIX) :].encode("ascii", "replace")
-        raw = password.encode("utf-8")
-        if len(raw) > BCRYPT_MAX_BYTES or "\x00" in password:
-            return _prehash(password), None  # cannot match a plain bcrypt hash
-        return raw, stored.encode("ascii", "replace")
+    def needs_rehash(self, stored: str) -> bool:
+        """True when ``stored`` (a hash that just verified) is weaker than a new hash would be:
+        another scheme, v1 or plain bcrypt, a lower bcrypt cost, other Argon2 parameters."""
+        if self._argon2 is not None:
+            return not stored.startswith("$argon2id$") or self._argon2.check_needs_rehash(stored)
+        if not stored.startswith(V2_PREFIX):
+            return True
+        cost = stored[len(V2_PREFIX) + 4 : len(V2_PREFIX) + 6]
+        return not cost.isdigit() or int(cost) < self.rounds
 
-    def _dummy_hash(self) -> bytes:
+    def _argon2_verify(self, stored: str, password: str) -> bool:
+        if self._argon2_verifier is None:
+            self._argon2_verifier = _argon2_hasher()
+        import argon2
+
+        try:
+            return self._argon2_verifier.verify(stored, password)
+        except argon2.exceptions.VerifyMismatchError:
+            return False
+        except argon2.exceptions.VerificationError as error:  # not a mismatch: unreadable
+            raise ValueError("unreadable Argon2 hash") from error
+
+    def _dummy_check(self) -> None:
+        """One check of the configured scheme, at its cost, whose answer nobody reads."""
         if self._dummy is None:
             with self._lock:
                 if self._dummy is None:
-                    self._dummy = bcrypt.hashpw(b"restauth-dummy", bcrypt.gensalt(self.rounds))
-        return self._dummy
+                    if self._argon2 is not None:
+                        self._dummy = self._argon2.hash(_DUMMY)
+                    else:
+                        self._dummy = bcrypt.hashpw(
+                            _DUMMY.encode(), bcrypt.gensalt(self.rounds)
+                        ).decode("ascii")
+        if self._argon2 is not None:
+            self._argon2.verify(self._dummy, _DUMMY)
+        else:
+            bcrypt.checkpw(_DUMMY.encode(), self._dummy.encode("ascii"))
+
+
+def _ascii(text: str) -> bytes:
+    """A stored hash as bcrypt wants it; a non-ASCII character makes it unreadable, not a crash."""
+    return text.encode("ascii", "replace")
+
+
+def _usable(password: str) -> bool:
+    """False for a password no enrolment accepts, whatever hash was imported: empty, too
+    long, or with a lone surrogate (JSON ``"\\ud800"``), which UTF-8 cannot carry."""
+    return bool(password) and len(password) <= MAX_PASSWORD_LENGTH and _encodable(password)
+
+
+def _fits_bcrypt(password: str) -> bool:
+    """Plain bcrypt reads 72 bytes and stops at NUL: a longer password never matches it."""
+    return "\x00" not in password and len(password.encode("utf-8")) <= BCRYPT_MAX_BYTES
 
 
 def _encodable(text: str) -> bool:

@@ -7,6 +7,7 @@ import unicodedata
 import pytest
 
 from restauth import PasswordHasher
+from restauth.users import WritableUserStore
 from tests.storage.conftest import UserFactory
 
 
@@ -109,3 +110,38 @@ def test_stores_share_the_database(make_users: UserFactory) -> None:
     assert node_b.get("alice").stamp == stamp
     node_b.remove("alice")
     assert node_a.get("alice") is None
+
+
+def test_replace_hash_keeps_the_stamp(make_users: UserFactory, hasher: PasswordHasher) -> None:
+    """A rehash on login swaps the hash of the same password; sessions must live on."""
+    users = make_users()
+    before = users.add("alice", "pw", roles=["user"])
+    stronger = PasswordHasher(rounds=5).hash("pw")
+    assert users.replace_hash("alice", before.password_hash, stronger) is True
+    after = users.get("alice")
+    assert after.password_hash == stronger
+    assert after.stamp == before.stamp
+    assert after.roles == before.roles
+    assert users.set_roles("alice", ["admin"]).stamp == before.stamp  # still, after a rehash
+    assert users.get("alice").stamp == before.stamp
+
+
+def test_replace_hash_loses_to_a_password_change(make_users: UserFactory) -> None:
+    """Compare-and-set on the old hash: a change made since the login was read wins."""
+    node_a, node_b = make_users(), make_users()
+    read_at_login = node_a.add("alice", "old").password_hash
+    changed = node_b.set_password("alice", "new")
+    rehash = PasswordHasher(rounds=5).hash("old")
+    assert node_a.replace_hash("alice", read_at_login, rehash) is False
+    assert node_a.get("alice") == changed
+
+
+def test_replace_hash_of_an_unknown_user_writes_nothing(make_users: UserFactory) -> None:
+    users = make_users()
+    assert users.replace_hash("ghost", "old", "new") is False
+    assert users.get("ghost") is None
+
+
+def test_every_store_is_writable(make_users: UserFactory) -> None:
+    """The authenticator rehashes only through the declared protocol."""
+    assert isinstance(make_users(), WritableUserStore)

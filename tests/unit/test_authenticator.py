@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
+import bcrypt
 import pytest
 
 from restauth.authenticator import Authenticated, Authenticator, Failure
 from restauth.credentials import BasicCredentials, TokenCredentials
+from restauth.errors import StoreUnavailable
+from restauth.password_cache import PasswordCache
 from restauth.passwords import PasswordHasher
 from restauth.tokens.base import TokenGrant
 from restauth.tokens.memory import MemoryTokenManager
+from restauth.users.base import User, UserStore, WritableUserStore
 from restauth.users.memory import MemoryUserStore
 from tests.conftest import FakeClock
 
@@ -124,3 +130,137 @@ def test_without_a_token_manager_tokens_fail(users: MemoryUserStore) -> None:
     auth = Authenticator(users, None, HASHER)
     assert auth.authenticate(TokenCredentials("abc.def", "token")) is Failure.BAD_TOKEN
     assert isinstance(auth.authenticate(BasicCredentials("bob", "bob-pw")), Authenticated)
+
+
+# -- stored hashes: corrupt ones are reported, weak ones replaced ---------------------------
+
+CORRUPT_HASH = "$2b$12$corrupt-stored-hash-XYZ"
+
+
+def test_corrupt_hash_is_logged_with_the_userid_never_the_hash(
+    users: MemoryUserStore, auth: Authenticator, caplog: pytest.LogCaptureFixture
+) -> None:
+    users.add_hashed("carol", CORRUPT_HASH)
+    with caplog.at_level(logging.DEBUG):
+        outcome = auth.authenticate(BasicCredentials("carol", "carol-pw"))
+    assert outcome is Failure.BAD_PASSWORD
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert "carol" in errors[0].getMessage()
+    for record in caplog.records:
+        assert "corrupt-stored" not in record.getMessage()
+        assert "corrupt-stored" not in str(record.args)
+        assert record.exc_info is None
+
+
+def test_a_wrong_password_is_not_logged_as_a_corrupt_hash(
+    auth: Authenticator, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        assert auth.authenticate(BasicCredentials("alice", "wrong")) is Failure.BAD_PASSWORD
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def weak_user(users: MemoryUserStore) -> str:
+    """Import "weak" with a plain cost-4 bcrypt hash (weaker than HASHER's v2 at cost 4)."""
+    stored = bcrypt.hashpw(b"weak-pw", bcrypt.gensalt(4)).decode()
+    users.add_hashed("weak", stored, roles=["user"])
+    return stored
+
+
+def test_login_replaces_a_weak_hash_and_keeps_the_stamp(
+    users: MemoryUserStore, auth: Authenticator
+) -> None:
+    old = weak_user(users)
+    stamp = users.get("weak").stamp
+    outcome = auth.authenticate(BasicCredentials("weak", "weak-pw"))
+    assert isinstance(outcome, Authenticated)
+    assert outcome.stamp == stamp
+    new = users.get("weak")
+    assert new.password_hash != old
+    assert not HASHER.needs_rehash(new.password_hash)
+    assert new.stamp == stamp
+    assert HASHER.verify("weak-pw", new.password_hash)
+
+
+def test_a_current_hash_is_left_alone(users: MemoryUserStore, auth: Authenticator) -> None:
+    before = users.get("alice")
+    assert isinstance(auth.authenticate(BasicCredentials("alice", "alice-pw")), Authenticated)
+    assert users.get("alice") == before
+
+
+def test_a_wrong_password_never_rehashes(users: MemoryUserStore, auth: Authenticator) -> None:
+    old = weak_user(users)
+    assert auth.authenticate(BasicCredentials("weak", "weak-PW")) is Failure.BAD_PASSWORD
+    assert users.get("weak").password_hash == old
+
+
+def test_the_cache_remembers_the_new_hash(
+    users: MemoryUserStore, tokens: MemoryTokenManager, bcrypt_calls: list[bytes]
+) -> None:
+    """The login that rehashed caches the new hash: the next request skips bcrypt."""
+    weak_user(users)
+    auth = Authenticator(users, tokens, HASHER, cache=PasswordCache())
+    assert isinstance(auth.authenticate(BasicCredentials("weak", "weak-pw")), Authenticated)
+    assert len(bcrypt_calls) == 1
+    assert isinstance(auth.authenticate(BasicCredentials("weak", "weak-pw")), Authenticated)
+    assert len(bcrypt_calls) == 1
+
+
+class ReadOnlyUsers:
+    """A store with nothing but ``get`` (say, a view of an LDAP directory)."""
+
+    def __init__(self, inner: MemoryUserStore) -> None:
+        self.inner = inner
+
+    def get(self, userid: str) -> User | None:
+        return self.inner.get(userid)
+
+
+class UnwritableUsers(MemoryUserStore):
+    """A writable store whose backend refuses writes right now."""
+
+    def replace_hash(self, userid: str, old_hash: str, new_hash: str) -> bool:
+        raise StoreUnavailable("users: read-only replica")
+
+
+@pytest.mark.parametrize("kind", ["read-only", "unavailable"])
+def test_a_store_that_cannot_rehash_still_lets_the_login_through(
+    users: MemoryUserStore, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    if kind == "unavailable":
+        users = UnwritableUsers(hasher=HASHER)
+    old = weak_user(users)
+    store: UserStore = ReadOnlyUsers(users) if kind == "read-only" else users
+    assert isinstance(store, WritableUserStore) is (kind == "unavailable")
+    auth = Authenticator(store, None, HASHER)
+    with caplog.at_level(logging.DEBUG):
+        outcome = auth.authenticate(BasicCredentials("weak", "weak-pw"))
+    assert isinstance(outcome, Authenticated)
+    assert users.get("weak").password_hash == old
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "weak" in warnings[0].getMessage()
+    for record in caplog.records:
+        assert "weak-pw" not in record.getMessage()
+        assert old not in record.getMessage()
+
+
+def test_a_password_change_during_the_login_wins(users: MemoryUserStore) -> None:
+    """The login read the old hash; a password change lands before the rehash is written."""
+    old = weak_user(users)
+
+    class Racing(MemoryUserStore):
+        def replace_hash(self, userid: str, old_hash: str, new_hash: str) -> bool:
+            users.set_password(userid, "changed-pw")  # the other request's change
+            return users.replace_hash(userid, old_hash, new_hash)
+
+        def get(self, userid: str) -> User | None:
+            return users.get(userid)
+
+    auth = Authenticator(Racing(hasher=HASHER), None, HASHER)
+    assert isinstance(auth.authenticate(BasicCredentials("weak", "weak-pw")), Authenticated)
+    current = users.get("weak")
+    assert current.password_hash != old
+    assert HASHER.verify("changed-pw", current.password_hash)
+    assert not HASHER.verify("weak-pw", current.password_hash)

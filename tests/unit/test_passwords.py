@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import bcrypt
 import pytest
 
-from restauth.passwords import MAX_PASSWORD_LENGTH, PREHASH_PREFIX, PasswordHasher, check_password
+from restauth.passwords import (
+    MAX_PASSWORD_LENGTH,
+    PREHASH_PREFIX,
+    V1_PREFIX,
+    Check,
+    PasswordHasher,
+    check_password,
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +61,39 @@ def test_plain_bcrypt_never_truncates_a_long_password(hasher: PasswordHasher) ->
     "stored", ["", "garbage", PREHASH_PREFIX + "garbage", "$2b$04$short", "$2b$04$\u00e9" * 3]
 )
 def test_corrupt_stored_hashes_never_match_and_never_raise(
-    hasher: PasswordHasher, stored: str
+    hasher: PasswordHasher, stored: str, bcrypt_calls: list[bytes]
 ) -> None:
+    hasher.verify("warm", None)
+    dummy = bcrypt_calls.pop()
     assert hasher.verify("anything", stored) is False
+    assert hasher.check("anything", stored) is Check.CORRUPT  # the authenticator logs it
+    assert bcrypt_calls.count(dummy) == 2  # one real check each: as long as a wrong password
+
+
+def test_a_wrong_password_is_a_mismatch_not_corrupt(hasher: PasswordHasher) -> None:
+    stored = hasher.hash("right")
+    assert hasher.check("wrong", stored) is Check.MISMATCH
+    assert hasher.check("right", stored) is Check.MATCH
+
+
+def empty_password_hashes() -> list[str]:
+    """Hashes of the empty password, as ``add_hashed`` could import them."""
+    unkeyed = base64.b64encode(hashlib.sha256(b"").digest())
+    return [
+        V1_PREFIX + bcrypt.hashpw(unkeyed, bcrypt.gensalt(4)).decode(),
+        bcrypt.hashpw(b"", bcrypt.gensalt(4)).decode(),  # htpasswd -B of ""
+    ]
+
+
+@pytest.mark.parametrize("stored", empty_password_hashes())
+def test_an_empty_password_never_matches_even_a_hash_of_it(
+    hasher: PasswordHasher, stored: str, bcrypt_calls: list[bytes]
+) -> None:
+    hasher.verify("warm", None)
+    bcrypt_calls.clear()
+    assert hasher.check("", stored) is Check.MISMATCH
+    assert len(bcrypt_calls) == 1  # still one bcrypt check, on the dummy hash
+    assert bcrypt_calls[0] != stored.removeprefix(V1_PREFIX).encode()
 
 
 @pytest.mark.parametrize(

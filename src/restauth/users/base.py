@@ -53,9 +53,21 @@ class WritableUserStore(UserStore, Protocol):
 
     def userids(self) -> Iterator[str]: ...
 
+    def replace_hash(self, userid: str, old_hash: str, new_hash: str) -> bool:
+        """Store a stronger hash of the same password, keeping the credential stamp.
+
+        The authenticator calls it after a successful login when the stored hash is
+        weaker than the hasher's current settings; the stamp stays, so the user's
+        sessions live on. Compare-and-set: nothing is written, and the answer is
+        ``False``, unless the stored hash is still ``old_hash`` (a password change made
+        meanwhile wins). Raises :class:`restauth.StoreUnavailable` like ``get``.
+        """
+        ...
+
 
 def stamp_of(password_hash: str) -> str:
-    """The default credential stamp: a short digest of the stored hash (a new salt each time)."""
+    """The default credential stamp: a short digest of the hash a password was set with (a new
+    salt each time). A rehash of the same password (``replace_hash``) keeps the old stamp."""
     return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:16]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hmac
 import threading
 from collections.abc import Iterable, Iterator
 
@@ -33,7 +35,7 @@ class MemoryUserStore:
         return self._put(userid, password_hash, role_set, new=True)
 
     def add_hashed(self, userid: str, password_hash: str, roles: Iterable[str] = ()) -> User:
-        """Enrol a user from an existing bcrypt hash (configuration files, migrations)."""
+        """Enrol a user from an existing hash (configuration files, migrations)."""
         return self._put(check_userid(userid), password_hash, check_roles(roles), new=True)
 
     def set_password(self, userid: str, password: str) -> User:
@@ -42,8 +44,22 @@ class MemoryUserStore:
         return self._put(user.userid, self.hasher.hash(password), user.roles, new=False)
 
     def set_roles(self, userid: str, roles: Iterable[str]) -> User:
-        user = self._require(userid)
-        return self._put(user.userid, user.password_hash, check_roles(roles), new=False)
+        """Change roles; the stamp stays (it may no longer be the hash's, after a rehash)."""
+        role_set = check_roles(roles)
+        with self._lock:
+            user = dataclasses.replace(self._require(userid), roles=role_set)
+            self._users[user.userid] = user
+        return user
+
+    def replace_hash(self, userid: str, old_hash: str, new_hash: str) -> bool:
+        """Swap in a stronger hash of the same password if ``old_hash`` is still stored;
+        the stamp stays, so the user's tokens live on."""
+        with self._lock:
+            user = self._users.get(userid)
+            if user is None or not _same(user.password_hash, old_hash):
+                return False
+            self._users[userid] = dataclasses.replace(user, password_hash=new_hash)
+            return True
 
     def remove(self, userid: str) -> bool:
         with self._lock:
@@ -67,3 +83,10 @@ class MemoryUserStore:
                 raise KeyError(userid)
             self._users[userid] = user
         return user
+
+
+def _same(stored: str, expected: str) -> bool:
+    """Hashes are compared in constant time, like every secret in restauth."""
+    return hmac.compare_digest(
+        stored.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )

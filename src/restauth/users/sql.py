@@ -83,6 +83,14 @@ class SQLUserStore:
         self._update(user.userid, "roles = ?", (encode_roles(role_set), user.userid))
         return User(user.userid, user.password_hash, role_set, user.stamp)
 
+    def replace_hash(self, userid: str, old_hash: str, new_hash: str) -> bool:
+        """Swap in a stronger hash of the same password, in one compare-and-set statement
+        (a password change made meanwhile wins); the stamp column stays."""
+        sql = self._sql(
+            f"UPDATE {TABLE} SET password_hash = ? WHERE userid = ? AND password_hash = ?"
+        )
+        return self._modify(sql, (new_hash, userid, old_hash)) > 0
+
     def remove(self, userid: str) -> bool:
         sql = self._sql(f"DELETE FROM {TABLE} WHERE userid = ?")
         return self._modify(sql, (normalize(userid),)) > 0
