@@ -239,3 +239,25 @@ def test_a_valid_token_request_writes_no_counter(
     store.calls.clear()
     client.get("/", headers={"Authorization": f"Token {token}"}, status=200)
     assert store.calls == ["get_many"]  # one read of the address's counter, as before
+    # A password that costs no hash check is no guess to count: one read, no write.
+    store.calls.clear()
+    client.get("/", headers={"Authorization": basic("alice", token)}, status=200)
+    assert store.calls == ["get_many"]  # token-as-password
+    client.get("/", headers={"Authorization": basic("alice", ALICE_PASSWORD)}, status=200)
+    store.calls.clear()
+    client.get("/", headers={"Authorization": basic("alice", ALICE_PASSWORD)}, status=200)
+    assert store.calls == ["get_many"]  # a right password the cache remembers
+
+
+def test_a_throttled_user_is_refused_even_by_token_or_remembered_password(
+    client: TestApp, tokens: MemoryTokenManager, users: MemoryUserStore, bcrypt_calls: list[bytes]
+) -> None:
+    right = {"Authorization": basic("alice", ALICE_PASSWORD)}
+    client.get("/", headers=right, extra_environ={"REMOTE_ADDR": "192.0.2.1"}, status=200)
+    token = tokens.issue("alice", users.get("alice").stamp).token  # type: ignore[union-attr]
+    assert [fail(client) for _ in range(6)] == [401] * 5 + [429]
+    bcrypt_calls.clear()
+    for password in (ALICE_PASSWORD, token):  # in the cache / a live token: no hash check
+        headers = {"Authorization": basic("alice", password)}
+        client.get("/", headers=headers, extra_environ={"REMOTE_ADDR": "198.51.100.7"}, status=429)
+    assert bcrypt_calls == []

@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from restauth.audit import escape
-from restauth.credentials import BasicCredentials, Credentials
+from restauth.credentials import BasicCredentials, Credentials, TokenCredentials
 from restauth.errors import StoreUnavailable
 from restauth.frozen import fast_init
 from restauth.identity import Identity
 from restauth.password_cache import PasswordCache
 from restauth.passwords import Check, PasswordHasher
+from restauth.throttle import Throttle
 from restauth.tokens.base import TokenGrant, TokenManager, looks_like_token
-from restauth.users.base import UserStore, WritableUserStore
+from restauth.users.base import User, UserStore, WritableUserStore
 
 logger = logging.getLogger("restauth")
 
@@ -30,6 +31,13 @@ class Failure(enum.Enum):
 
     BAD_PASSWORD = "bad password"  # wrong password, unknown user, bad token-as-password
     BAD_TOKEN = "bad token"  # unknown, expired or revoked Token/Bearer
+
+
+@dataclass(frozen=True, slots=True)
+class Throttled:
+    """Refused before any check: too many recent failures (answer 429, ``Retry-After``)."""
+
+    wait: int
 
 
 @fast_init
@@ -70,6 +78,13 @@ class Authenticator:
     (see :meth:`PasswordHasher.needs_rehash`), the hash is replaced through
     :meth:`WritableUserStore.replace_hash`, keeping the credential stamp so no session
     ends. Best effort: a read-only or unreachable store only costs a WARNING.
+
+    ``throttle`` (see :mod:`restauth.throttle`) is consulted first, by a read, and
+    refuses a caller with too many recent failures even when the password is right. A
+    password attempt is *counted* (atomically, before its check) only when it is about
+    to reach the hasher: a token-as-password or a remembered right password costs no
+    hash work and no write, so the guesses that reach the hasher are exactly the
+    counted ones.
     """
 
     def __init__(
@@ -80,8 +95,10 @@ class Authenticator:
         *,
         cache: PasswordCache | None = None,
         bearers: Sequence[Bearer] = (),
+        throttle: Throttle | None = None,
     ) -> None:
         self.users = users
+        self.throttle = throttle
         self.tokens = tokens
         self.hasher = hasher
         self.cache = cache
@@ -90,10 +107,25 @@ class Authenticator:
         length = getattr(tokens, "max_token_length", None)  # JWTs are longer than 256
         self._max_token_length = length if isinstance(length, int) else 256
 
-    def authenticate(self, credentials: Credentials) -> Authenticated | Failure:
-        """Raises :class:`restauth.StoreUnavailable` when a store cannot answer."""
+    def authenticate(
+        self, credentials: Credentials, address: str | None = None
+    ) -> Authenticated | Failure | Throttled:
+        """Raises :class:`restauth.StoreUnavailable` when a store cannot answer.
+        ``address`` is the client's, for the throttle's per-address counter."""
         if isinstance(credentials, BasicCredentials):
-            return self._basic(credentials.userid, credentials.password)
+            return self._basic(credentials.userid, credentials.password, address)
+        throttle = self.throttle
+        if throttle is None:
+            return self._any_token(credentials)
+        wait = throttle.check(None, address)[0]
+        if wait:
+            return Throttled(wait)
+        outcome = self._any_token(credentials)
+        if isinstance(outcome, Failure):  # counted after the fact: no hash work to guard
+            throttle.failure(None, address)
+        return outcome
+
+    def _any_token(self, credentials: TokenCredentials) -> Authenticated | Failure:
         if credentials.scheme == "bearer":
             for bearer in self.bearers:
                 if bearer.handles(credentials.token):
@@ -104,28 +136,59 @@ class Authenticator:
         mechanism = "cookie" if credentials.scheme == "cookie" else "token"
         return self._token(credentials.token, mechanism)
 
-    def _basic(self, userid: str, password: str) -> Authenticated | Failure:
+    def _basic(
+        self, userid: str, password: str, address: str | None
+    ) -> Authenticated | Failure | Throttled:
+        throttle, seen = self.throttle, False
+        if throttle is not None:
+            wait, seen = throttle.check(userid, address)
+            if wait:
+                return Throttled(wait)
         user = self.users.get(userid)
-        if (
-            user is not None
-            and self.tokens is not None
-            and looks_like_token(password, self._max_token_length)
-        ):
+        if user is not None:
+            known = self._without_hashing(user, password)
+            if known is not None:
+                if seen and throttle is not None:
+                    throttle.success(user.userid)
+                return known
+        attempt = throttle.begin(userid, address) if throttle is not None else None
+        if attempt is not None and attempt.wait:
+            return Throttled(attempt.wait)
+        try:
+            if user is None:
+                self.hasher.verify(password, None)  # an unknown user costs one hash check too
+                right = False
+            else:
+                right = self._password_ok(user.userid, password, user.password_hash)
+        except BaseException:
+            if attempt is not None:
+                attempt.abandoned()  # no verdict: not a guess
+            raise
+        if not right or user is None:
+            if attempt is not None:
+                attempt.failed()
+            return Failure.BAD_PASSWORD
+        if attempt is not None:
+            attempt.succeeded()
+        return Authenticated(Identity(user.userid, user.roles, "basic"), user.stamp)
+
+    def _without_hashing(self, user: User, password: str) -> Authenticated | None:
+        """The user's live token as a password (RESTHeart), or a password the cache
+        remembers as right: a success that costs no hash check. ``None``: hash it."""
+        if self.tokens is not None and looks_like_token(password, self._max_token_length):
             grant = self.tokens.authenticate(password)
             if grant is not None and grant.userid == user.userid and grant.stamp == user.stamp:
                 identity = Identity(user.userid, user.roles, "token-basic")
                 return Authenticated(identity, user.stamp, grant)
-        if user is None:
-            self.hasher.verify(password, None)  # an unknown user costs one hash check too
-            return Failure.BAD_PASSWORD
-        if not self._password_ok(user.userid, password, user.password_hash):
-            return Failure.BAD_PASSWORD
-        return Authenticated(Identity(user.userid, user.roles, "basic"), user.stamp)
+        cache = self.cache
+        if cache is not None and cache.hit(user.userid, password, user.password_hash):
+            # the login that ran the hash check did any rehash
+            return Authenticated(Identity(user.userid, user.roles, "basic"), user.stamp)
+        return None
 
     def _password_ok(self, userid: str, password: str, stored: str) -> bool:
+        """The hash check (the only expensive step); a right password is remembered."""
         cache = self.cache
-        if cache is not None and cache.hit(userid, password, stored):
-            return True  # the login that ran the hash check did any rehash
         verdict = self.hasher.check(password, stored)
         if verdict is Check.CORRUPT:  # the userid, never the hash: it is a secret too
             logger.error("stored password hash of user %s is unreadable", escape(userid))
@@ -153,6 +216,11 @@ class Authenticator:
             replaced = self._writable.replace_hash(userid, stored, new_hash)
         except StoreUnavailable as error:
             logger.warning("password rehash of user %s skipped: %s", escape(userid), error)
+            return stored
+        except Exception as error:  # a third-party store's bug must not refuse a right password
+            logger.warning(
+                "password rehash of user %s failed: %s", escape(userid), type(error).__name__
+            )
             return stored
         if not replaced:  # the password changed meanwhile: that change wins
             return stored

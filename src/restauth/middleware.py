@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlencode
 from restauth import audit, backend
 from restauth.access import PublicPaths
 from restauth.acl import ACL, ACLRule
-from restauth.authenticator import Authenticated, Authenticator, Bearer, Failure
+from restauth.authenticator import Authenticated, Authenticator, Bearer, Failure, Throttled
 from restauth.cookies import CookieMode
 from restauth.credentials import (
     DEFAULT_MAX_HEADER_SIZE,
@@ -120,7 +120,7 @@ class AuthMiddleware:
             password_cache = PasswordCache()
         bearers = tuple(bearer) if isinstance(bearer, Sequence) else (bearer,)
         self.authenticator = Authenticator(
-            users, tokens, hasher, cache=password_cache, bearers=bearers
+            users, tokens, hasher, cache=password_cache, bearers=bearers, throttle=throttle
         )
         self._bearer_scheme = tokens is not None or bool(bearers)  # is "Bearer" ours to read?
         self.public = PublicPaths(public)
@@ -283,25 +283,13 @@ class AuthMiddleware:
     def _verify(self, environ: WSGIEnvironment, credentials: Credentials) -> Authenticated | Reply:
         userid = credentials.userid if isinstance(credentials, BasicCredentials) else None
         address = self.proxies.client_address(environ)
-        attempt = None  # a password attempt is counted here, before its check (throttle.py)
-        if self.throttle is not None:
-            attempt = backend.call(self.throttle.begin, userid, address)
-            if attempt.wait:
-                audit.event("throttle", outcome="refused", userid=userid, address=address)
-                return problem(
-                    429,
-                    "Too many failed attempts; retry later.",
-                    [("Retry-After", str(attempt.wait))],
-                )
-        try:
-            outcome = backend.call(self.authenticator.authenticate, credentials)
-        except BaseException:
-            if attempt is not None:
-                attempt.abandoned()  # no verdict: not a guess
-            raise
+        outcome = backend.call(self.authenticator.authenticate, credentials, address)
+        if isinstance(outcome, Throttled):
+            audit.event("throttle", outcome="refused", userid=userid, address=address)
+            return problem(
+                429, "Too many failed attempts; retry later.", [("Retry-After", str(outcome.wait))]
+            )
         if isinstance(outcome, Failure):
-            if attempt is not None:
-                backend.call(attempt.failed)
             mechanism = "basic" if userid is not None else "token"
             audit.event(
                 "login.failure",
@@ -314,8 +302,6 @@ class AuthMiddleware:
             if outcome is Failure.BAD_TOKEN:
                 return self.challenges.invalid_token
             return self.challenges.unauthorized
-        if attempt is not None:
-            backend.call(attempt.succeeded)
         audit.event(
             "login.success",
             outcome="ok",

@@ -86,6 +86,23 @@ def _argon2_hasher() -> argon2.PasswordHasher:
     return argon2.PasswordHasher()
 
 
+def _weaker_argon2(stored: str, hasher: argon2.PasswordHasher) -> bool:
+    """Less memory, fewer passes or an older version than ``hasher`` uses now. (argon2-cffi's
+    ``check_needs_rehash`` flags any difference, and would weaken a stronger hash.)"""
+    import argon2
+
+    try:
+        found = argon2.extract_parameters(stored)
+    except argon2.exceptions.InvalidHashError:
+        return True
+    return (
+        found.memory_cost < hasher.memory_cost
+        or found.time_cost < hasher.time_cost
+        or found.hash_len < hasher.hash_len
+        or found.version < argon2.low_level.ARGON2_VERSION
+    )
+
+
 class PasswordHasher:
     """Hash and verify passwords with ``scheme`` (``"bcrypt"`` or ``"argon2id"``).
 
@@ -155,9 +172,9 @@ class PasswordHasher:
 
     def needs_rehash(self, stored: str) -> bool:
         """True when ``stored`` (a hash that just verified) is weaker than a new hash would be:
-        another scheme, v1 or plain bcrypt, a lower bcrypt cost, other Argon2 parameters."""
+        another scheme, v1 or plain bcrypt, a lower bcrypt cost, weaker Argon2 parameters."""
         if self._argon2 is not None:
-            return not stored.startswith("$argon2id$") or self._argon2.check_needs_rehash(stored)
+            return not stored.startswith("$argon2id$") or _weaker_argon2(stored, self._argon2)
         if not stored.startswith(V2_PREFIX):
             return True
         cost = stored[len(V2_PREFIX) + 4 : len(V2_PREFIX) + 6]

@@ -9,8 +9,11 @@ by default: about 60 guesses an hour at most, under ASVS's 100), and a counter i
 forgotten after ``window`` seconds without a counted attempt. A single noisy address
 waits much longer (``address_max_delay``).
 
-**Check and count are one atomic step.** A password attempt (Basic, token-as-password,
-``POST /tokens``) is counted *before* its password is checked, by the same operation
+**Check and count are one atomic step.** A password attempt (Basic, ``POST /tokens``)
+that is about to reach the hasher is counted *before* its password is checked (by
+:class:`restauth.authenticator.Authenticator`, after the cheap checks: a token used as
+the password, or a right password the cache remembers, costs a read and no write, and
+is refused while throttled like any other attempt), by the same operation
 that decides whether it may be checked at all: under a lock in memory, one Lua script
 in Redis, one ``BEGIN IMMEDIATE`` transaction in SQLite. Concurrent attempts are
 therefore admitted one at a time against the same counters, whatever the number of

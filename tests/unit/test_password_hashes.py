@@ -146,7 +146,15 @@ def test_bcrypt_reads_argon2id_hashes_and_wants_them_replaced(
 def test_weaker_argon2_parameters_need_a_rehash(argon2id: PasswordHasher) -> None:
     weaker = argon2.PasswordHasher.from_parameters(OWASP_MINIMUM).hash("pw")
     assert argon2id.verify("pw", weaker)
-    assert argon2id.needs_rehash(weaker)  # argon2-cffi's check_needs_rehash decides
+    assert argon2id.needs_rehash(weaker)
+
+
+def test_stronger_argon2_parameters_are_kept(argon2id: PasswordHasher) -> None:
+    """argon2-cffi's check_needs_rehash flags any difference; a rehash must never weaken."""
+    stronger = argon2.PasswordHasher(memory_cost=131072, time_cost=4, parallelism=2).hash("pw")
+    assert argon2id.verify("pw", stronger)
+    assert not argon2id.needs_rehash(stronger)
+    assert argon2.PasswordHasher().check_needs_rehash(stronger)  # what it would have done
 
 
 def test_argon2i_hashes_verify_and_are_replaced_by_argon2id(argon2id: PasswordHasher) -> None:
