@@ -33,6 +33,17 @@ def test_hash_password_from_stdin(
     hashed = capsys.readouterr().out.strip()
     assert PasswordHasher(rounds=4).verify("correct horse", hashed)
     assert "correct horse" not in hashed
+    assert hashed.startswith("$restauth-bcrypt-sha256$v2$$2b$04$")
+
+
+def test_hash_password_argon2id(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse\n"))
+    assert main(["hash-password", "--password-stdin", "--scheme", "argon2id"]) == 0
+    hashed = capsys.readouterr().out.strip()
+    assert hashed.startswith("$argon2id$")
+    assert PasswordHasher().verify("correct horse", hashed)  # any scheme verifies it
 
 
 def test_hash_password_with_getpass_twice(

@@ -21,7 +21,7 @@ from restauth import __version__
 from restauth.config import Config, ConfigError, load_config
 from restauth.credentials import normalize
 from restauth.errors import StoreUnavailable
-from restauth.passwords import PasswordHasher
+from restauth.passwords import SCHEMES, PasswordHasher
 from restauth.token_headers import format_instant
 from restauth.tokens.base import TokenManager
 from restauth.users.base import WritableUserStore
@@ -102,8 +102,8 @@ def _user_error(error: Exception) -> UsageError:
 def _hash_password(args: argparse.Namespace) -> int:
     password = _read_password(args.password_stdin)
     try:
-        print(PasswordHasher(rounds=args.rounds).hash(password))
-    except ValueError as error:
+        print(PasswordHasher(rounds=args.rounds, scheme=args.scheme).hash(password))
+    except (ValueError, ImportError) as error:  # ImportError: argon2id without its extra
         raise UsageError(str(error)) from None
     return 0
 
@@ -275,10 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
     _token_commands(commands)
 
     hash_cmd = commands.add_parser(
-        "hash-password", help="print a bcrypt hash of a password (read with getpass)"
+        "hash-password", help="print a password hash (bcrypt or Argon2id; read with getpass)"
     )
     _add_password_stdin(hash_cmd)
     hash_cmd.add_argument("--rounds", type=int, default=12, help="bcrypt cost (default 12)")
+    hash_cmd.add_argument(
+        "--scheme", choices=SCHEMES, default="bcrypt", help="hash scheme (default bcrypt)"
+    )
     hash_cmd.set_defaults(handler=_hash_password)
 
     check = commands.add_parser(
