@@ -73,6 +73,10 @@ def test_the_nearest_trusted_proxy_decides_the_scheme() -> None:
         {**peer, "wsgi.url_scheme": "https", "HTTP_X_FORWARDED_PROTO": "http"}
     )
     assert proxies.is_https({**peer, "wsgi.url_scheme": "https"})
+    # The proxy set no scheme header; the client's X-Forwarded-Ssl, passed on untouched,
+    # may have made the server rewrite wsgi.url_scheme: not believed.
+    for claim in SCHEME_CLAIMS[1:4] + SCHEME_CLAIMS[5:]:
+        assert not proxies.is_https({**peer, "wsgi.url_scheme": "https", **claim})
 
 
 def test_origin_of_a_request() -> None:

@@ -10,23 +10,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import TypeVar, TypeVarTuple
 
 from restauth.errors import StoreUnavailable
 
 logger = logging.getLogger("restauth")
 
-P = ParamSpec("P")
+Args = TypeVarTuple("Args")
 R = TypeVar("R")
 
 
-def call(step: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    """``step(*args, **kwargs)``; whatever it raises comes out as :class:`StoreUnavailable`.
+def call(step: Callable[[*Args], R], *args: *Args) -> R:
+    """``step(*args)``; whatever it raises comes out as :class:`StoreUnavailable`.
 
     Only the exception's type is logged: a backend's message may hold a DSN or a key.
     """
     try:
-        return step(*args, **kwargs)
+        return step(*args)
     except StoreUnavailable:
         raise
     except Exception as error:

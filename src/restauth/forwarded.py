@@ -20,16 +20,6 @@ from typing import Any
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# Headers a proxy (or a client posing as one) uses to tell the original scheme; gunicorn's
-# secure_scheme_headers and werkzeug's ProxyFix read these.
-_SCHEME_CLAIMS = (
-    "HTTP_X_FORWARDED_PROTO",
-    "HTTP_X_FORWARDED_PROTOCOL",
-    "HTTP_X_FORWARDED_SCHEME",
-    "HTTP_X_FORWARDED_SSL",
-    "HTTP_X_URL_SCHEME",
-    "HTTP_FRONT_END_HTTPS",
-)
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 
 
@@ -74,7 +64,11 @@ class TrustedProxies:
         return peer
 
     def is_https(self, environ: dict[str, Any]) -> bool:
-        """Whether the client spoke HTTPS, as far as this server can know."""
+        """Whether the client spoke HTTPS, as far as this server can know.
+
+        A trusted proxy is believed through ``X-Forwarded-Proto`` or ``Forwarded: proto=``
+        only: another scheme header may be the client's, passed on by a proxy that does
+        not set it (nginx forwards ``X-Forwarded-Ssl`` untouched)."""
         if self._networks and self.trusts(environ.get("REMOTE_ADDR")):
             proto = environ.get("HTTP_X_FORWARDED_PROTO")
             if proto is not None:
@@ -82,7 +76,6 @@ class TrustedProxies:
             forwarded = _forwarded_proto(environ.get("HTTP_FORWARDED"))
             if forwarded is not None:
                 return forwarded == "https"
-            return environ.get("wsgi.url_scheme") == "https"
         if environ.get("wsgi.url_scheme") != "https":
             return False
         return not _claims_scheme(environ)  # the server may have rewritten it on a client's word
@@ -127,10 +120,18 @@ def _forwarded_proto(header: str | None) -> str | None:
 
 
 def _claims_scheme(environ: dict[str, Any]) -> bool:
-    if any(key in environ for key in _SCHEME_CLAIMS):
-        return True
-    forwarded = environ.get("HTTP_FORWARDED")
-    return forwarded is not None and "proto=" in forwarded.lower()
+    """A header a proxy (or a client posing as one) uses to tell the original scheme; the
+    ones gunicorn's ``secure_scheme_headers`` and werkzeug's ``ProxyFix`` read. Spelled
+    out rather than looped: this runs on every credentialed request over HTTPS."""
+    return (
+        "HTTP_X_FORWARDED_PROTO" in environ
+        or "HTTP_X_FORWARDED_PROTOCOL" in environ
+        or "HTTP_X_FORWARDED_SCHEME" in environ
+        or "HTTP_X_FORWARDED_SSL" in environ
+        or "HTTP_X_URL_SCHEME" in environ
+        or "HTTP_FRONT_END_HTTPS" in environ
+        or "proto=" in environ.get("HTTP_FORWARDED", "").lower()
+    )
 
 
 def _is_ip(text: str) -> bool:

@@ -152,10 +152,7 @@ class AuthMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         query_token = self.query_token
         if query_token is not None and query_token in environ.get("QUERY_STRING", ""):
-            return self._handle(environ, _without_referrer(start_response))
-        return self._handle(environ, start_response)
-
-    def _handle(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+            start_response = _without_referrer(start_response)
         path: str = environ.get("PATH_INFO") or "/"  # an app mounted at its root may see ""
         if self.endpoints.owns(path):
             return self._reply(self._guard(self.endpoints.handle, environ), environ, start_response)

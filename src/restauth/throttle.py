@@ -72,8 +72,7 @@ class Counter:
     last: float
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
+class Rule(NamedTuple):  # a tuple: two are made per password attempt
     """One counter an attempt is judged by: its key, and its threshold and longest wait."""
 
     key: str
@@ -277,12 +276,17 @@ class Throttle:
     def check(self, userid: str | None, address: str | None) -> tuple[int, bool]:
         """Seconds to wait before this attempt may be checked (0: now), and whether the
         userid has a counter; reads only (token attempts, and inspection)."""
-        rules = self._rules(userid, address)
-        if not rules:
+        keys = []  # keys first, rules only when a counter exists: this runs on every request
+        if userid is not None:
+            keys.append(_user_key(userid))
+        if address is not None:
+            keys.append(_address_key(address))
+        if not keys:
             return 0, False
-        counters = self.store.get_many([rule.key for rule in rules])
+        counters = self.store.get_many(keys)
         if not any(counters):
             return 0, False  # the common case: no recent failure from this user or address
+        rules = self._rules(userid, address)
         now = self.clock()
         wait = max(wait_for(c, r, now, self.policy) for c, r in zip(counters, rules, strict=True))
         user_seen = userid is not None and counters[0] is not None
