@@ -209,6 +209,12 @@ def test_a_cors_preflight_never_hands_the_query_token_to_the_app(
         ("application/x-www-form-urlencoded; charset=x-no-such-charset", b"", 415),
         ("application/x-www-form-urlencoded; charset=utf-8", b"username=al%FFice&password=x", 400),
         ("application/x-www-form-urlencoded", b"username=alice&password=\xff", 400),
+        # curl -d 'username=jörg&password=...' sends the UTF-8 bytes as they are
+        (
+            "application/x-www-form-urlencoded",
+            f"username=jörg&password={ALICE_PASSWORD}".encode(),
+            200,
+        ),
         ("application/json; charset=ISO-8859-1", b"{]", 400),
     ],
 )

@@ -215,8 +215,8 @@ def _body_credentials(request: Request) -> BasicCredentials | Malformed | Reply:
         if request.content_type == "application/json" or request.content_type.endswith("+json"):
             data = json.loads(raw.decode("utf-8"))
         elif request.content_type == _FORM:
-            charset = request.charset or "utf-8"  # the body itself is ASCII; %XX are charset
-            pairs = parse_qsl(raw.decode("ascii"), True, encoding=charset, errors="strict")
+            charset = request.charset or "utf-8"  # %XX and raw bytes alike (curl -d sends raw)
+            pairs = parse_qsl(raw.decode(charset), True, encoding=charset, errors="strict")
             data = dict(pairs)
         else:
             return _NOT_CREDENTIALS
