@@ -165,9 +165,7 @@ class Authenticator:
                 attempt.abandoned()  # no verdict: not a guess
             raise
         if not right or user is None:
-            if attempt is not None:
-                attempt.failed()
-            return Failure.BAD_PASSWORD
+            return Failure.BAD_PASSWORD  # already counted by begin()
         if attempt is not None:
             attempt.succeeded()
         return Authenticated(Identity(user.userid, user.roles, "basic"), user.stamp)

@@ -17,8 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 T = TypeVar("T")
 
 
-# A password inside a URL (scheme://user:secret@host) or a libpq key/value DSN.
-URL_PASSWORD = re.compile(r"://[^/@]*:[^/@]*@")
+# A password in a libpq key/value DSN (URLs are parsed: see holds_password).
 DSN_PASSWORD = re.compile(r"(?:^|\s)password\s*=", re.IGNORECASE)
 
 
@@ -149,20 +148,17 @@ class Table:
         path = Path(value).expanduser()
         return path if path.is_absolute() else base / path
 
-    def value_or_env(
-        self, key: str, env: Mapping[str, str], *secret_patterns: re.Pattern[str]
-    ) -> tuple[str, str | None]:
+    def value_or_env(self, key: str, env: Mapping[str, str]) -> tuple[str, str | None]:
         """``key`` written in the file (without a password) or ``key_env`` naming a variable.
 
-        A value written in the file is refused when :func:`holds_password` says so or
-        any of ``secret_patterns`` matches it. Returns the value and the variable's name
-        (``None`` when it came from the file).
+        A value written in the file is refused when :func:`holds_password` says so.
+        Returns the value and the variable's name (``None`` when it came from the file).
         """
         literal, env_name = self.string(key), self.string(f"{key}_env")
         if (literal is None) == (env_name is None):
             raise self.error(key, f"give exactly one of {key} or {key}_env")
         if literal is not None:
-            if holds_password(literal) or any(p.search(literal) for p in secret_patterns):
+            if holds_password(literal):
                 raise self.error(
                     key, f"holds a password; put it in an environment variable and use {key}_env"
                 )

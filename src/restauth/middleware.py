@@ -53,7 +53,8 @@ class AuthMiddleware:
     ``cookie=True`` (or a :class:`CookieMode`) turns on cookie mode: ``POST /tokens``
     sets the token in an ``HttpOnly`` cookie and never shows it elsewhere.
     ``require_https`` refuses credentials that arrived over plain HTTP (403);
-    ``trusted_proxies`` are the only peers whose ``X-Forwarded-For``/``-Proto`` count.
+    ``trusted_proxies`` are the only peers whose ``X-Forwarded-For``/``-Proto``/``-Host``
+    count (see :mod:`restauth.forwarded`).
     ``throttle`` slows down password and token guessing (``None`` turns it off).
     ``query_token`` names a query parameter that may carry a token (off by default).
     ``acl`` rules (see :mod:`restauth.acl`) decide what each caller may do: a request

@@ -94,8 +94,10 @@ Counted = tuple[str, Counter | None]  # a key an admitted attempt was counted on
 class ThrottleStore(Protocol):
     """Where counters live: this process (memory), one machine (SQLite) or all nodes (Redis).
 
-    ``admit`` and ``release`` are each atomic, and one round trip: they are the whole
-    cost of a password attempt. ``get_many`` and ``add_failure`` serve token attempts.
+    ``admit`` and ``release`` are each atomic and one round trip. A password attempt
+    that reaches the hasher costs ``get_many`` (the first look), ``admit``, and on success
+    ``release``; one that needs no hash check, and a token attempt, costs ``get_many``
+    (and ``add_failure`` when a token is wrong).
     """
 
     def admit(self, rules: Sequence[Rule], now: float, policy: ThrottlePolicy) -> Admission:
@@ -213,25 +215,18 @@ class MemoryThrottleStore:
             self._counters.popitem(last=False)
 
 
-@fast_init  # one per password or token request
+@fast_init  # one per password attempt that reaches the hasher
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """One attempt's admission (``wait`` > 0: refused, answer 429), told how it ended.
-
-    A password attempt carries the keys it was counted on (``counted``, the userid's
-    first) and when; a token attempt carries the address to count if it fails.
+    """A password attempt's admission (``wait`` > 0: refused, answer 429), told how it
+    ended. It carries the keys it was counted on (``counted``, the userid's first) and
+    when; a failure needs no word (it was counted already).
     """
 
     throttle: Throttle
     wait: int
     counted: tuple[Counted, ...] = ()
     at: float = 0.0
-    address: str | None = None
-
-    def failed(self) -> None:
-        """A wrong credential: a password attempt was counted already; a token is now."""
-        if not self.counted and self.address is not None and not self.wait:
-            self.throttle.failure(None, self.address)
 
     def succeeded(self) -> None:
         """Reset the userid's counter; take this attempt back from the address's."""
@@ -261,10 +256,8 @@ class Throttle:
         self.store: ThrottleStore = store or MemoryThrottleStore()
         self.clock = clock
 
-    def begin(self, userid: str | None, address: str | None) -> Attempt:
-        """Admit or refuse an attempt; a password attempt (``userid`` given) is counted now."""
-        if userid is None:
-            return Attempt(self, self.check(None, address)[0], address=address)
+    def begin(self, userid: str, address: str | None) -> Attempt:
+        """Admit and count a password attempt about to reach the hasher, or refuse it."""
         rules = self._rules(userid, address)
         now = self.clock()
         verdict = self.store.admit(rules, now, self.policy)
@@ -275,7 +268,8 @@ class Throttle:
 
     def check(self, userid: str | None, address: str | None) -> tuple[int, bool]:
         """Seconds to wait before this attempt may be checked (0: now), and whether the
-        userid has a counter; reads only (token attempts, and inspection)."""
+        userid has a counter. Reads only: token attempts, and the first look at a password
+        attempt (a refused one costs no write)."""
         keys = []  # keys first, rules only when a counter exists: this runs on every request
         if userid is not None:
             keys.append(_user_key(userid))
