@@ -34,7 +34,7 @@ from restauth.middleware import AuthMiddleware
 from restauth.password_cache import DEFAULT_MAX_ENTRIES, PasswordCache
 from restauth.password_cache import DEFAULT_TTL as DEFAULT_CACHE_TTL
 from restauth.passwords import SCHEMES, PasswordHasher, looks_like_hash
-from restauth.throttle import Throttle, ThrottlePolicy
+from restauth.throttle import Throttle, ThrottlePolicy, shared_store
 from restauth.tokens.base import DEFAULT_MAX_LIFETIME, DEFAULT_TTL, SECRET_KEY_ENV, TokenManager
 from restauth.users.base import UserStore
 
@@ -171,10 +171,8 @@ class Config:
             options["throttle"] = None
         elif "throttle" not in overrides:
             tokens = overrides.get("tokens", options.get("tokens"))
-            shared = getattr(tokens, "throttle_store", None)
-            options["throttle"] = Throttle(
-                self.throttle, store=shared() if callable(shared) else None
-            )
+            users = overrides.get("users", options.get("users"))
+            options["throttle"] = Throttle(self.throttle, store=shared_store(tokens, users))
         options.update(overrides)
         return AuthMiddleware(app, **options)
 

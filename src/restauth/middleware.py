@@ -28,7 +28,7 @@ from restauth.identity import Identity
 from restauth.password_cache import PasswordCache
 from restauth.passwords import PasswordHasher
 from restauth.responses import Challenges, Header, Reply, problem, unavailable, wants_no_challenge
-from restauth.throttle import Throttle
+from restauth.throttle import Throttle, shared_store
 from restauth.token_headers import merge_token_headers, private_cache, token_headers
 from restauth.tokens.base import TokenGrant, TokenManager
 from restauth.tokens.memory import MemoryTokenManager
@@ -92,9 +92,8 @@ class AuthMiddleware:
     ) -> None:
         if tokens is _DEFAULT:
             tokens = MemoryTokenManager()
-        if throttle is _DEFAULT:
-            shared = getattr(tokens, "throttle_store", None)  # e.g. Redis: count on all nodes
-            throttle = Throttle(store=shared() if callable(shared) else None)
+        if throttle is _DEFAULT:  # counters where the tokens (or users) live: shared by all
+            throttle = Throttle(store=shared_store(tokens, users))
         if cookie is True:
             cookie = CookieMode()
         if cookie and tokens is None:

@@ -307,6 +307,18 @@ class Throttle:
         return rules
 
 
+def shared_store(*sources: object) -> ThrottleStore | None:
+    """The counter store the first of ``sources`` (token manager, then user store) offers
+    through ``throttle_store()``: a SQLite file or a Redis every process and node using it
+    shares. ``None``: count in this process (memory)."""
+    for source in sources:
+        make = getattr(source, "throttle_store", None)
+        store = make() if callable(make) else None
+        if store is not None:
+            return store  # type: ignore[no-any-return]
+    return None
+
+
 def _user_key(userid: str) -> str:
     return "u:" + userid
 

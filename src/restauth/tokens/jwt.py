@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
+from restauth.throttle import ThrottleStore, shared_store
 from restauth.tokens.base import (
     DEFAULT_MAX_LIFETIME,
     DEFAULT_TTL,
@@ -355,6 +356,11 @@ class JWTTokenManager:
         now = self.clock()
         self.revocation.revoke(userid, now + self.skew, now - self.max_lifetime)
         return True
+
+    def throttle_store(self) -> ThrottleStore | None:
+        """Failure counters beside the revocation records (a SQLite file, a Redis), so
+        every process and node sharing them throttles together; ``None`` in memory."""
+        return shared_store(self.revocation)
 
     def close(self) -> None:
         self.revocation.close()

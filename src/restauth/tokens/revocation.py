@@ -26,6 +26,10 @@ from restauth.tokens.base import DEFAULT_MAX_LIFETIME, Clock, Duration, as_secon
 if TYPE_CHECKING:
     import redis
 
+    from restauth.throttle import ThrottleStore
+    from restauth.throttle_redis import RedisThrottleStore
+    from restauth.throttle_sqlite import SQLiteThrottleStore
+
 
 @runtime_checkable
 class RevocationStore(Protocol):
@@ -92,6 +96,13 @@ class SQLiteRevocation:
         self.database = SQLiteDatabase(path, timeout)
         self.database.migrate("revocations", SCHEMA_VERSION, SCHEMA)
 
+    def throttle_store(self) -> SQLiteThrottleStore:
+        """Failure counters in the same file: every process that shares the records
+        throttles together (picked through :meth:`JWTTokenManager.throttle_store`)."""
+        from restauth.throttle_sqlite import SQLiteThrottleStore
+
+        return SQLiteThrottleStore(self.database)
+
     def revoke(self, userid: str, not_before: float, forget_before: float) -> None:
         with self.database.transaction() as connection:
             connection.execute(
@@ -133,6 +144,12 @@ class RedisRevocation:
         self.client = storage.redis_client(url_or_client)
         self.prefix = prefix
         self.key = prefix + "revoked"
+
+    def throttle_store(self) -> RedisThrottleStore:
+        """Failure counters in the same Redis: every node throttles together."""
+        from restauth.throttle_redis import RedisThrottleStore
+
+        return RedisThrottleStore(self.client, self.prefix)
 
     def revoke(self, userid: str, not_before: float, forget_before: float) -> None:
         with self._storage.errors_as_unavailable():
@@ -190,6 +207,12 @@ class CachedRevocation:
         self._records: dict[str, float] = {}
         self._fetched_at: float | None = None
         self._lock = threading.Lock()
+
+    def throttle_store(self) -> ThrottleStore | None:
+        """The wrapped store's shared counters (a copy of the counters would not be shared)."""
+        from restauth.throttle import shared_store
+
+        return shared_store(self.store)
 
     def revoke(self, userid: str, not_before: float, forget_before: float) -> None:
         self.store.revoke(userid, not_before, forget_before)

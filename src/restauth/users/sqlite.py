@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from restauth.passwords import PasswordHasher
 from restauth.storage.sqlite import DEFAULT_TIMEOUT, SQLiteDatabase
+from restauth.throttle_sqlite import SQLiteThrottleStore
 from restauth.users.sql import SCHEMA_VERSION, TABLE, SQLUserStore, UserExists
 
 SCHEMA = [
@@ -39,6 +40,11 @@ class SQLiteUserStore(SQLUserStore):
         super().__init__(hasher)
         self.database = SQLiteDatabase(path, timeout)
         self.database.migrate("users", SCHEMA_VERSION, SCHEMA)
+
+    def throttle_store(self) -> SQLiteThrottleStore:
+        """Failure counters in the same file, for ``tokens=None`` (Basic only): every
+        process that shares the users throttles together."""
+        return SQLiteThrottleStore(self.database)
 
     def _query(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[object, ...]]:
         return self.database.execute(sql, parameters)
