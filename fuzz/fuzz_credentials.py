@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fuzz ``restauth.credentials.parse_authorization``: it must never raise, and what it
+"""Fuzz ``restauth.wire.credentials.parse_authorization``: it must never raise, and what it
 returns must be credentials restauth can trust.
 
 With atheris (coverage-guided, libFuzzer flags pass through)::
@@ -55,7 +55,7 @@ def header_of(data: bytes) -> str:
 
 def check_one(data: bytes) -> None:
     """Parse one input; raise ``AssertionError`` if the result breaks a rule."""
-    from restauth.credentials import (
+    from restauth.wire.credentials import (
         BasicCredentials,
         Malformed,
         TokenCredentials,
@@ -137,7 +137,7 @@ def run_atheris(argv: list[str]) -> None:
     import atheris
 
     with atheris.instrument_imports():
-        import restauth.credentials  # noqa: F401 - instrumented for coverage
+        import restauth.wire.credentials  # noqa: F401 - instrumented for coverage
 
     def test_one_input(data: bytes) -> None:
         check_one(data[:MAX_INPUT])

@@ -84,7 +84,7 @@ def bcrypt_calls(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
         calls.append(hashed)
         return real(password, hashed)
 
-    monkeypatch.setattr("restauth.passwords.bcrypt.checkpw", counting)
+    monkeypatch.setattr("restauth.passwords.hasher.bcrypt.checkpw", counting)
     return calls
 
 

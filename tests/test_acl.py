@@ -8,7 +8,7 @@ import pytest
 from webtest import TestApp
 
 from restauth import AuthMiddleware, Identity, MemoryTokenManager, MemoryUserStore
-from restauth.acl import ACL, ACLRule
+from restauth.access.acl import ACL, ACLRule
 from tests.conftest import ALICE_PASSWORD, BOB_PASSWORD, basic, echo_app
 
 ALICE = Identity("alice", frozenset({"user", "admin"}), "basic")

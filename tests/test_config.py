@@ -10,7 +10,7 @@ import pytest
 from webtest import TestApp
 
 from restauth import ConfigError, from_config, load_config
-from restauth.passwords import PasswordHasher
+from restauth.passwords.hasher import PasswordHasher
 from restauth.tokens.memory import MemoryTokenManager
 from restauth.tokens.sqlite import SQLiteTokenManager
 from restauth.users.memory import MemoryUserStore
@@ -212,7 +212,7 @@ def test_redis_tokens_from_config(tmp_path: Path) -> None:
     url = redis_url()
     path = write(tmp_path, f"[tokens]\nkind = 'redis'\nurl = '{url}'\nprefix = 'cfgtest:'\n")
     middleware = from_config(echo_app, path, environ=KEY)
-    from restauth.throttle_redis import RedisThrottleStore
+    from restauth.throttle.redis import RedisThrottleStore
 
     assert type(middleware.tokens).__name__ == "RedisTokenManager"
     assert middleware.throttle is not None

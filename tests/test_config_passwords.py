@@ -11,7 +11,7 @@ import pytest
 from webtest import TestApp
 
 from restauth import ConfigError, from_config, load_config
-from restauth.passwords import V1_PREFIX, PasswordHasher
+from restauth.passwords.hasher import V1_PREFIX, PasswordHasher
 from tests.conftest import basic, echo_app
 
 V2_HASH = PasswordHasher(rounds=4).hash("alice-password")  # what `restauth hash-password` prints

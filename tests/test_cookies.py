@@ -8,7 +8,7 @@ import pytest
 from webtest import TestApp
 
 from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore
-from restauth.cookies import CookieMode
+from restauth.wire.cookies import CookieMode
 
 from .conftest import ALICE_PASSWORD, basic, echo_app
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from restauth.forwarded import TrustedProxies
+from restauth.wire.forwarded import TrustedProxies
 
 
 def test_without_proxies_the_peer_is_the_client() -> None:

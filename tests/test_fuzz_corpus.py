@@ -41,7 +41,7 @@ def test_seed_parses_by_the_rules(seed: Path) -> None:
 
 def test_the_oracle_catches_a_broken_parser(monkeypatch: pytest.MonkeyPatch) -> None:
     """The harness's rules are not vacuous: a parser that lets a NUL through fails them."""
-    from restauth import credentials
+    from restauth.wire import credentials
 
     fuzz = harness()
     monkeypatch.setattr(

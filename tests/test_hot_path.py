@@ -12,11 +12,11 @@ import time
 import pytest
 
 from restauth.authenticator import Authenticated
-from restauth.credentials import BasicCredentials, TokenCredentials, parse_authorization
 from restauth.frozen import fast_init
 from restauth.identity import Identity
-from restauth.token_headers import format_instant, merge_token_headers, token_location
 from restauth.tokens.base import TokenCodec, TokenGrant
+from restauth.wire.credentials import BasicCredentials, TokenCredentials, parse_authorization
+from restauth.wire.token_headers import format_instant, merge_token_headers, token_location
 
 
 @pytest.mark.parametrize(

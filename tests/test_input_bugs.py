@@ -21,10 +21,10 @@ from webob.request import DisconnectionError
 from webtest import TestApp
 
 from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore, PasswordHasher
-from restauth.credentials import BasicCredentials, Malformed, check_credentials
-from restauth.tokens.base import as_seconds
+from restauth._time import as_seconds
 from restauth.tokens.sqlite import SQLiteTokenManager
 from restauth.users.sqlite import SQLiteUserStore
+from restauth.wire.credentials import BasicCredentials, Malformed, check_credentials
 
 from .conftest import ALICE_PASSWORD, echo_app
 

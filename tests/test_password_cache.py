@@ -6,7 +6,7 @@ import pytest
 from webtest import TestApp
 
 from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore, PasswordCache
-from restauth.throttle import Throttle
+from restauth.throttle.policy import Throttle
 
 from .conftest import ALICE_PASSWORD, BOB_PASSWORD, FakeClock, basic, echo_app
 

@@ -13,7 +13,7 @@ import pytest
 from webtest import TestApp
 
 from restauth import MemoryUserStore
-from restauth.passwords import V1_PREFIX
+from restauth.passwords.hasher import V1_PREFIX
 
 from .conftest import basic
 

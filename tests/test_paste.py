@@ -12,7 +12,7 @@ from paste.deploy import loadapp
 from webtest import TestApp
 
 from restauth import AuthMiddleware, ConfigError
-from restauth.passwords import PasswordHasher
+from restauth.passwords.hasher import PasswordHasher
 from tests.conftest import basic, echo_app
 
 HASH = PasswordHasher(rounds=4).hash("paste-password")

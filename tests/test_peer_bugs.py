@@ -22,8 +22,8 @@ import pytest
 from webtest import TestApp
 
 from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore, PasswordHasher
-from restauth.password_cache import PasswordCache
-from restauth.passwords import PREHASH_PREFIX
+from restauth.passwords.cache import PasswordCache
+from restauth.passwords.hasher import PREHASH_PREFIX
 from restauth.tokens.sqlite import SQLiteTokenManager
 from restauth.users.base import MAX_USERID_LENGTH
 

@@ -9,7 +9,7 @@ from webtest import TestApp
 
 from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore
 from restauth.errors import StoreUnavailable
-from restauth.throttle import MemoryThrottleStore, Throttle, ThrottlePolicy
+from restauth.throttle.policy import MemoryThrottleStore, Throttle, ThrottlePolicy
 
 from .conftest import ALICE_PASSWORD, FakeClock, basic, echo_app
 
@@ -87,7 +87,9 @@ def test_throttled_attempt_costs_no_bcrypt(
     for _ in range(5):
         fail(client)
     calls = []
-    monkeypatch.setattr("restauth.passwords.bcrypt.checkpw", lambda *a: calls.append(a) or False)
+    monkeypatch.setattr(
+        "restauth.passwords.hasher.bcrypt.checkpw", lambda *a: calls.append(a) or False
+    )
     assert fail(client) == 429
     assert calls == []
 

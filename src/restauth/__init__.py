@@ -1,12 +1,12 @@
 """restauth: REST-style authentication for any WSGI application, as one middleware."""
 
-from restauth.acl import ACL, ACLRule
-from restauth.config import ConfigError, from_config, load_config
+from restauth.access.acl import ACL, ACLRule
+from restauth.config.loader import ConfigError, from_config, load_config
 from restauth.errors import StoreUnavailable
 from restauth.identity import Identity
 from restauth.middleware import AuthMiddleware
-from restauth.password_cache import PasswordCache
-from restauth.passwords import PasswordHasher
+from restauth.passwords.cache import PasswordCache
+from restauth.passwords.hasher import PasswordHasher
 from restauth.tokens import (
     MemoryTokenManager,
     MissingSecretKey,
@@ -30,8 +30,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "JWTKey": "restauth.tokens.jwt",
     "JWTTokenManager": "restauth.tokens.jwt",
-    "JWTBearer": "restauth.jwt_bearer",
-    "JWKSCache": "restauth.jwt_bearer",
+    "JWTBearer": "restauth.bearers.jwt",
+    "JWKSCache": "restauth.bearers.jwt",
     "CachedRevocation": "restauth.tokens.revocation",
     "MemoryRevocation": "restauth.tokens.revocation",
     "SQLiteRevocation": "restauth.tokens.revocation",

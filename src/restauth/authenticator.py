@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from restauth.audit import escape
-from restauth.credentials import BasicCredentials, Credentials, TokenCredentials
 from restauth.errors import StoreUnavailable
 from restauth.frozen import fast_init
 from restauth.identity import Identity
-from restauth.password_cache import PasswordCache
-from restauth.passwords import Check, PasswordHasher
-from restauth.throttle import Throttle
+from restauth.passwords.cache import PasswordCache
+from restauth.passwords.hasher import Check, PasswordHasher
+from restauth.throttle.policy import Throttle
 from restauth.tokens.base import TokenGrant, TokenManager, looks_like_token
 from restauth.users.base import User, UserStore, WritableUserStore
+from restauth.wire.credentials import BasicCredentials, Credentials, TokenCredentials
 
 logger = logging.getLogger("restauth")
 
@@ -56,7 +56,7 @@ class Authenticated:
 
 
 class Bearer(Protocol):
-    """Verifies bearer tokens another party signed (see :class:`restauth.jwt_bearer.JWTBearer`)."""
+    """Verifies bearer tokens another party signed (see :class:`restauth.bearers.jwt.JWTBearer`)."""
 
     def handles(self, token: str) -> bool:
         """Cheap routing: does this token claim to come from this bearer's issuer?"""
@@ -72,14 +72,14 @@ class Authenticator:
     Basic password is first tried as the user's token (RESTHeart's token-as-password)
     when it has a token's shape. A token is accepted only while its credential stamp
     matches the user's, so password changes and removals kill tokens everywhere.
-    A right password may be remembered by ``cache`` (see :mod:`restauth.password_cache`).
+    A right password may be remembered by ``cache`` (see :mod:`restauth.passwords.cache`).
 
     After a right password is checked against a hash weaker than ``hasher`` makes now
     (see :meth:`PasswordHasher.needs_rehash`), the hash is replaced through
     :meth:`WritableUserStore.replace_hash`, keeping the credential stamp so no session
     ends. Best effort: a read-only or unreachable store only costs a WARNING.
 
-    ``throttle`` (see :mod:`restauth.throttle`) is consulted first, by a read, and
+    ``throttle`` (see :mod:`restauth.throttle.policy`) is consulted first, by a read, and
     refuses a caller with too many recent failures even when the password is right. A
     password attempt is *counted* (atomically, before its check) only when it is about
     to reach the hasher: a token-as-password or a remembered right password costs no

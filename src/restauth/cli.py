@@ -18,13 +18,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from restauth import __version__
-from restauth.config import Config, ConfigError, load_config
-from restauth.credentials import normalize
+from restauth.config.loader import Config, ConfigError, load_config
 from restauth.errors import StoreUnavailable
-from restauth.passwords import SCHEMES, PasswordHasher
-from restauth.token_headers import format_instant
+from restauth.passwords.hasher import SCHEMES, PasswordHasher
 from restauth.tokens.base import TokenManager
 from restauth.users.base import WritableUserStore
+from restauth.wire.credentials import normalize
+from restauth.wire.token_headers import format_instant
 
 
 class UsageError(Exception):

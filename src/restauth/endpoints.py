@@ -18,18 +18,18 @@ from webob import Request
 
 from restauth import audit, backend
 from restauth.authenticator import Authenticated
-from restauth.cookies import CookieMode
-from restauth.credentials import (
+from restauth.tokens.base import TokenGrant, TokenManager
+from restauth.wire.cookies import CookieMode
+from restauth.wire.credentials import (
     BasicCredentials,
     Credentials,
     Malformed,
     check_credentials,
     normalize,
 )
-from restauth.forwarded import TrustedProxies
-from restauth.responses import Challenges, Header, Reply, empty_reply, json_reply, problem
-from restauth.token_headers import NO_STORE, format_instant
-from restauth.tokens.base import TokenGrant, TokenManager
+from restauth.wire.forwarded import TrustedProxies
+from restauth.wire.responses import Challenges, Header, Reply, empty_reply, json_reply, problem
+from restauth.wire.token_headers import NO_STORE, format_instant
 
 MAX_LOGIN_BODY = 16 * 1024
 _FORM = "application/x-www-form-urlencoded"

@@ -8,11 +8,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 from restauth import audit, backend
-from restauth.access import PublicPaths
-from restauth.acl import ACL, ACLRule
+from restauth.access.acl import ACL, ACLRule
+from restauth.access.paths import PublicPaths
 from restauth.authenticator import Authenticated, Authenticator, Bearer, Failure, Throttled
-from restauth.cookies import CookieMode
-from restauth.credentials import (
+from restauth.endpoints import Endpoints
+from restauth.errors import StoreUnavailable
+from restauth.identity import Identity
+from restauth.passwords.cache import PasswordCache
+from restauth.passwords.hasher import PasswordHasher
+from restauth.throttle.policy import Throttle, shared_store
+from restauth.tokens.base import TokenGrant, TokenManager
+from restauth.tokens.memory import MemoryTokenManager
+from restauth.users.base import UserStore
+from restauth.wire.cookies import CookieMode
+from restauth.wire.credentials import (
     DEFAULT_MAX_HEADER_SIZE,
     BasicCredentials,
     Credentials,
@@ -21,18 +30,16 @@ from restauth.credentials import (
     is_b64token,
     parse_authorization,
 )
-from restauth.endpoints import Endpoints
-from restauth.errors import StoreUnavailable
-from restauth.forwarded import TrustedProxies
-from restauth.identity import Identity
-from restauth.password_cache import PasswordCache
-from restauth.passwords import PasswordHasher
-from restauth.responses import Challenges, Header, Reply, problem, unavailable, wants_no_challenge
-from restauth.throttle import Throttle, shared_store
-from restauth.token_headers import merge_token_headers, private_cache, token_headers
-from restauth.tokens.base import TokenGrant, TokenManager
-from restauth.tokens.memory import MemoryTokenManager
-from restauth.users.base import UserStore
+from restauth.wire.forwarded import TrustedProxies
+from restauth.wire.responses import (
+    Challenges,
+    Header,
+    Reply,
+    problem,
+    unavailable,
+    wants_no_challenge,
+)
+from restauth.wire.token_headers import merge_token_headers, private_cache, token_headers
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -54,16 +61,16 @@ class AuthMiddleware:
     sets the token in an ``HttpOnly`` cookie and never shows it elsewhere.
     ``require_https`` refuses credentials that arrived over plain HTTP (403);
     ``trusted_proxies`` are the only peers whose ``X-Forwarded-For``/``-Proto``/``-Host``
-    count (see :mod:`restauth.forwarded`).
+    count (see :mod:`restauth.wire.forwarded`).
     ``throttle`` slows down password and token guessing (``None`` turns it off).
     ``query_token`` names a query parameter that may carry a token (off by default).
-    ``acl`` rules (see :mod:`restauth.acl`) decide what each caller may do: a request
+    ``acl`` rules (see :mod:`restauth.access.acl`) decide what each caller may do: a request
     no rule grants is 401 when anonymous, 403 when authenticated. Without ``acl``,
     any authenticated caller passes. ``challenge=False`` never sends ``WWW-Authenticate``
     (an API used only by scripts and pages), as if every request said ``No-Auth-Challenge``.
     ``password_cache`` remembers right Basic passwords for a few minutes so repeated Basic
-    requests skip bcrypt (``None`` turns it off; see :mod:`restauth.password_cache`).
-    ``bearer`` (a :class:`restauth.jwt_bearer.JWTBearer` or several) also accepts
+    requests skip bcrypt (``None`` turns it off; see :mod:`restauth.passwords.cache`).
+    ``bearer`` (a :class:`restauth.bearers.jwt.JWTBearer` or several) also accepts
     ``Authorization: Bearer`` JWTs an identity provider signed; those callers get no token.
     """
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from restauth.config import ConfigError, from_config
+from restauth.config.loader import ConfigError, from_config
 from restauth.middleware import AuthMiddleware
 
 if TYPE_CHECKING:

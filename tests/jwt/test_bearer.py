@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from webtest import TestApp
 
 from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore, StoreUnavailable
-from restauth.jwt_bearer import JWKSCache, JWTBearer
+from restauth.bearers.jwt import JWKSCache, JWTBearer
 from restauth.tokens.jwt import JWTKey, JWTTokenManager
 from tests.conftest import ALICE_PASSWORD, FakeClock, basic, echo_app
 from tests.jwt.conftest import HS_SECRET, JWKSServer, b64, forge, signed

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from webtest import TestApp
 
 from restauth import ConfigError, from_config, load_config
-from restauth.passwords import PasswordHasher
+from restauth.passwords.hasher import PasswordHasher
 from restauth.tokens.jwt import JWTTokenManager
 from tests.conftest import FakeClock, basic, echo_app
 from tests.jwt.conftest import JWKSServer

@@ -34,7 +34,7 @@ def test_restauth_imports_without_pyjwt() -> None:
 
 
 def test_lazy_names_resolve() -> None:
-    from restauth.jwt_bearer import JWTBearer
+    from restauth.bearers.jwt import JWTBearer
     from restauth.tokens.jwt import JWTTokenManager
 
     assert restauth.JWTTokenManager is JWTTokenManager

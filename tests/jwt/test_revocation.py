@@ -93,7 +93,7 @@ def test_sqlite_unreachable_is_store_unavailable(tmp_path: Path) -> None:
     (tmp_path / "r.db").unlink()
     (tmp_path / "r.db").mkdir()  # the path is now a directory: cannot be opened
     store = SQLiteRevocation.__new__(SQLiteRevocation)
-    from restauth.storage.sqlite import SQLiteDatabase
+    from restauth._storage.sqlite import SQLiteDatabase
 
     store.database = SQLiteDatabase(tmp_path / "r.db", timeout=0.1)
     with pytest.raises(StoreUnavailable):

@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore, PasswordHasher
-from restauth.cookies import CookieMode
 from restauth.tokens.sqlite import SQLiteTokenManager
 from restauth.users.sqlite import SQLiteUserStore
+from restauth.wire.cookies import CookieMode
 from tests.services import redis_url
 
 from .strategies import PUBLIC, QUERY_TOKEN, USERS, World

@@ -19,8 +19,8 @@ from urllib.parse import parse_qsl, quote_plus
 from hypothesis import given
 from hypothesis import strategies as st
 
-from restauth.cookies import CookieMode
-from restauth.credentials import BasicCredentials, TokenCredentials, parse_authorization
+from restauth.wire.cookies import CookieMode
+from restauth.wire.credentials import BasicCredentials, TokenCredentials, parse_authorization
 
 from .conftest import Records, Target
 from .strategies import MARKER, QUERY_TOKEN, USERS, HostileRequest, World, requests

@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from restauth.credentials import (
+from restauth.wire.credentials import (
     BasicCredentials,
     Malformed,
     TokenCredentials,
@@ -56,7 +56,7 @@ def test_a_login_body_is_judged_exactly_as_basic(userid: str, password: str) -> 
 def test_what_enrolment_accepts_login_accepts(userid: str, password: str) -> None:
     """A user enrolled with a userid and password can always log in with them: enrolment
     is at least as strict as login (a C1 control once got through enrolment only)."""
-    from restauth.passwords import check_password
+    from restauth.passwords.hasher import check_password
     from restauth.users.base import check_userid
 
     try:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore, PasswordHasher
 from restauth.errors import StoreUnavailable
-from restauth.throttle import MemoryThrottleStore, Throttle
+from restauth.throttle.policy import MemoryThrottleStore, Throttle
 
 from .conftest import Calls, Records, Target
 from .strategies import PUBLIC, USERS, requests

@@ -6,14 +6,14 @@ import pytest
 from webtest import TestApp
 
 from restauth import AuthMiddleware, MemoryUserStore
-from restauth.throttle import Throttle, ThrottlePolicy
+from restauth.throttle.policy import Throttle, ThrottlePolicy
 from tests.conftest import FakeClock, basic, echo_app
 from tests.services import redis_url
 from tests.storage.conftest import SECRET_KEY
 
 
 def test_store_counts_and_resets(redis_prefix: str) -> None:
-    from restauth.throttle_redis import RedisThrottleStore
+    from restauth.throttle.redis import RedisThrottleStore
 
     store = RedisThrottleStore(redis_url(), prefix=redis_prefix)
     assert store.get_many(["u:alice", "a:10.0.0.1"]) == [None, None]
@@ -51,7 +51,7 @@ def test_nodes_share_the_counters(
 
 
 def test_default_throttle_stays_in_memory_for_other_managers(users: MemoryUserStore) -> None:
-    from restauth.throttle import MemoryThrottleStore
+    from restauth.throttle.policy import MemoryThrottleStore
 
     middleware = AuthMiddleware(echo_app, users=users)
     assert isinstance(middleware.throttle, Throttle)
@@ -60,7 +60,7 @@ def test_default_throttle_stays_in_memory_for_other_managers(users: MemoryUserSt
 
 @pytest.mark.parametrize("garbage", [b"", b"x", b"12", b"abc def"])
 def test_foreign_values_are_ignored(redis_prefix: str, garbage: bytes) -> None:
-    from restauth.throttle_redis import RedisThrottleStore
+    from restauth.throttle.redis import RedisThrottleStore
 
     store = RedisThrottleStore(redis_url(), prefix=redis_prefix)
     store.client.set(redis_prefix + "throttle:u:x", garbage)

@@ -18,7 +18,7 @@ import pytest
 from webtest import TestApp
 
 from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore, PasswordHasher
-from restauth.passwords import V1_PREFIX, V2_PREFIX
+from restauth.passwords.hasher import V1_PREFIX, V2_PREFIX
 from restauth.users.sqlite import SQLiteUserStore
 from tests.conftest import basic, echo_app
 

@@ -19,7 +19,7 @@ import pytest
 from webob import Request
 
 from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore
-from restauth.throttle import (
+from restauth.throttle.policy import (
     Counter,
     MemoryThrottleStore,
     Rule,
@@ -27,7 +27,7 @@ from restauth.throttle import (
     ThrottlePolicy,
     ThrottleStore,
 )
-from restauth.throttle_sqlite import SQLiteThrottleStore
+from restauth.throttle.sqlite import SQLiteThrottleStore
 from tests.conftest import ALICE_PASSWORD, FakeClock, basic, echo_app
 from tests.services import redis_url
 
@@ -53,7 +53,7 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Calla
             return made[-1]
 
     else:
-        from restauth.throttle_redis import RedisThrottleStore
+        from restauth.throttle.redis import RedisThrottleStore
 
         url, prefix = redis_url(), request.getfixturevalue("redis_prefix")
 

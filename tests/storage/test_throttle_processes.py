@@ -22,8 +22,8 @@ import pytest
 from webob import Request
 
 from restauth import AuthMiddleware, PasswordHasher
-from restauth.throttle import ThrottlePolicy
-from restauth.throttle_sqlite import SQLiteThrottleStore
+from restauth.throttle.policy import ThrottlePolicy
+from restauth.throttle.sqlite import SQLiteThrottleStore
 from restauth.tokens.sqlite import SQLiteTokenManager
 from restauth.users.sqlite import SQLiteUserStore
 from tests.conftest import basic, echo_app

@@ -13,9 +13,9 @@ import pytest
 from webtest import TestApp
 
 from restauth import AuthMiddleware, MemoryUserStore, PasswordHasher
-from restauth.throttle import MemoryThrottleStore, ThrottlePolicy
-from restauth.throttle_redis import RedisThrottleStore
-from restauth.throttle_sqlite import SQLiteThrottleStore
+from restauth.throttle.policy import MemoryThrottleStore, ThrottlePolicy
+from restauth.throttle.redis import RedisThrottleStore
+from restauth.throttle.sqlite import SQLiteThrottleStore
 from restauth.users.sqlite import SQLiteUserStore
 from tests.conftest import basic, echo_app
 from tests.services import redis_url

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from restauth import AuthMiddleware, PasswordHasher
-from restauth.throttle import ThrottlePolicy
-from restauth.throttle_sqlite import SQLiteThrottleStore
+from restauth.throttle.policy import ThrottlePolicy
+from restauth.throttle.sqlite import SQLiteThrottleStore
 from restauth.tokens.sqlite import SQLiteTokenManager
 from restauth.users.sqlite import SQLiteUserStore
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from restauth.access import PublicPaths, compile_pattern, is_canonical
+from restauth.access.paths import PublicPaths, compile_pattern, is_canonical
 
 
 @pytest.mark.parametrize(

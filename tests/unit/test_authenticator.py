@@ -8,14 +8,14 @@ import bcrypt
 import pytest
 
 from restauth.authenticator import Authenticated, Authenticator, Failure
-from restauth.credentials import BasicCredentials, TokenCredentials
 from restauth.errors import StoreUnavailable
-from restauth.password_cache import PasswordCache
-from restauth.passwords import PasswordHasher
+from restauth.passwords.cache import PasswordCache
+from restauth.passwords.hasher import PasswordHasher
 from restauth.tokens.base import TokenGrant
 from restauth.tokens.memory import MemoryTokenManager
 from restauth.users.base import User, UserStore, WritableUserStore
 from restauth.users.memory import MemoryUserStore
+from restauth.wire.credentials import BasicCredentials, TokenCredentials
 from tests.conftest import FakeClock
 
 HASHER = PasswordHasher(rounds=4)

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from restauth.credentials import (
+from restauth.wire.credentials import (
     BasicCredentials,
     Malformed,
     TokenCredentials,

@@ -12,7 +12,7 @@ import argon2
 import bcrypt
 import pytest
 
-from restauth.passwords import V1_PREFIX, V2_PREFIX, Check, PasswordHasher, looks_like_hash
+from restauth.passwords.hasher import V1_PREFIX, V2_PREFIX, Check, PasswordHasher, looks_like_hash
 
 # OWASP Password Storage Cheat Sheet: Argon2id with at least m=19 MiB, t=2, p=1.
 OWASP_MINIMUM = argon2.Parameters(

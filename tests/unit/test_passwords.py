@@ -8,7 +8,7 @@ import hashlib
 import bcrypt
 import pytest
 
-from restauth.passwords import (
+from restauth.passwords.hasher import (
     MAX_PASSWORD_LENGTH,
     PREHASH_PREFIX,
     V1_PREFIX,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from restauth.responses import Challenges, problem, unavailable, wants_no_challenge
+from restauth.wire.responses import Challenges, problem, unavailable, wants_no_challenge
 
 
 def test_problem_bodies_are_rfc9457_and_not_cached() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from restauth.token_headers import format_instant, merge_token_headers, token_headers
 from restauth.tokens.base import TokenGrant
+from restauth.wire.token_headers import format_instant, merge_token_headers, token_headers
 
 GRANT = TokenGrant("tok.mac", "al ice/\r\nX: y", "s", 0.0, 1_800_000_000.5)
 

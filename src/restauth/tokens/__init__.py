@@ -1,11 +1,11 @@
 """Token managers: issue, check, renew and revoke auth tokens."""
 
+from restauth._time import as_seconds
 from restauth.tokens.base import (
     MissingSecretKey,
     TokenCodec,
     TokenGrant,
     TokenManager,
-    as_seconds,
 )
 from restauth.tokens.memory import MemoryTokenManager
 from restauth.tokens.sqlite import SQLiteTokenManager

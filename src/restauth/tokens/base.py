@@ -10,19 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import os
 import secrets
 from binascii import b2a_base64
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
 from restauth.frozen import fast_init
-
-Clock = Callable[[], float]
-Duration = float | int | timedelta
 
 DEFAULT_TTL = 15 * 60.0
 DEFAULT_MAX_LIFETIME = 12 * 3600.0
@@ -79,31 +73,6 @@ class TokenManager(Protocol):
     def revoke(self, userid: str) -> bool:
         """Kill the user's token everywhere at once; ``True`` if there was one."""
         ...
-
-
-MAX_DURATION = 10 * 366 * 86400.0  # a bound every store can hold (Redis EXPIRE, SQLite REAL)
-
-
-def as_seconds(value: Duration, name: str) -> float:
-    """Accept seconds or a ``timedelta``; refuse zero, negatives, inf, nan and other types.
-
-    An infinite ``ttl`` or ``max_lifetime`` would be a token that never dies, and a nan
-    one compares false with every clock: both are configuration errors, said at once.
-    """
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            seconds = float(value)
-        except OverflowError:  # an int beyond any float
-            seconds = math.inf if value > 0 else -math.inf
-    else:
-        raise TypeError(f"{name} must be seconds (int or float) or a datetime.timedelta")
-    if not 0 < seconds < math.inf:
-        raise ValueError(f"{name} must be a positive, finite number of seconds, not {seconds!r}")
-    if seconds > MAX_DURATION:
-        raise ValueError(f"{name} must be at most {MAX_DURATION:.0f} seconds (ten years)")
-    return seconds
 
 
 class TokenCodec:

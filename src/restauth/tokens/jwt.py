@@ -41,14 +41,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-from restauth.throttle import ThrottleStore, shared_store
+from restauth._time import Clock, Duration, as_seconds
+from restauth.throttle.policy import ThrottleStore, shared_store
 from restauth.tokens.base import (
     DEFAULT_MAX_LIFETIME,
     DEFAULT_TTL,
-    Clock,
-    Duration,
     TokenGrant,
-    as_seconds,
 )
 from restauth.tokens.revocation import MemoryRevocation, RevocationStore
 

@@ -6,14 +6,12 @@ import hmac
 import threading
 import time
 
+from restauth._time import Clock, Duration, as_seconds
 from restauth.tokens.base import (
     DEFAULT_MAX_LIFETIME,
     DEFAULT_TTL,
-    Clock,
-    Duration,
     TokenCodec,
     TokenGrant,
-    as_seconds,
 )
 
 

@@ -19,16 +19,14 @@ from typing import Any
 
 import redis
 
-from restauth.storage.redis import errors_as_unavailable, redis_client, text
-from restauth.throttle_redis import RedisThrottleStore
+from restauth._storage.redis import errors_as_unavailable, redis_client, text
+from restauth._time import Clock, Duration, as_seconds
+from restauth.throttle.redis import RedisThrottleStore
 from restauth.tokens.base import (
     DEFAULT_MAX_LIFETIME,
     DEFAULT_TTL,
-    Clock,
-    Duration,
     TokenCodec,
     TokenGrant,
-    as_seconds,
     persistent_secret_key,
 )
 

@@ -20,15 +20,16 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from restauth.storage.sqlite import DEFAULT_TIMEOUT, SQLiteDatabase
-from restauth.tokens.base import DEFAULT_MAX_LIFETIME, Clock, Duration, as_seconds
+from restauth._storage.sqlite import DEFAULT_TIMEOUT, SQLiteDatabase
+from restauth._time import Clock, Duration, as_seconds
+from restauth.tokens.base import DEFAULT_MAX_LIFETIME
 
 if TYPE_CHECKING:
     import redis
 
-    from restauth.throttle import ThrottleStore
-    from restauth.throttle_redis import RedisThrottleStore
-    from restauth.throttle_sqlite import SQLiteThrottleStore
+    from restauth.throttle.policy import ThrottleStore
+    from restauth.throttle.redis import RedisThrottleStore
+    from restauth.throttle.sqlite import SQLiteThrottleStore
 
 
 @runtime_checkable
@@ -99,7 +100,7 @@ class SQLiteRevocation:
     def throttle_store(self) -> SQLiteThrottleStore:
         """Failure counters in the same file: every process that shares the records
         throttles together (picked through :meth:`JWTTokenManager.throttle_store`)."""
-        from restauth.throttle_sqlite import SQLiteThrottleStore
+        from restauth.throttle.sqlite import SQLiteThrottleStore
 
         return SQLiteThrottleStore(self.database)
 
@@ -138,7 +139,7 @@ class RedisRevocation:
     """
 
     def __init__(self, url_or_client: str | redis.Redis, *, prefix: str = "restauth:") -> None:
-        from restauth.storage import redis as storage  # the redis extra, only when used
+        from restauth._storage import redis as storage  # the redis extra, only when used
 
         self._storage = storage
         self.client = storage.redis_client(url_or_client)
@@ -147,7 +148,7 @@ class RedisRevocation:
 
     def throttle_store(self) -> RedisThrottleStore:
         """Failure counters in the same Redis: every node throttles together."""
-        from restauth.throttle_redis import RedisThrottleStore
+        from restauth.throttle.redis import RedisThrottleStore
 
         return RedisThrottleStore(self.client, self.prefix)
 
@@ -210,7 +211,7 @@ class CachedRevocation:
 
     def throttle_store(self) -> ThrottleStore | None:
         """The wrapped store's shared counters (a copy of the counters would not be shared)."""
-        from restauth.throttle import shared_store
+        from restauth.throttle.policy import shared_store
 
         return shared_store(self.store)
 

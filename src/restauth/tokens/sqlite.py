@@ -5,16 +5,14 @@ from __future__ import annotations
 import os
 import time
 
-from restauth.storage.sqlite import DEFAULT_TIMEOUT, SQLiteDatabase
-from restauth.throttle_sqlite import SQLiteThrottleStore
+from restauth._storage.sqlite import DEFAULT_TIMEOUT, SQLiteDatabase
+from restauth._time import Clock, Duration, as_seconds
+from restauth.throttle.sqlite import SQLiteThrottleStore
 from restauth.tokens.base import (
     DEFAULT_MAX_LIFETIME,
     DEFAULT_TTL,
-    Clock,
-    Duration,
     TokenCodec,
     TokenGrant,
-    as_seconds,
     persistent_secret_key,
 )
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from restauth.credentials import normalize
+from restauth.wire.credentials import normalize
 
 MAX_USERID_LENGTH = 255
 

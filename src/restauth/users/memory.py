@@ -7,7 +7,7 @@ import hmac
 import threading
 from collections.abc import Iterable, Iterator
 
-from restauth.passwords import PasswordHasher
+from restauth.passwords.hasher import PasswordHasher
 from restauth.users.base import User, check_roles, check_userid, stamp_of
 
 

@@ -16,9 +16,9 @@ from typing import Any
 import psycopg
 import psycopg_pool
 
+from restauth._storage.schema import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, needs_creation
 from restauth.errors import StoreUnavailable
-from restauth.passwords import PasswordHasher
-from restauth.storage.schema import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, needs_creation
+from restauth.passwords.hasher import PasswordHasher
 from restauth.users.sql import SCHEMA_VERSION, TABLE, SQLUserStore, UserExists
 
 SCHEMA = [

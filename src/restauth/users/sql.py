@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from restauth.credentials import normalize
-from restauth.passwords import PasswordHasher
+from restauth.passwords.hasher import PasswordHasher
 from restauth.users.base import User, check_roles, check_userid, stamp_of
+from restauth.wire.credentials import normalize
 
 SCHEMA_VERSION = 1
 TABLE = "restauth_users"

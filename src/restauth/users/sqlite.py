@@ -6,9 +6,9 @@ import os
 import sqlite3
 from collections.abc import Sequence
 
-from restauth.passwords import PasswordHasher
-from restauth.storage.sqlite import DEFAULT_TIMEOUT, SQLiteDatabase
-from restauth.throttle_sqlite import SQLiteThrottleStore
+from restauth._storage.sqlite import DEFAULT_TIMEOUT, SQLiteDatabase
+from restauth.passwords.hasher import PasswordHasher
+from restauth.throttle.sqlite import SQLiteThrottleStore
 from restauth.users.sql import SCHEMA_VERSION, TABLE, SQLUserStore, UserExists
 
 SCHEMA = [

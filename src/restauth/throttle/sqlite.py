@@ -12,8 +12,8 @@ import os
 import sqlite3
 from collections.abc import Sequence
 
-from restauth.storage.sqlite import DEFAULT_TIMEOUT, SQLiteDatabase, errors_as_unavailable
-from restauth.throttle import (
+from restauth._storage.sqlite import DEFAULT_TIMEOUT, SQLiteDatabase, errors_as_unavailable
+from restauth.throttle.policy import (
     Admission,
     Counted,
     Counter,
@@ -36,7 +36,7 @@ SCHEMA = [
 
 
 class SQLiteThrottleStore:
-    """The :class:`restauth.throttle.ThrottleStore` protocol in the ``restauth_throttle``
+    """The :class:`restauth.throttle.policy.ThrottleStore` protocol in the ``restauth_throttle``
     table (created on first use) of a SQLite file in WAL mode.
 
     A password attempt is judged and counted in one ``BEGIN IMMEDIATE`` transaction:

@@ -11,12 +11,12 @@ from typing import Any
 
 import redis
 
-from restauth.storage.redis import errors_as_unavailable, redis_client, text
-from restauth.throttle import Admission, Counted, Counter, Rule, ThrottlePolicy
+from restauth._storage.redis import errors_as_unavailable, redis_client, text
+from restauth.throttle.policy import Admission, Counted, Counter, Rule, ThrottlePolicy
 
 # KEYS: the counters of one attempt. ARGV: now, window, base delay, then a threshold and a
 # longest delay per key. Refused: {wait}, nothing written. Admitted: {'0', one value per
-# key as it was before ('' when none was alive)}. The wait is restauth.throttle.wait_for.
+# key as it was before ('' when none was alive)}. The wait is restauth.throttle.policy.wait_for.
 _ADMIT = """
 local now, window, base = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local counts, previous, wait = {}, {}, 0
@@ -43,7 +43,7 @@ end
 return {'0', unpack(previous)}
 """
 
-# KEYS: counters to take one attempt back from (restauth.throttle.undone), then at most one
+# KEYS: counters to take one attempt back from (restauth.throttle.policy.undone), then at most one
 # to delete. ARGV: the attempt's time, then per counter the time of the attempt before it
 # ('' when none).
 _RELEASE = """
@@ -79,7 +79,7 @@ return count
 
 
 class RedisThrottleStore:
-    """The :class:`restauth.throttle.ThrottleStore` protocol over Redis (6.0 or later),
+    """The :class:`restauth.throttle.policy.ThrottleStore` protocol over Redis (6.0 or later),
     keys under ``prefix``.
 
     A password attempt is one script that judges and counts it (Redis runs a script

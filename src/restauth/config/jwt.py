@@ -1,6 +1,6 @@
 """The JWT parts of a configuration: ``[tokens] kind = "jwt"`` and ``[[bearer]]`` providers.
 
-Kept apart from :mod:`restauth.config` because it needs the ``jwt`` extra only when a
+Kept apart from :mod:`restauth.config.loader` because it needs the ``jwt`` extra only when a
 file asks for it, and because a JWT token manager has more to say (keys, rotation,
 revocation) than the stored managers. Key material follows the file's rule for
 secrets: an HS256 secret comes from an environment variable; a private key lives in
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from restauth.config_schema import ConfigError, Table, holds_password
+from restauth.config.schema import ConfigError, Table, holds_password
 
 REVOCATION_KINDS = ("memory", "sqlite", "redis")
 MIN_SECRET_BYTES = 32
@@ -183,7 +183,7 @@ def build_jwt_manager(
 def build_bearers(specs: tuple[BearerSpec, ...]) -> list[Any]:
     if not specs:
         return []
-    module = _jwt_module("restauth.jwt_bearer")
+    module = _jwt_module("restauth.bearers.jwt")
     bearers = []
     for index, spec in enumerate(specs):
         try:

@@ -26,9 +26,9 @@ from urllib.parse import urlsplit
 
 import jwt
 
+from restauth._time import Clock
 from restauth.errors import StoreUnavailable
 from restauth.identity import Identity
-from restauth.tokens.base import Clock
 from restauth.tokens.jwt import jws_header, unverified_part
 
 logger = logging.getLogger("restauth")

@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from restauth.acl import ACL
-from restauth.config_jwt import (
+from restauth.access.acl import ACL
+from restauth.config.jwt import (
     BearerSpec,
     JWTSpec,
     build_bearers,
@@ -27,16 +27,16 @@ from restauth.config_jwt import (
     read_bearers,
     read_jwt,
 )
-from restauth.config_schema import ConfigError, Table
-from restauth.cookies import CookieMode
-from restauth.credentials import DEFAULT_MAX_HEADER_SIZE
+from restauth.config.schema import ConfigError, Table
 from restauth.middleware import AuthMiddleware
-from restauth.password_cache import DEFAULT_MAX_ENTRIES, PasswordCache
-from restauth.password_cache import DEFAULT_TTL as DEFAULT_CACHE_TTL
-from restauth.passwords import SCHEMES, PasswordHasher, looks_like_hash
-from restauth.throttle import Throttle, ThrottlePolicy, shared_store
+from restauth.passwords.cache import DEFAULT_MAX_ENTRIES, PasswordCache
+from restauth.passwords.cache import DEFAULT_TTL as DEFAULT_CACHE_TTL
+from restauth.passwords.hasher import SCHEMES, PasswordHasher, looks_like_hash
+from restauth.throttle.policy import Throttle, ThrottlePolicy, shared_store
 from restauth.tokens.base import DEFAULT_MAX_LIFETIME, DEFAULT_TTL, SECRET_KEY_ENV, TokenManager
 from restauth.users.base import UserStore
+from restauth.wire.cookies import CookieMode
+from restauth.wire.credentials import DEFAULT_MAX_HEADER_SIZE
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from restauth.forwarded import normalize_origin
-from restauth.responses import Header, Reply, problem
+from restauth.wire.forwarded import normalize_origin
+from restauth.wire.responses import Header, Reply, problem
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 6265 cookie-name (a token)

@@ -14,8 +14,8 @@ import functools
 import time
 from urllib.parse import quote
 
-from restauth.responses import Header
 from restauth.tokens.base import TokenGrant
+from restauth.wire.responses import Header
 
 AUTH_TOKEN = "Auth-Token"
 VALID_UNTIL = "Auth-Token-Valid-Until"

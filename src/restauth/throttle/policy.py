@@ -42,9 +42,9 @@ tokens may overshoot the address threshold, which costs nothing.
 
 What is shared, by whom: :class:`MemoryThrottleStore` counts in one process (each
 worker of a multi-process server counts alone, and past ``max_entries`` counters the
-least recently used are forgotten), the SQLite store (:mod:`restauth.throttle_sqlite`)
+least recently used are forgotten), the SQLite store (:mod:`restauth.throttle.sqlite`)
 every process using the same file on one machine, the Redis store
-(:mod:`restauth.throttle_redis`) every node. The middleware picks the token manager's
+(:mod:`restauth.throttle.redis`) every node. The middleware picks the token manager's
 ``throttle_store()`` when it has one (SQLite and Redis do). A store that cannot answer
 is a 503, never an attempt let through uncounted.
 """
@@ -60,8 +60,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+from restauth._time import Clock
 from restauth.frozen import fast_init
-from restauth.tokens.base import Clock
 
 
 @dataclass(frozen=True, slots=True)

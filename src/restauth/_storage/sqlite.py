@@ -17,8 +17,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from restauth._storage.schema import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, needs_creation
 from restauth.errors import StoreUnavailable
-from restauth.storage.schema import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, needs_creation
 
 DEFAULT_TIMEOUT = 10.0  # seconds a writer waits for another process's write lock
 

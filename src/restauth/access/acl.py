@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from restauth.access import compile_pattern, is_canonical, wsgi_str
+from restauth.access.paths import compile_pattern, is_canonical, wsgi_str
 from restauth.identity import Identity
 
 logger = logging.getLogger("restauth")

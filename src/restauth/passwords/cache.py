@@ -36,7 +36,7 @@ import threading
 import time
 from collections import OrderedDict
 
-from restauth.tokens.base import Clock, Duration, as_seconds
+from restauth._time import Clock, Duration, as_seconds
 
 DEFAULT_TTL = 300.0
 DEFAULT_MAX_ENTRIES = 10_000

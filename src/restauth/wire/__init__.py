@@ -1,0 +1,7 @@
+"""Pure HTTP: what restauth reads from a request and writes into a response.
+
+Credentials (``Authorization`` parsing), cookies, forwarded headers (client address,
+scheme, origin), problem responses and challenges, the ``Auth-Token`` headers. Nothing
+here knows WSGI, ASGI, webob or any store: it may import only the standard library and
+other ``restauth.wire`` modules.
+"""
