@@ -1,15 +1,21 @@
 """restauth: REST-style authentication for any WSGI application, as one middleware."""
 
 from restauth.access.acl import ACL, ACLRule
-from restauth.config.loader import ConfigError, from_config, load_config
-from restauth.errors import StoreUnavailable
+from restauth.config.loader import from_config, load_config
+from restauth.errors import (
+    ConfigError,
+    MissingSecretKey,
+    RestauthError,
+    StoreUnavailable,
+    UnknownUser,
+    UserExists,
+)
 from restauth.identity import Identity
 from restauth.middleware import AuthMiddleware
 from restauth.passwords.cache import PasswordCache
 from restauth.passwords.hasher import PasswordHasher
 from restauth.tokens import (
     MemoryTokenManager,
-    MissingSecretKey,
     SQLiteTokenManager,
     TokenGrant,
     TokenManager,
@@ -18,7 +24,6 @@ from restauth.users import (
     MemoryUserStore,
     SQLiteUserStore,
     User,
-    UserExists,
     UserStore,
     WritableUserStore,
 )
@@ -57,11 +62,13 @@ __all__ = [
     "MissingSecretKey",
     "PasswordCache",
     "PasswordHasher",
+    "RestauthError",
     "SQLiteTokenManager",
     "SQLiteUserStore",
     "StoreUnavailable",
     "TokenGrant",
     "TokenManager",
+    "UnknownUser",
     "User",
     "UserExists",
     "UserStore",

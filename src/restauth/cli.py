@@ -13,23 +13,19 @@ import argparse
 import getpass
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from restauth import __version__
-from restauth.config.loader import Config, ConfigError, load_config
-from restauth.errors import StoreUnavailable
+from restauth._storage import Closeable
+from restauth.config.loader import Config, load_config
+from restauth.errors import ConfigError, StoreUnavailable, UsageError
 from restauth.passwords.hasher import SCHEMES, PasswordHasher
 from restauth.tokens.base import TokenManager
 from restauth.users.base import WritableUserStore
 from restauth.wire.credentials import normalize
 from restauth.wire.token_headers import format_instant
-
-
-class UsageError(Exception):
-    """A user mistake: printed as one line, exit code 1, no traceback."""
-
 
 # -- helpers --------------------------------------------------------------------------
 
@@ -85,9 +81,8 @@ def _tokens(args: argparse.Namespace) -> Iterator[tuple[TokenManager, WritableUs
 
 
 def _close(resource: object) -> None:
-    close: Callable[[], object] | None = getattr(resource, "close", None)
-    if close is not None:
-        close()
+    if isinstance(resource, Closeable):
+        resource.close()
 
 
 def _user_error(error: Exception) -> UsageError:

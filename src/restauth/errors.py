@@ -1,11 +1,64 @@
-"""Exceptions a store may raise; the middleware turns them into HTTP answers."""
+"""Every exception restauth raises, under one root: :class:`RestauthError`.
+
+Failures of a *request* (a malformed header, a wrong password, an unknown token) are
+values, never exceptions; what is left is infrastructure (a store that cannot be
+reached) and setup or administration mistakes (a bad configuration, a taken userid).
+``except restauth.RestauthError`` catches all of them, and nothing else.
+
+Where a class also derives from a built-in exception (``ValueError``, ``KeyError``), it is
+so that code written before the hierarchy existed (``except ValueError``) keeps working.
+
+This module imports nothing from restauth: every other module may import it.
+"""
 
 from __future__ import annotations
 
+__all__ = [
+    "ConfigError",
+    "MissingSecretKey",
+    "RestauthError",
+    "StoreUnavailable",
+    "UnknownUser",
+    "UsageError",
+    "UserExists",
+]
 
-class StoreUnavailable(Exception):
-    """A user store or token manager cannot be reached right now.
+
+class RestauthError(Exception):
+    """The root of every exception restauth defines."""
+
+
+class StoreUnavailable(RestauthError):
+    """A user store, token manager or other backend cannot be reached right now.
 
     The middleware answers 503 with ``Retry-After`` and never lets the request in
     (fail closed). Messages must not contain secrets: they may be logged.
     """
+
+
+class ConfigError(RestauthError, ValueError):
+    """A configuration file, table or value is not acceptable; the message names it.
+
+    Also a ``ValueError``, as it was before the hierarchy existed.
+    """
+
+
+class MissingSecretKey(RestauthError, ValueError):
+    """A persistent token manager was built without a key to sign its tokens with."""
+
+
+class UserExists(RestauthError, ValueError):
+    """Enrolment of a userid that is taken (every writable user store raises it)."""
+
+
+class UnknownUser(RestauthError, KeyError):
+    """A change (password, roles) to a userid the store does not hold.
+
+    ``args[0]`` is the userid. Also a ``KeyError``, as it was before the hierarchy
+    existed. Lookups never raise it: ``get`` answers ``None`` for an unknown user, and
+    ``remove`` ``False``.
+    """
+
+
+class UsageError(RestauthError):
+    """A mistake on the ``restauth`` command line: printed as one line, exit code 1."""

@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from restauth import PasswordHasher
+from restauth import PasswordHasher, RestauthError, UnknownUser, UserExists
 from restauth.users import WritableUserStore
 from tests.storage.conftest import UserFactory
 
@@ -24,11 +24,23 @@ def test_add_and_get(make_users: UserFactory, hasher: PasswordHasher) -> None:
 
 
 def test_duplicate_userid_is_refused(make_users: UserFactory) -> None:
+    """Every store raises the same exception: a RestauthError, and a ValueError as before."""
     users = make_users()
     users.add("alice", "one")
-    with pytest.raises(ValueError, match="already exists"):
+    with pytest.raises(UserExists, match="already exists") as refused:
         users.add("alice", "two")
+    assert isinstance(refused.value, RestauthError)
+    assert isinstance(refused.value, ValueError)
     assert users.get("alice") is not None
+
+
+def test_duplicate_hashed_userid_is_refused(
+    make_users: UserFactory, hasher: PasswordHasher
+) -> None:
+    users = make_users()
+    users.add("alice", "one")
+    with pytest.raises(UserExists, match="already exists"):
+        users.add_hashed("alice", hasher.hash("two"))
 
 
 def test_userid_is_stored_in_nfc(make_users: UserFactory) -> None:
@@ -37,7 +49,7 @@ def test_userid_is_stored_in_nfc(make_users: UserFactory) -> None:
     user = users.add(decomposed, "pw")
     assert user.userid == "zoë"
     assert users.get("zoë") is not None
-    with pytest.raises(ValueError, match="already exists"):
+    with pytest.raises(UserExists, match="already exists"):
         users.add("zoë", "pw")
 
 
@@ -74,13 +86,28 @@ def test_set_roles_keeps_the_stamp(make_users: UserFactory) -> None:
     assert users.get("alice").roles == frozenset()
 
 
-def test_changes_to_unknown_users_raise_key_error(make_users: UserFactory) -> None:
+def test_changes_to_unknown_users_raise_unknown_user(make_users: UserFactory) -> None:
+    """Every store raises the same exception: a RestauthError, and a KeyError as before."""
     users = make_users()
-    with pytest.raises(KeyError):
+    with pytest.raises(UnknownUser) as refused:
         users.set_password("ghost", "pw")
-    with pytest.raises(KeyError):
+    assert refused.value.args == ("ghost",)
+    assert isinstance(refused.value, RestauthError)
+    assert isinstance(refused.value, KeyError)
+    with pytest.raises(UnknownUser):
         users.set_roles("ghost", ["user"])
     assert users.remove("ghost") is False
+
+
+def test_changes_to_a_removed_user_raise_unknown_user(make_users: UserFactory) -> None:
+    users = make_users()
+    users.add("alice", "pw")
+    assert users.remove("alice") is True
+    with pytest.raises(UnknownUser):
+        users.set_password("alice", "new")
+    with pytest.raises(UnknownUser):
+        users.set_roles("alice", [])
+    assert users.remove("alice") is False
 
 
 def test_remove_and_list(make_users: UserFactory) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
+from restauth.errors import ConfigError as ConfigError  # defined with the others; importable here
+
 T = TypeVar("T")
 
 
@@ -38,10 +40,6 @@ def holds_password(value: str) -> bool:
         return parts.password is not None or any(k.strip().lower() == "password" for k, _ in query)
     except ValueError:  # e.g. an unclosed IPv6 bracket: refuse rather than guess
         return True
-
-
-class ConfigError(ValueError):
-    """A mistake in a configuration; the message names the table and the key."""
 
 
 def type_name(value: object) -> str:

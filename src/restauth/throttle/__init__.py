@@ -8,10 +8,18 @@ modules or the user and token stores.
 
 from restauth.throttle.policy import (
     MemoryThrottleStore,
+    SharesThrottleCounters,
     Throttle,
     ThrottlePolicy,
     ThrottleStore,
     shared_store,
 )
 
-__all__ = ["MemoryThrottleStore", "Throttle", "ThrottlePolicy", "ThrottleStore", "shared_store"]
+__all__ = [
+    "MemoryThrottleStore",
+    "SharesThrottleCounters",
+    "Throttle",
+    "ThrottlePolicy",
+    "ThrottleStore",
+    "shared_store",
+]

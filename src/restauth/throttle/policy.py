@@ -45,7 +45,8 @@ worker of a multi-process server counts alone, and past ``max_entries`` counters
 least recently used are forgotten), the SQLite store (:mod:`restauth.throttle.sqlite`)
 every process using the same file on one machine, the Redis store
 (:mod:`restauth.throttle.redis`) every node. The middleware picks the token manager's
-``throttle_store()`` when it has one (SQLite and Redis do). A store that cannot answer
+``throttle_store()`` when it has one (SQLite and Redis do), else the user store's
+(:class:`SharesThrottleCounters`, :func:`shared_store`). A store that cannot answer
 is a 503, never an attempt let through uncounted.
 """
 
@@ -58,7 +59,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from restauth._time import Clock
 from restauth.frozen import fast_init
@@ -113,6 +114,19 @@ class ThrottleStore(Protocol):
     def add_failure(self, key: str, now: float, window: float) -> Counter: ...
 
     def reset(self, key: str) -> None: ...
+
+
+@runtime_checkable
+class SharesThrottleCounters(Protocol):
+    """An optional member of a token manager, user store or revocation store: failure
+    counters kept where the store keeps its data, shared by everything that shares it.
+
+    ``throttle_store()`` returns a :class:`ThrottleStore` (a SQLite file, a Redis), or
+    ``None`` when the store is private to this process (count in memory). Called once,
+    when the middleware is built; see :func:`shared_store`.
+    """
+
+    def throttle_store(self) -> ThrottleStore | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,13 +323,13 @@ class Throttle:
 
 def shared_store(*sources: object) -> ThrottleStore | None:
     """The counter store the first of ``sources`` (token manager, then user store) offers
-    through ``throttle_store()``: a SQLite file or a Redis every process and node using it
-    shares. ``None``: count in this process (memory)."""
+    through ``throttle_store()`` (:class:`SharesThrottleCounters`): a SQLite file or a Redis
+    every process and node using it shares. ``None``: count in this process (memory)."""
     for source in sources:
-        make = getattr(source, "throttle_store", None)
-        store = make() if callable(make) else None
-        if store is not None:
-            return store  # type: ignore[no-any-return]
+        if isinstance(source, SharesThrottleCounters):
+            store = source.throttle_store()
+            if store is not None:
+                return store
     return None
 
 

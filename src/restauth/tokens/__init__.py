@@ -2,6 +2,7 @@
 
 from restauth._time import as_seconds
 from restauth.tokens.base import (
+    LimitsTokenLength,
     MissingSecretKey,
     TokenCodec,
     TokenGrant,
@@ -11,6 +12,7 @@ from restauth.tokens.memory import MemoryTokenManager
 from restauth.tokens.sqlite import SQLiteTokenManager
 
 __all__ = [
+    "LimitsTokenLength",
     "MemoryTokenManager",
     "MissingSecretKey",
     "SQLiteTokenManager",

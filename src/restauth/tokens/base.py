@@ -16,6 +16,7 @@ from binascii import b2a_base64
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from restauth.errors import MissingSecretKey as MissingSecretKey  # its old home: importable here
 from restauth.frozen import fast_init
 
 DEFAULT_TTL = 15 * 60.0
@@ -50,9 +51,20 @@ class TokenGrant:
 class TokenManager(Protocol):
     """Issue, check (and renew), look up and revoke tokens; one current token per user.
 
-    Every method may raise :class:`restauth.StoreUnavailable`. Expiry is judged by the
-    manager's ``clock()``: ``ttl`` is an idle timeout renewed on each use,
-    ``max_lifetime`` an absolute cap since issue.
+    Every method may raise :class:`restauth.StoreUnavailable` (the request is answered
+    503, never let in). Expiry is judged by the manager's ``clock()``: ``ttl`` is an idle
+    timeout renewed on each use, ``max_lifetime`` an absolute cap since issue.
+
+    Optional members, each a protocol of its own, read once when the middleware is built
+    (never per request):
+
+    - ``max_token_length`` (:class:`LimitsTokenLength`): the longest token worth trying
+      when a Basic password may be a token (default 256; a JWT is longer).
+    - ``throttle_store()`` (:class:`restauth.throttle.policy.SharesThrottleCounters`):
+      failure counters beside the tokens (a SQLite file, a Redis), so every process and
+      node sharing them throttles together. Preferred over the user store's.
+    - ``close()`` (:class:`restauth._storage.Closeable`): release connections; the CLI
+      calls it when a command is done.
     """
 
     ttl: float
@@ -117,16 +129,28 @@ class TokenCodec:
         return encoded[:-1].decode("ascii")  # 43 characters: the one "=" dropped
 
 
-def looks_like_token(value: str, max_length: int = 256) -> bool:
+DEFAULT_MAX_TOKEN_LENGTH = 256
+
+
+@runtime_checkable
+class LimitsTokenLength(Protocol):
+    """An optional member of a :class:`TokenManager`: how long its tokens may be.
+
+    A Basic password is tried as a token (token-as-password) only when it looks like one
+    and is at most ``max_token_length`` characters (256 without this member): enough
+    for ``id.mac`` tokens, too short for a JWT. Read once, when the middleware is built.
+    """
+
+    @property
+    def max_token_length(self) -> int: ...
+
+
+def looks_like_token(value: str, max_length: int = DEFAULT_MAX_TOKEN_LENGTH) -> bool:
     """Cheap shape test before a Basic password is tried as a token."""
     return "." in value and len(value) <= max_length
 
 
 SECRET_KEY_ENV = "RESTAUTH_SECRET_KEY"
-
-
-class MissingSecretKey(ValueError):
-    """A persistent token manager was built without a key to sign its tokens with."""
 
 
 def persistent_secret_key(secret_key: bytes | str | None, manager: str) -> bytes | str:

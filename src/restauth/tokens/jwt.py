@@ -48,7 +48,7 @@ from restauth.tokens.base import (
     DEFAULT_TTL,
     TokenGrant,
 )
-from restauth.tokens.revocation import MemoryRevocation, RevocationStore
+from restauth.tokens.revocation import HasHorizon, MemoryRevocation, RevocationStore
 
 TOKEN_TYPE = "restauth+jwt"
 MAX_TOKEN_SIZE = 4096  # checked before any decoding; restauth's own tokens are ~400-700 bytes
@@ -300,8 +300,7 @@ class JWTTokenManager:
         self.revocation: RevocationStore = (
             revocation if revocation is not None else MemoryRevocation()
         )
-        horizon = getattr(self.revocation, "horizon", None)
-        if horizon is not None and horizon < self.max_lifetime:
+        if isinstance(self.revocation, HasHorizon) and self.revocation.horizon < self.max_lifetime:
             raise ValueError("the revocation cache's horizon must be at least max_lifetime")
         self.clock = clock
         self.max_token_size = max_token_size

@@ -34,7 +34,17 @@ if TYPE_CHECKING:
 
 @runtime_checkable
 class RevocationStore(Protocol):
-    """Where "not before" instants are kept. Every method may raise ``StoreUnavailable``."""
+    """Where "not before" instants are kept. Every method may raise ``StoreUnavailable``.
+
+    Optional members, each a protocol of its own, read once when the token manager or
+    the middleware is built (never per request):
+
+    - ``horizon`` (:class:`HasHorizon`): how far back the store remembers; the token
+      manager refuses one shorter than its ``max_lifetime``.
+    - ``throttle_store()`` (:class:`restauth.throttle.policy.SharesThrottleCounters`):
+      failure counters beside the records, so every node sharing them throttles together
+      (the JWT token manager offers them as its own).
+    """
 
     def revoke(self, userid: str, not_before: float, forget_before: float) -> None:
         """Record that the user's tokens from ``not_before`` or earlier are dead.
@@ -53,6 +63,19 @@ class RevocationStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class HasHorizon(Protocol):
+    """An optional member of a :class:`RevocationStore`: it remembers records of the last
+    ``horizon`` seconds only (a cache such as :class:`CachedRevocation`).
+
+    A token manager whose ``max_lifetime`` is longer refuses the store at construction:
+    a revocation would be forgotten while tokens it must kill are still alive.
+    """
+
+    @property
+    def horizon(self) -> float: ...
 
 
 class MemoryRevocation:

@@ -6,9 +6,12 @@ import hashlib
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from restauth.wire.credentials import normalize
+
+if TYPE_CHECKING:
+    from restauth.passwords.hasher import PasswordHasher
 
 MAX_USERID_LENGTH = 255
 
@@ -33,7 +36,21 @@ class UserStore(Protocol):
     """What the middleware needs from a user store: one lookup.
 
     ``get`` returns ``None`` for an unknown user and raises
-    :class:`restauth.StoreUnavailable` when the backend cannot be reached.
+    :class:`restauth.StoreUnavailable` when the backend cannot be reached (the request
+    is answered 503, never let in). It is called on every password login, so it should
+    be one round trip.
+
+    Optional members, each a protocol of its own, read once when the middleware is built
+    (never per request):
+
+    - ``hasher`` (:class:`HasPasswordHasher`): the :class:`~restauth.PasswordHasher` the
+      store hashes with; the middleware verifies and rehashes with the same one unless
+      it is given ``password_hasher=``.
+    - ``throttle_store()`` (:class:`restauth.throttle.policy.SharesThrottleCounters`):
+      failure counters kept beside the users (a SQLite file, a Redis), so every process
+      sharing the store throttles together when the token manager offers none.
+    - ``close()`` (:class:`restauth._storage.Closeable`): release connections; the CLI
+      calls it when a command is done.
     """
 
     def get(self, userid: str) -> User | None: ...
@@ -41,7 +58,13 @@ class UserStore(Protocol):
 
 @runtime_checkable
 class WritableUserStore(UserStore, Protocol):
-    """A store restauth can manage (the CLI, the demo, tests)."""
+    """A store restauth can manage (the CLI, the demo, tests).
+
+    ``add`` raises :class:`restauth.UserExists` for a taken userid; ``set_password`` and
+    ``set_roles`` raise :class:`restauth.UnknownUser` (a ``KeyError``) for a userid the
+    store does not hold; ``remove`` answers ``False`` for one. A value that is not
+    acceptable (see :func:`check_userid`, :func:`check_roles`) is a ``ValueError``.
+    """
 
     def add(self, userid: str, password: str, roles: Iterable[str] = ()) -> User: ...
 
@@ -63,6 +86,19 @@ class WritableUserStore(UserStore, Protocol):
         meanwhile wins). Raises :class:`restauth.StoreUnavailable` like ``get``.
         """
         ...
+
+
+@runtime_checkable
+class HasPasswordHasher(Protocol):
+    """An optional member of a :class:`UserStore`: the hasher its hashes were made with.
+
+    The middleware (without ``password_hasher=``) verifies passwords and rehashes weak
+    hashes with it, so the store and the login agree on the scheme and its cost.
+    Read once, when the middleware is built.
+    """
+
+    @property
+    def hasher(self) -> PasswordHasher: ...
 
 
 def stamp_of(password_hash: str) -> str:

@@ -7,6 +7,7 @@ import hmac
 import threading
 from collections.abc import Iterable, Iterator
 
+from restauth.errors import UnknownUser, UserExists
 from restauth.passwords.hasher import PasswordHasher
 from restauth.users.base import User, check_roles, check_userid, stamp_of
 
@@ -28,7 +29,8 @@ class MemoryUserStore:
         return self._users.get(userid)
 
     def add(self, userid: str, password: str, roles: Iterable[str] = ()) -> User:
-        """Enrol a user; ``ValueError`` if the userid exists or a value is not acceptable."""
+        """Enrol a user; :class:`~restauth.errors.UserExists` if the userid is taken,
+        ``ValueError`` if a value is not acceptable."""
         userid = check_userid(userid)
         role_set = check_roles(roles)
         password_hash = self.hasher.hash(password)
@@ -71,16 +73,16 @@ class MemoryUserStore:
     def _require(self, userid: str) -> User:
         user = self._users.get(userid)
         if user is None:
-            raise KeyError(userid)
+            raise UnknownUser(userid)
         return user
 
     def _put(self, userid: str, password_hash: str, roles: frozenset[str], *, new: bool) -> User:
         user = User(userid, password_hash, roles, stamp_of(password_hash))
         with self._lock:
             if new and userid in self._users:
-                raise ValueError(f"user {userid!r} already exists")
+                raise UserExists(f"user {userid!r} already exists")
             if not new and userid not in self._users:
-                raise KeyError(userid)
+                raise UnknownUser(userid)
             self._users[userid] = user
         return user
 

@@ -17,9 +17,9 @@ import psycopg
 import psycopg_pool
 
 from restauth._storage.schema import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, needs_creation
-from restauth.errors import StoreUnavailable
+from restauth.errors import StoreUnavailable, UserExists
 from restauth.passwords.hasher import PasswordHasher
-from restauth.users.sql import SCHEMA_VERSION, TABLE, SQLUserStore, UserExists
+from restauth.users.sql import SCHEMA_VERSION, TABLE, SQLUserStore
 
 SCHEMA = [
     f"CREATE TABLE IF NOT EXISTS {TABLE} ("

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
+from restauth.errors import UnknownUser
+from restauth.errors import UserExists as UserExists  # its old home: still importable here
 from restauth.passwords.hasher import PasswordHasher
 from restauth.users.base import User, check_roles, check_userid, stamp_of
 from restauth.wire.credentials import normalize
@@ -16,10 +18,6 @@ from restauth.wire.credentials import normalize
 SCHEMA_VERSION = 1
 TABLE = "restauth_users"
 COLUMNS = "userid, password_hash, roles, stamp"
-
-
-class UserExists(ValueError):
-    """Enrolment of a userid that is taken."""
 
 
 def encode_roles(roles: frozenset[str]) -> str:
@@ -59,7 +57,8 @@ class SQLUserStore:
         return User(str(found_userid), str(password_hash), decode_roles(str(roles)), str(stamp))
 
     def add(self, userid: str, password: str, roles: Iterable[str] = ()) -> User:
-        """Enrol a user; ``ValueError`` if the userid exists or a value is not acceptable."""
+        """Enrol a user; :class:`UserExists` if the userid is taken, ``ValueError`` if a
+        value is not acceptable."""
         userid, role_set = check_userid(userid), check_roles(roles)
         return self._insert(userid, self.hasher.hash(password), role_set)
 
@@ -110,12 +109,12 @@ class SQLUserStore:
     def _update(self, userid: str, assignments: str, parameters: Sequence[object]) -> None:
         sql = self._sql(f"UPDATE {TABLE} SET {assignments} WHERE userid = ?")
         if self._modify(sql, parameters) == 0:
-            raise KeyError(userid)  # removed meanwhile
+            raise UnknownUser(userid)  # removed meanwhile
 
     def _require(self, userid: str) -> User:
         user = self.get(normalize(userid))
         if user is None:
-            raise KeyError(userid)
+            raise UnknownUser(userid)
         return user
 
     def _sql(self, sql: str) -> str:

@@ -7,9 +7,10 @@ import sqlite3
 from collections.abc import Sequence
 
 from restauth._storage.sqlite import DEFAULT_TIMEOUT, SQLiteDatabase
+from restauth.errors import UserExists
 from restauth.passwords.hasher import PasswordHasher
 from restauth.throttle.sqlite import SQLiteThrottleStore
-from restauth.users.sql import SCHEMA_VERSION, TABLE, SQLUserStore, UserExists
+from restauth.users.sql import SCHEMA_VERSION, TABLE, SQLUserStore
 
 SCHEMA = [
     f"CREATE TABLE {TABLE} ("
