@@ -253,16 +253,16 @@ def test_challenge_off_never_sends_www_authenticate(tmp_path: Path) -> None:
 
 def test_password_cache_settings(tmp_path: Path) -> None:
     on = from_config(echo_app, write(tmp_path, ""), environ={})
-    assert on.authenticator.cache is not None
+    assert on.options.password_cache is not None
     off = from_config(echo_app, write(tmp_path, "[restauth]\npassword_cache = false\n"), environ={})
-    assert off.authenticator.cache is None
+    assert off.options.password_cache is None
     tuned = from_config(
         echo_app,
         write(tmp_path, "[restauth.password_cache]\nttl = 30\nmax_entries = 5\n"),
         environ={},
     )
-    assert tuned.authenticator.cache is not None
-    assert (tuned.authenticator.cache.ttl, tuned.authenticator.cache.max_entries) == (30.0, 5)
+    assert tuned.options.password_cache is not None
+    assert (tuned.options.password_cache.ttl, tuned.options.password_cache.max_entries) == (30.0, 5)
     with pytest.raises(ConfigError, match=r"\[restauth.password_cache\]: unknown key size"):
         load_config(write(tmp_path, "[restauth.password_cache]\nsize = 5\n"), environ={})
 

@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from restauth.wire.forwarded import TrustedProxies
+from restauth.middleware import EnvironRequest
+from restauth.wire.forwarded import TrustedProxies as RealTrustedProxies
+
+
+def view(environ: Any) -> Any:
+    return EnvironRequest(environ) if isinstance(environ, dict) else environ
+
+
+class TrustedProxies(RealTrustedProxies):
+    """The real class, asked with WSGI environ dicts (through the WSGI adapter's view)."""
+
+    def client_address(self, environ: Any) -> str:  # type: ignore[override]
+        return super().client_address(view(environ))
+
+    def is_https(self, environ: Any) -> bool:  # type: ignore[override]
+        return super().is_https(view(environ))
+
+    def origin(self, environ: Any) -> str:  # type: ignore[override]
+        return super().origin(view(environ))
 
 
 def test_without_proxies_the_peer_is_the_client() -> None:

@@ -242,8 +242,8 @@ def test_K8_restheart_tokens_are_shared_by_all_nodes_and_revoked_everywhere(
 _REVIEWED_EQUALITIES = {
     ("cli.py", "getpass.getpass('Repeat password: ') != password"),  # local prompt
     ("endpoints.py", "path == self.tokens_path"),  # configuration
-    ("middleware.py", "name == self.query_token"),  # a parameter name
-    ("middleware.py", "n != self.query_token"),
+    ("gate.py", "key == name"),  # a query parameter name
+    ("gate.py", "key != name"),
     ("jwt.py", "header.get('typ') != TOKEN_TYPE"),  # a public header field
 }
 _SECRET_NAME = re.compile(r"password|passwd|token|mac|secret|digest|hash|key|credential", re.I)

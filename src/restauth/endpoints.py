@@ -11,15 +11,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
-
-from webob import Request
 
 from restauth import audit, backend
 from restauth.authenticator import Authenticated
-from restauth.tokens.base import TokenGrant, TokenManager
-from restauth.wire.cookies import CookieMode
+from restauth.tokens.base import TokenGrant
 from restauth.wire.credentials import (
     BasicCredentials,
     Credentials,
@@ -27,45 +24,36 @@ from restauth.wire.credentials import (
     check_credentials,
     normalize,
 )
-from restauth.wire.forwarded import TrustedProxies
-from restauth.wire.responses import Challenges, Header, Reply, empty_reply, json_reply, problem
+from restauth.wire.request import Request
+from restauth.wire.responses import Header, Reply, empty_reply, json_reply, problem
 from restauth.wire.token_headers import NO_STORE, format_instant
+
+if TYPE_CHECKING:
+    from restauth.gate import Gate
+    from restauth.options import Options
 
 MAX_LOGIN_BODY = 16 * 1024
 _FORM = "application/x-www-form-urlencoded"
-
-AuthResult = Authenticated | Reply | None
-Authenticate = Callable[[dict[str, Any], Credentials | None], AuthResult]
+_TOO_LARGE = problem(413, "The login body is too large.")
+_SHORT = problem(400, "The login body ended before its Content-Length.")
+_NOT_CREDENTIALS = problem(400, "Send JSON or a form with string 'username' and 'password'.")
+_UNKNOWN_CHARSET = problem(415, "Send the login form in UTF-8 or another charset Python knows.")
 
 
 class Endpoints:
-    """Routes and answers requests under ``tokens_path`` and ``roles_path``."""
+    """Routes and answers requests under ``tokens_path`` and ``roles_path``, through the
+    same :class:`~restauth.gate.Gate` as every other request."""
 
-    def __init__(
-        self,
-        *,
-        tokens: TokenManager | None,
-        challenges: Challenges,
-        tokens_path: str,
-        roles_path: str,
-        authenticate: Authenticate,
-        grant_for: Callable[[Authenticated], TokenGrant],
-        headers_for: Callable[[TokenGrant], list[Header]],
-        cookie: CookieMode | None = None,
-        proxies: TrustedProxies | None = None,
-    ) -> None:
-        self._tokens = tokens
-        self._challenges = challenges
-        self.tokens_path = tokens_path
-        self.roles_path = roles_path
-        self._tokens_prefix = tokens_path + "/"
-        self._roles_prefix = roles_path + "/"
-        self._authenticate = authenticate
-        self._grant_for = grant_for
-        self._headers_for = headers_for
-        self._cookie = cookie
-        self._proxies = proxies or TrustedProxies()
-        self._csrf_refused = cookie.csrf_refusal() if cookie else None
+    def __init__(self, options: Options, gate: Gate) -> None:
+        self._tokens = options.tokens
+        self._cookie = options.cookie
+        self._proxies = options.proxies
+        self._gate = gate
+        self._challenges = gate.challenges
+        self.tokens_path = options.tokens_path
+        self.roles_path = options.roles_path
+        self._tokens_prefix = options.tokens_path + "/"
+        self._roles_prefix = options.roles_path + "/"
 
     def owns(self, path: str) -> bool:
         """True for the paths these endpoints answer (checked on every request: keep it cheap)."""
@@ -75,54 +63,45 @@ class Endpoints:
             path == self.tokens_path or path.startswith(self._tokens_prefix)
         )
 
-    def handle(self, environ: dict[str, Any]) -> Reply:
-        path: str = environ.get("PATH_INFO", "")
-        method: str = environ.get("REQUEST_METHOD", "GET")
+    def handle(self, request: Request) -> Reply:
+        path, method = request.path, request.method
         if path == self.tokens_path:
             if method != "POST":
                 return problem(405, extra=[("Allow", "POST")])
-            return self._login(environ)
+            return self._login(request)
         if path.startswith(self._roles_prefix):
             if method != "GET":
                 return problem(405, extra=[("Allow", "GET")])
-            return self._own(environ, path[len(self._roles_prefix) :], self._roles)
+            return self._own(request, path[len(self._roles_prefix) :], self._roles)
         if method not in ("GET", "DELETE"):
             return problem(405, extra=[("Allow", "GET, DELETE")])
         action = self._token_info if method == "GET" else self._logout
-        return self._own(environ, path[len(self._tokens_prefix) :], action)
+        return self._own(request, path[len(self._tokens_prefix) :], action)
 
     # -- POST /tokens --------------------------------------------------------
 
-    def _login(self, environ: dict[str, Any]) -> Reply:
-        if self._cookie is not None and not self._cookie.csrf_ok(environ, self._proxies.origin):
-            assert self._csrf_refused is not None  # login CSRF: never set a cookie cross-site
+    def _login(self, request: Request) -> Reply:
+        cookie = self._cookie
+        if cookie is not None and not cookie.csrf_ok(request, self._proxies.origin):
+            assert self._gate.csrf_refused is not None  # login CSRF: never set a cookie cross-site
             audit.event("csrf.refused", outcome="403", level=logging.INFO)
-            return self._csrf_refused
-        request = Request(environ)
-        if request.content_length and request.content_length > MAX_LOGIN_BODY:
-            return problem(413, "The login body is too large.")
-        if request.content_length:
-            try:
-                request.body  # noqa: B018 - read and keep it: a short body is the client's fault
-            except OSError:  # webob's DisconnectionError is one: the client sent too little
-                return problem(400, "The login body ended before its Content-Length.")
-            credentials = _body_credentials(request)
-            if isinstance(credentials, Reply):
-                return credentials
-            if isinstance(credentials, Malformed):  # as Basic would refuse it: 401
-                audit.event("credentials.malformed", outcome="login_body", level=logging.DEBUG)
-                return self._challenges.plain_unauthorized
-            auth = self._authenticate(environ, credentials)
-        else:
-            auth = self._authenticate(environ, None)
+            return self._gate.csrf_refused
+        credentials = _login_credentials(request)
+        if isinstance(credentials, Reply):
+            return credentials
+        if isinstance(credentials, Malformed):  # as Basic would refuse it: 401
+            audit.event("credentials.malformed", outcome="login_body", level=logging.DEBUG)
+            return self._challenges.plain_unauthorized
+        auth = self._gate.authenticate(request, credentials)
         if not isinstance(auth, Authenticated):
             if isinstance(auth, Reply) and not auth.status.startswith("401"):
                 return auth  # 400, 403, 429, 431, 503: same answer as anywhere else
             return self._challenges.plain_unauthorized  # a login form never gets a challenge
         if auth.external:  # an identity provider's token is not exchanged for a restauth one
             return self._challenges.forbidden
-        assert self._tokens is not None  # the endpoint exists only with tokens on
-        grant = self._grant_for(auth)
+        return self._issued(auth, self._gate.grant_for(auth))
+
+    def _issued(self, auth: Authenticated, grant: TokenGrant) -> Reply:
         body = {
             "token": grant.token,
             "userid": auth.identity.userid,
@@ -139,12 +118,9 @@ class Endpoints:
     # -- /tokens/<userid>, /roles/<userid> -----------------------------------
 
     def _own(
-        self,
-        environ: dict[str, Any],
-        raw_userid: str,
-        action: Callable[[Authenticated], Reply],
+        self, request: Request, raw_userid: str, action: Callable[[Authenticated], Reply]
     ) -> Reply:
-        auth = self._authenticate(environ, None)
+        auth = self._gate.authenticate(request)
         if auth is None:
             return self._challenges.unauthorized
         if isinstance(auth, Reply):
@@ -156,7 +132,7 @@ class Endpoints:
     def _token_info(self, auth: Authenticated) -> Reply:
         if auth.external:  # no restauth token to describe; the provider's is the client's
             return self._challenges.forbidden
-        grant = self._grant_for(auth)
+        grant = self._gate.grant_for(auth)
         body = {
             "userid": grant.userid,
             "valid_until": format_instant(grant.valid_until),
@@ -178,17 +154,18 @@ class Endpoints:
         body = {"authenticated": True, "roles": sorted(auth.identity.roles)}
         if self._tokens is None or auth.external:
             return json_reply(200, body)
-        return json_reply(200, body, self._headers(self._grant_for(auth)))
+        return json_reply(200, body, self._headers(self._gate.grant_for(auth)))
 
     def _forbidden(self, auth: Authenticated) -> Reply:
         reply = self._challenges.forbidden
         if self._tokens is None or auth.external:
             return reply
         headers = [h for h in reply.headers if h[0] != "Cache-Control"]
-        return Reply(reply.status, headers + self._headers(self._grant_for(auth)), reply.body)
+        grant = self._gate.grant_for(auth)
+        return Reply(reply.status, headers + self._headers(grant), reply.body)
 
     def _headers(self, grant: TokenGrant) -> list[Header]:
-        return [*self._headers_for(grant), *NO_STORE]
+        return [*self._gate.token_headers(grant), *NO_STORE]
 
 
 def _path_userid(raw: str) -> str | None:
@@ -199,25 +176,35 @@ def _path_userid(raw: str) -> str | None:
         return None
 
 
-_NOT_CREDENTIALS = problem(400, "Send JSON or a form with string 'username' and 'password'.")
-_UNKNOWN_CHARSET = problem(415, "Send the login form in UTF-8 or another charset Python knows.")
+def _login_credentials(request: Request) -> Credentials | Malformed | Reply | None:
+    """The credentials in the login body, ``None`` without a body (then the request's own
+    ``Authorization`` counts), or the refusal: 413, 400 for a short or unreadable body."""
+    length = request.content_length
+    if not length:
+        return None
+    if length > MAX_LOGIN_BODY:
+        return _TOO_LARGE
+    try:
+        raw = request.read_body()
+    except OSError:  # the client sent fewer bytes than it announced
+        return _SHORT
+    return body_credentials(raw, request.header("content-type"))
 
 
-def _body_credentials(request: Request) -> BasicCredentials | Malformed | Reply:
+def body_credentials(raw: bytes, content_type: str | None) -> BasicCredentials | Malformed | Reply:
     """``username``/``password`` from a JSON object or an urlencoded form, checked by the
     rules Basic applies (:class:`Malformed` if they break one), else a 400 or 415.
 
-    The form is parsed here, not by WebOb: its ``POST`` raises on a charset other than
-    UTF-8, and a client's choice of charset must never look like a backend failure.
+    The form is read in its declared charset, ``%XX`` escapes and raw bytes alike (curl
+    ``-d`` sends raw UTF-8): a client's choice of charset is never a backend failure.
     """
+    media_type, charset = _media_type(content_type)
     try:
-        raw = request.body
-        if request.content_type == "application/json" or request.content_type.endswith("+json"):
+        if media_type == "application/json" or media_type.endswith("+json"):
             data = json.loads(raw.decode("utf-8"))
-        elif request.content_type == _FORM:
-            charset = request.charset or "utf-8"  # %XX and raw bytes alike (curl -d sends raw)
-            pairs = parse_qsl(raw.decode(charset), True, encoding=charset, errors="strict")
-            data = dict(pairs)
+        elif media_type == _FORM:
+            text = raw.decode(charset)
+            data = dict(parse_qsl(text, True, encoding=charset, errors="strict"))
         else:
             return _NOT_CREDENTIALS
     except LookupError:  # a charset Python does not know
@@ -230,3 +217,15 @@ def _body_credentials(request: Request) -> BasicCredentials | Malformed | Reply:
     if not isinstance(username, str) or not isinstance(password, str) or not username:
         return _NOT_CREDENTIALS
     return check_credentials(username, password)
+
+
+def _media_type(content_type: str | None) -> tuple[str, str]:
+    """``application/x-www-form-urlencoded; charset=ISO-8859-1`` → the type in lower case,
+    and the charset (UTF-8 when none is given)."""
+    kind, *parameters = (content_type or "").split(";")
+    charset = "utf-8"
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            charset = value.strip().strip('"')
+    return kind.strip().lower(), charset

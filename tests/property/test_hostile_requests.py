@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, quote_plus
 from hypothesis import given
 from hypothesis import strategies as st
 
+from restauth.middleware import EnvironRequest
 from restauth.wire.cookies import CookieMode
 from restauth.wire.credentials import BasicCredentials, TokenCredentials, parse_authorization
 
@@ -66,7 +67,7 @@ def owners(target: Target, request: HostileRequest) -> set[str]:
             if name == QUERY_TOKEN and value in by_token:
                 found.add(by_token[value])
     if target.cookie_mode:
-        cookie = CookieMode().read(request.environ())
+        cookie = CookieMode().read(EnvironRequest(request.environ()))
         if cookie in by_token:
             found.add(by_token[cookie])
     for userid, password in USERS.items():

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from restauth.middleware import EnvironRequest
 from restauth.wire.responses import Challenges, problem, unavailable, wants_no_challenge
 
 
@@ -64,7 +65,7 @@ def test_without_challenge_keeps_status_and_body() -> None:
     ],
 )
 def test_wants_no_challenge(environ: dict[str, object], expected: bool) -> None:
-    assert wants_no_challenge(environ) is expected
+    assert wants_no_challenge(EnvironRequest(environ)) is expected  # type: ignore[arg-type]
 
 
 def test_unavailable_says_when_to_retry() -> None:

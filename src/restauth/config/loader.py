@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from restauth.access.acl import ACL
+from restauth.access.acl import ACL, ACLRule
 from restauth.config.jwt import (
     BearerSpec,
     JWTSpec,
@@ -29,6 +29,7 @@ from restauth.config.jwt import (
 )
 from restauth.config.schema import ConfigError, Table
 from restauth.middleware import AuthMiddleware
+from restauth.options import Options
 from restauth.passwords.cache import DEFAULT_MAX_ENTRIES, PasswordCache
 from restauth.passwords.cache import DEFAULT_TTL as DEFAULT_CACHE_TTL
 from restauth.passwords.hasher import SCHEMES, PasswordHasher, looks_like_hash
@@ -178,63 +179,70 @@ class Config:
 
     def describe(self) -> dict[str, Any]:
         """The effective settings, secrets masked: what ``restauth check-config`` prints."""
-        users: dict[str, Any] = {
-            "kind": self.users.kind,
-            "scheme": self.users.scheme,
-            "bcrypt_rounds": self.users.rounds,
-        }
-        if self.users.path is not None:
-            users["path"] = str(self.users.path)
-        if self.users.dsn is not None:
-            users["dsn"] = _mask_url(self.users.dsn)
-            users["dsn_from"] = f"${self.users.dsn_env}" if self.users.dsn_env else "file"
-            users |= {f"pool_{k}" if k != "timeout" else k: v for k, v in self.users.pool.items()}
-        if self.users.accounts:
-            users["accounts"] = [
-                {"userid": a.userid, "roles": list(a.roles), "password_hash": MASK}
-                for a in self.users.accounts
-            ]
-        spec = self.tokens
-        tokens: dict[str, Any] = {"kind": spec.kind}
-        if spec.kind != "none":
-            tokens |= {"ttl": spec.ttl, "max_lifetime": spec.max_lifetime}
-            tokens["secret_key"] = (
-                f"{MASK} (from ${spec.secret_key_env})" if spec.secret_key else "random per process"
-            )
-        if spec.path is not None:
-            tokens["path"] = str(spec.path)
-        if spec.url is not None:
-            tokens |= {"url": _mask_url(spec.url), "prefix": spec.prefix}
-        if spec.jwt is not None:
-            tokens |= spec.jwt.describe()
         restauth = {key: _describe_option(value) for key, value in self.options.items()}
         restauth["throttle"] = asdict(self.throttle) if self.throttle else False
-        acl = [
-            {
-                "path": rule.path,
-                "methods": sorted(rule.methods) if rule.methods else "*",
-                "roles": sorted(rule.roles),
-            }
-            for rule in (self.acl.rules if self.acl else ())
-        ]
-        bearers = [
-            {
-                "issuer": b.issuer,
-                "audience": b.audience,
-                "jwks_url": b.jwks_url,
-                "userid_claim": b.userid_claim,
-                "roles_claim": b.roles_claim,
-            }
-            for b in self.bearers
-        ]
         return {
             "source": self.source,
             "restauth": restauth,
-            "users": users,
-            "tokens": tokens,
-            "acl": acl,
-            "bearer": bearers,
+            "users": _describe_users(self.users),
+            "tokens": _describe_tokens(self.tokens),
+            "acl": [_describe_rule(rule) for rule in (self.acl.rules if self.acl else ())],
+            "bearer": [_describe_bearer(bearer) for bearer in self.bearers],
         }
+
+
+def _describe_users(spec: UsersSpec) -> dict[str, Any]:
+    users: dict[str, Any] = {
+        "kind": spec.kind,
+        "scheme": spec.scheme,
+        "bcrypt_rounds": spec.rounds,
+    }
+    if spec.path is not None:
+        users["path"] = str(spec.path)
+    if spec.dsn is not None:
+        users["dsn"] = _mask_url(spec.dsn)
+        users["dsn_from"] = f"${spec.dsn_env}" if spec.dsn_env else "file"
+        users |= {f"pool_{k}" if k != "timeout" else k: v for k, v in spec.pool.items()}
+    if spec.accounts:
+        users["accounts"] = [
+            {"userid": a.userid, "roles": list(a.roles), "password_hash": MASK}
+            for a in spec.accounts
+        ]
+    return users
+
+
+def _describe_tokens(spec: TokensSpec) -> dict[str, Any]:
+    tokens: dict[str, Any] = {"kind": spec.kind}
+    if spec.kind != "none":
+        tokens |= {"ttl": spec.ttl, "max_lifetime": spec.max_lifetime}
+        tokens["secret_key"] = (
+            f"{MASK} (from ${spec.secret_key_env})" if spec.secret_key else "random per process"
+        )
+    if spec.path is not None:
+        tokens["path"] = str(spec.path)
+    if spec.url is not None:
+        tokens |= {"url": _mask_url(spec.url), "prefix": spec.prefix}
+    if spec.jwt is not None:
+        tokens |= spec.jwt.describe()
+    return tokens
+
+
+def _describe_rule(rule: ACLRule) -> dict[str, Any]:
+    return {
+        "path": rule.path,
+        "methods": sorted(rule.methods) if rule.methods else "*",
+        "roles": sorted(rule.roles),
+    }
+
+
+def _describe_bearer(bearer: BearerSpec) -> dict[str, Any]:
+    return {
+        "issuer": bearer.issuer,
+        "audience": bearer.audience,
+        "jwks_url": bearer.jwks_url,
+        "userid_claim": bearer.userid_claim,
+        "roles_claim": bearer.roles_claim,
+    }
 
 
 def _describe_option(value: object) -> object:
@@ -312,19 +320,16 @@ def _read(data: dict[str, Any], name: str, base: Path, env: Mapping[str, str]) -
 
 
 def _check_options(options: dict[str, Any], *, tokens_enabled: bool) -> None:
-    """Let the middleware judge its own keywords now, around throwaway stores."""
+    """Judge the file's keywords by the rules the code is judged by (:meth:`Options.build`),
+    around stores that cost nothing: no middleware, no connection."""
     from restauth.tokens.memory import MemoryTokenManager
     from restauth.users.memory import MemoryUserStore
 
     tokens = MemoryTokenManager() if tokens_enabled else None
     try:
-        AuthMiddleware(_nothing, users=MemoryUserStore(), tokens=tokens, throttle=None, **options)
+        Options.build(users=MemoryUserStore(), tokens=tokens, throttle=None, **options)
     except ValueError as error:
         raise ConfigError(f"[restauth]: {error}") from None
-
-
-def _nothing(environ: Any, start_response: Any) -> list[bytes]:  # pragma: no cover
-    return []
 
 
 def _read_main(table: Table) -> tuple[dict[str, Any], ThrottlePolicy | None]:

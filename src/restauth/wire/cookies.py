@@ -19,10 +19,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from restauth.wire.forwarded import normalize_origin
 from restauth.wire.responses import Header, Reply, problem
+
+if TYPE_CHECKING:
+    from restauth.wire.request import Request
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 6265 cookie-name (a token)
@@ -53,7 +56,7 @@ class CookieMode:
 
     @property
     def _csrf_key(self) -> str:
-        return "HTTP_" + self.csrf_header.upper().replace("-", "_")
+        return self.csrf_header.lower()
 
     def _attributes(self) -> str:
         secure = "; Secure" if self.secure else ""
@@ -69,9 +72,9 @@ class CookieMode:
             f"{self.name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; {self._attributes()}",
         )
 
-    def read(self, environ: dict[str, Any]) -> str | None:
+    def read(self, request: Request) -> str | None:
         """The token in the request's cookie, if any (the last one wins if repeated)."""
-        header = environ.get("HTTP_COOKIE")
+        header = request.header("cookie")
         if not header or self.name not in header:
             return None
         found = None
@@ -81,12 +84,12 @@ class CookieMode:
                 found = value.strip().strip('"')
         return found or None
 
-    def csrf_ok(self, environ: dict[str, Any], own_origin: Callable[[dict[str, Any]], str]) -> bool:
+    def csrf_ok(self, request: Request, own_origin: Callable[[Request], str]) -> bool:
         """Safe methods need nothing; unsafe ones need the custom header and must not be
         cross-site. ``own_origin`` gives the request's origin (called only when needed)."""
-        if environ.get("REQUEST_METHOD", "GET") not in UNSAFE_METHODS:
+        if request.method not in UNSAFE_METHODS:
             return True
-        return self._csrf_key in environ and not is_cross_site(environ, own_origin)
+        return request.has_header(self._csrf_key) and not is_cross_site(request, own_origin)
 
     def csrf_refusal(self) -> Reply:
         return problem(
@@ -96,13 +99,13 @@ class CookieMode:
         )
 
 
-def is_cross_site(environ: dict[str, Any], own_origin: Callable[[dict[str, Any]], str]) -> bool:
+def is_cross_site(request: Request, own_origin: Callable[[Request], str]) -> bool:
     """What the browser says: ``Sec-Fetch-Site: cross-site``, or an ``Origin`` that is
     ``null`` or another origin than the request's own. Without either header (an older
     browser, a script), only the custom header speaks."""
-    if environ.get("HTTP_SEC_FETCH_SITE", "").strip().lower() == "cross-site":
+    if (request.header("sec-fetch-site") or "").strip().lower() == "cross-site":
         return True
-    origin = environ.get("HTTP_ORIGIN")
+    origin = request.header("origin")
     if origin is None:
         return False
-    return normalize_origin(origin) != own_origin(environ)  # "null" never matches
+    return normalize_origin(origin) != own_origin(request)  # "null" never matches

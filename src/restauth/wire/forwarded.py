@@ -16,7 +16,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
+
+from restauth.wire.request import HeaderSet
+
+if TYPE_CHECKING:
+    from restauth.wire.request import Request
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -51,10 +56,10 @@ class TrustedProxies:
             return False
         return any(ip in network for network in self._networks)
 
-    def client_address(self, environ: dict[str, Any]) -> str:
+    def client_address(self, request: Request) -> str:
         """The rightmost ``X-Forwarded-For`` hop that is not a trusted proxy, else the peer."""
-        peer = str(environ.get("REMOTE_ADDR") or "unknown")
-        forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+        peer = request.peer or "unknown"
+        forwarded = request.header("x-forwarded-for")
         if not forwarded or not self.trusts(peer):
             return peer
         for hop in reversed(forwarded.split(",")):
@@ -63,33 +68,29 @@ class TrustedProxies:
                 return hop if _is_ip(hop) else peer
         return peer
 
-    def is_https(self, environ: dict[str, Any]) -> bool:
+    def is_https(self, request: Request) -> bool:
         """Whether the client spoke HTTPS, as far as this server can know.
 
         A trusted proxy is believed through ``X-Forwarded-Proto`` or ``Forwarded: proto=``
         only: another scheme header may be the client's, passed on by a proxy that does
         not set it (nginx forwards ``X-Forwarded-Ssl`` untouched)."""
-        if self._networks and self.trusts(environ.get("REMOTE_ADDR")):
-            proto = environ.get("HTTP_X_FORWARDED_PROTO")
+        if self._networks and self.trusts(request.peer):
+            proto = request.header("x-forwarded-proto")
             if proto is not None:
                 return _rightmost(proto).lower() == "https"
-            forwarded = _forwarded_proto(environ.get("HTTP_FORWARDED"))
+            forwarded = _forwarded_proto(request.header("forwarded"))
             if forwarded is not None:
                 return forwarded == "https"
-        if environ.get("wsgi.url_scheme") != "https":
+        if request.scheme != "https":
             return False
-        return not _claims_scheme(environ)  # the server may have rewritten it on a client's word
+        return not _claims_scheme(request)  # the server may have rewritten it on a client's word
 
-    def origin(self, environ: dict[str, Any]) -> str:
+    def origin(self, request: Request) -> str:
         """This request's own origin (RFC 6454), as a browser would write it in ``Origin``."""
-        scheme = "https" if self.is_https(environ) else "http"
-        host = environ.get("HTTP_X_FORWARDED_HOST")
-        if host and self.trusts(environ.get("REMOTE_ADDR")):
-            host = _rightmost(host)
-        else:
-            host = environ.get("HTTP_HOST") or (
-                f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
-            )
+        scheme = "https" if self.is_https(request) else "http"
+        forwarded = request.header("x-forwarded-host")
+        trusted = forwarded and self.trusts(request.peer)
+        host = _rightmost(forwarded) if forwarded and trusted else request.host
         return normalize_origin(f"{scheme}://{host}")
 
 
@@ -119,19 +120,28 @@ def _forwarded_proto(header: str | None) -> str | None:
     return None
 
 
-def _claims_scheme(environ: dict[str, Any]) -> bool:
-    """A header a proxy (or a client posing as one) uses to tell the original scheme; the
-    ones gunicorn's ``secure_scheme_headers`` and werkzeug's ``ProxyFix`` read. Spelled
-    out rather than looped: this runs on every credentialed request over HTTPS."""
-    return (
-        "HTTP_X_FORWARDED_PROTO" in environ
-        or "HTTP_X_FORWARDED_PROTOCOL" in environ
-        or "HTTP_X_FORWARDED_SCHEME" in environ
-        or "HTTP_X_FORWARDED_SSL" in environ
-        or "HTTP_X_URL_SCHEME" in environ
-        or "HTTP_FRONT_END_HTTPS" in environ
-        or "proto=" in environ.get("HTTP_FORWARDED", "").lower()
-    )
+# Headers a proxy (or a client posing as one) uses to tell the original scheme: the ones
+# gunicorn's secure_scheme_headers and werkzeug's ProxyFix read.
+SCHEME_HEADERS = HeaderSet(
+    "x-forwarded-proto",
+    "x-forwarded-protocol",
+    "x-forwarded-scheme",
+    "x-forwarded-ssl",
+    "x-url-scheme",
+    "front-end-https",
+)
+
+
+_SCHEME_OR_FORWARDED = HeaderSet(*SCHEME_HEADERS.names, "forwarded")
+
+
+def _claims_scheme(request: Request) -> bool:
+    if not request.has_any_header(_SCHEME_OR_FORWARDED):
+        return False  # the common case, in one call
+    if request.has_any_header(SCHEME_HEADERS):
+        return True
+    forwarded = request.header("forwarded")
+    return forwarded is not None and "proto=" in forwarded.lower()
 
 
 def _is_ip(text: str) -> bool:

@@ -13,7 +13,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
+
+if TYPE_CHECKING:
+    from restauth.wire.request import Request
 
 Header = tuple[str, str]
 
@@ -75,22 +79,27 @@ def empty_reply(code: int, extra: Iterable[Header] = ()) -> Reply:
     return Reply(status_line(code), [("Content-Length", "0"), *extra], b"")
 
 
-def wants_no_challenge(environ: dict[str, object]) -> bool:
+def wants_no_challenge(request: Request) -> bool:
     """``No-Auth-Challenge`` (any value, even empty) or ``noauthchallenge`` in the query."""
-    if "HTTP_NO_AUTH_CHALLENGE" in environ:
+    if request.has_header("no-auth-challenge"):
         return True
-    query = environ.get("QUERY_STRING")
-    if not isinstance(query, str) or "noauthchallenge" not in query:
+    query = request.query
+    if "noauthchallenge" not in query:
         return False
     return any(name == "noauthchallenge" for name, _ in parse_qsl(query, keep_blank_values=True))
+
+
+def check_realm(realm: str) -> None:
+    """A realm goes into a quoted-string as it is: printable ASCII without ``"`` or ``\\``."""
+    if not realm or not _REALM_OK.fullmatch(realm):
+        raise ValueError("realm must be printable ASCII without '\"' or '\\'")
 
 
 class Challenges:
     """The fixed 401/400 replies for one realm, built once at start-up."""
 
     def __init__(self, realm: str, *, tokens_enabled: bool) -> None:
-        if not realm or not _REALM_OK.fullmatch(realm):
-            raise ValueError("realm must be printable ASCII without '\"' or '\\'")
+        check_realm(realm)
         basic = ("WWW-Authenticate", f'Basic realm="{realm}", charset="UTF-8"')
         bearer = ("WWW-Authenticate", f'Bearer realm="{realm}"')
         invalid_token = ("WWW-Authenticate", f'Bearer realm="{realm}", error="invalid_token"')

@@ -1,0 +1,174 @@
+"""From a request to who is calling: read the credentials, check them, say how it went.
+
+The gate reads ``Authorization`` (or the query token, or the cookie in cookie mode),
+refuses credentials sent over plain HTTP, asks the :class:`Authenticator` (which holds
+the stores and the throttle), writes the audit record, and answers with an
+:class:`Authenticated`, a refusal (:class:`Reply`), or ``None`` for an anonymous
+request. It hands out the token a caller gets back. The pipeline and the endpoints both
+use it; it knows no server protocol. Store calls go through :func:`restauth.backend.call`,
+so a store that fails raises :class:`StoreUnavailable` out of here (a 503 upstream).
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qsl, urlencode
+
+from restauth import audit, backend
+from restauth.authenticator import Authenticated, Authenticator, Failure, Throttled
+from restauth.options import Options
+from restauth.tokens.base import TokenGrant
+from restauth.wire.credentials import (
+    BasicCredentials,
+    Credentials,
+    Malformed,
+    TokenCredentials,
+    is_b64token,
+    parse_authorization,
+)
+from restauth.wire.request import Request
+from restauth.wire.responses import Challenges, Header, Reply, problem
+from restauth.wire.token_headers import token_headers
+
+Outcome = Authenticated | Reply | None
+
+
+class Gate:
+    """Authenticates requests for one set of :class:`Options`."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.authenticator = Authenticator(
+            options.users,
+            options.tokens,
+            options.hasher,
+            cache=options.password_cache,
+            bearers=options.bearers,
+            throttle=options.throttle,
+        )
+        self.challenges = Challenges(options.realm, tokens_enabled=options.bearer_scheme)
+        self.https_required = problem(
+            403, "Credentials must be sent over HTTPS; this request used plain HTTP."
+        )
+        self.csrf_refused = options.cookie.csrf_refusal() if options.cookie else None
+        self._malformed = {
+            Malformed.BASIC: self.challenges.unauthorized,
+            Malformed.TOKEN: self.challenges.bad_request,
+            Malformed.AMBIGUOUS: self.challenges.bad_request,
+            Malformed.TOO_LARGE: self.challenges.too_large,
+        }
+
+    def authenticate(self, request: Request, credentials: Credentials | None = None) -> Outcome:
+        """The caller's identity, a refusal to send, or ``None`` for an anonymous request.
+
+        ``credentials`` are given by the login endpoint (from its body); otherwise they
+        are read from the request.
+        """
+        if credentials is None:
+            found = self._read_credentials(request)
+            if found is None:
+                return self._authenticate_cookie(request) if self.options.cookie else None
+            if isinstance(found, Reply):
+                return found
+            credentials = found
+        if self.options.require_https and not self.options.proxies.is_https(request):
+            return self.https_required
+        return self._verify(request, credentials)
+
+    def grant_for(self, auth: Authenticated) -> TokenGrant:
+        """The token to hand back: the one presented, else the user's current one."""
+        if auth.grant is not None:
+            return auth.grant
+        assert self.options.tokens is not None
+        return backend.call(self.options.tokens.issue, auth.identity.userid, auth.stamp)
+
+    def token_headers(self, grant: TokenGrant) -> list[Header]:
+        """The headers an authenticated response carries; in cookie mode, never the token."""
+        headers = token_headers(grant, self.options.tokens_path)
+        if self.options.cookie is None:
+            return headers
+        return [*headers[1:], ("Vary", "Cookie")]
+
+    def client_address(self, request: Request) -> str:
+        return self.options.proxies.client_address(request)
+
+    # -- reading ----------------------------------------------------------------------
+
+    def _read_credentials(self, request: Request) -> Credentials | Reply | None:
+        header = request.header("authorization")
+        name = self.options.query_token
+        if name is not None and name in request.query:
+            token = query_token(request.query, name)[0]
+            if token is not None:
+                if header is not None or not is_b64token(token):
+                    return self.challenges.bad_request  # two credentials, or a malformed one
+                return TokenCredentials(token, "bearer")
+        parsed = parse_authorization(
+            header, tokens_enabled=self.options.bearer_scheme, max_size=self.options.max_header_size
+        )
+        if isinstance(parsed, Malformed):
+            audit.event("credentials.malformed", outcome=parsed.name.lower(), level=logging.DEBUG)
+            return self._malformed[parsed]
+        return parsed
+
+    def _authenticate_cookie(self, request: Request) -> Outcome:
+        """A valid token cookie, or ``None``: a stale cookie makes a request anonymous, not 401."""
+        cookie = self.options.cookie
+        assert cookie is not None
+        token = cookie.read(request)
+        if token is None or not is_b64token(token):
+            return None
+        proxies = self.options.proxies
+        if self.options.require_https and not proxies.is_https(request):
+            return self.https_required
+        outcome = backend.call(self.authenticator.authenticate, TokenCredentials(token, "cookie"))
+        if not isinstance(outcome, Authenticated):
+            return None
+        if not cookie.csrf_ok(request, proxies.origin):
+            assert self.csrf_refused is not None
+            return self.csrf_refused
+        return outcome
+
+    # -- checking ---------------------------------------------------------------------
+
+    def _verify(self, request: Request, credentials: Credentials) -> Authenticated | Reply:
+        userid = credentials.userid if isinstance(credentials, BasicCredentials) else None
+        address = self.client_address(request)
+        outcome = backend.call(self.authenticator.authenticate, credentials, address)
+        if isinstance(outcome, Throttled):
+            audit.event("throttle", outcome="refused", userid=userid, address=address)
+            return problem(
+                429, "Too many failed attempts; retry later.", [("Retry-After", str(outcome.wait))]
+            )
+        if isinstance(outcome, Failure):
+            audit.event(
+                "login.failure",
+                outcome=outcome.name.lower(),
+                userid=userid,
+                address=address,
+                mechanism="basic" if userid is not None else "token",
+                level=logging.WARNING,
+            )
+            if outcome is Failure.BAD_TOKEN:
+                return self.challenges.invalid_token
+            return self.challenges.unauthorized
+        audit.event(
+            "login.success",
+            outcome="ok",
+            userid=outcome.identity.userid,
+            address=address,
+            mechanism=outcome.identity.mechanism,
+            level=logging.DEBUG,
+        )
+        return outcome
+
+
+def query_token(query: str, name: str) -> tuple[str | None, str]:
+    """The token in parameter ``name`` of ``query`` (``","`` when repeated: malformed), and
+    the query without it (what the application sees, so it never logs the token)."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    values = [value for key, value in pairs if key == name]
+    if not values:
+        return None, query
+    rest = urlencode([(key, value) for key, value in pairs if key != name])
+    return (values[0] if len(values) == 1 else ","), rest

@@ -1,0 +1,169 @@
+"""The middleware's settings, checked once, in one frozen object.
+
+:class:`AuthMiddleware <restauth.middleware.AuthMiddleware>` takes them as keywords and the
+configuration loader builds them from a file; both go through :meth:`Options.build`, so a
+file is judged by exactly the rules the code is, without building a middleware.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Required, TypedDict
+
+from restauth.access.acl import ACL, ACLRule
+from restauth.access.paths import PublicPaths
+from restauth.authenticator import Bearer
+from restauth.passwords.cache import PasswordCache
+from restauth.passwords.hasher import PasswordHasher
+from restauth.throttle.policy import Throttle, shared_store
+from restauth.tokens.base import TokenManager
+from restauth.tokens.memory import MemoryTokenManager
+from restauth.users.base import HasPasswordHasher, UserStore
+from restauth.wire.cookies import CookieMode
+from restauth.wire.credentials import DEFAULT_MAX_HEADER_SIZE
+from restauth.wire.forwarded import TrustedProxies
+from restauth.wire.responses import check_realm
+
+DEFAULT: Any = object()  # "not given": the documented default object is built per instance
+
+
+class Settings(TypedDict, total=False):
+    """The keywords of ``AuthMiddleware`` (and of :meth:`Options.build`), for type checkers."""
+
+    users: Required[UserStore]
+    tokens: TokenManager | None
+    realm: str
+    public: Iterable[str]
+    tokens_path: str
+    roles_path: str
+    password_hasher: PasswordHasher | None
+    max_header_size: int
+    retry_after: int
+    cookie: CookieMode | bool | None
+    require_https: bool
+    trusted_proxies: Iterable[str]
+    throttle: Throttle | None
+    query_token: str | None
+    acl: ACL | Iterable[ACLRule | Mapping[str, object]] | None
+    challenge: bool
+    password_cache: PasswordCache | None
+    bearer: Bearer | Sequence[Bearer]
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Everything the pipeline needs, in the types it needs (see :meth:`build`).
+
+    ``tokens=None`` turns tokens off (Basic only, no token headers, no ``/tokens``).
+    ``public`` path patterns may be reached anonymously; credentials sent there are still
+    checked. ``cookie=True`` (or a :class:`CookieMode`) keeps the token in an ``HttpOnly``
+    cookie. ``require_https`` refuses credentials over plain HTTP (403);
+    ``trusted_proxies`` are the only peers whose ``X-Forwarded-*`` headers count.
+    ``throttle`` slows down guessing (``None``: off; by default its counters live where
+    the tokens or users do). ``query_token`` names a query parameter that may carry a token.
+    ``acl`` rules decide what each caller may do (401 anonymous, 403 known); without one,
+    any authenticated caller passes. ``challenge=False`` never sends ``WWW-Authenticate``.
+    ``password_cache`` remembers right Basic passwords for a few minutes (``None``: off).
+    ``bearer`` also accepts an identity provider's JWTs; those callers get no token.
+    """
+
+    users: UserStore
+    tokens: TokenManager | None
+    realm: str
+    public: PublicPaths
+    tokens_path: str
+    roles_path: str
+    hasher: PasswordHasher
+    max_header_size: int
+    retry_after: int
+    cookie: CookieMode | None
+    require_https: bool
+    proxies: TrustedProxies
+    throttle: Throttle | None
+    query_token: str | None
+    acl: ACL | None
+    challenge: bool
+    password_cache: PasswordCache | None
+    bearers: tuple[Bearer, ...]
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        users: UserStore,
+        tokens: TokenManager | None = DEFAULT,
+        realm: str = "restauth",
+        public: Iterable[str] = (),
+        tokens_path: str = "/tokens",
+        roles_path: str = "/roles",
+        password_hasher: PasswordHasher | None = None,
+        max_header_size: int = DEFAULT_MAX_HEADER_SIZE,
+        retry_after: int = 5,
+        cookie: CookieMode | bool | None = None,
+        require_https: bool = True,
+        trusted_proxies: Iterable[str] = (),
+        throttle: Throttle | None = DEFAULT,
+        query_token: str | None = None,
+        acl: ACL | Iterable[ACLRule | Mapping[str, object]] | None = None,
+        challenge: bool = True,
+        password_cache: PasswordCache | None = DEFAULT,
+        bearer: Bearer | Sequence[Bearer] = (),
+    ) -> Options:
+        """The keywords of ``AuthMiddleware``, with their defaults, checked.
+
+        Raises ``ValueError`` naming the keyword that is wrong.
+        """
+        if tokens is DEFAULT:
+            tokens = MemoryTokenManager()
+        if throttle is DEFAULT:  # counters where the tokens (or users) live: shared by all
+            throttle = Throttle(store=shared_store(tokens, users))
+        cookie_mode = CookieMode() if cookie is True else (cookie or None)
+        _check_tokens_needed(tokens, cookie_mode, query_token)
+        _check_path("tokens_path", tokens_path)
+        _check_path("roles_path", roles_path)
+        check_realm(realm)
+        return cls(
+            users=users,
+            tokens=tokens,
+            realm=realm,
+            public=PublicPaths(public),
+            tokens_path=tokens_path,
+            roles_path=roles_path,
+            hasher=password_hasher or _hasher_of(users),
+            max_header_size=max_header_size,
+            retry_after=retry_after,
+            cookie=cookie_mode,
+            require_https=require_https,
+            proxies=TrustedProxies(trusted_proxies),
+            throttle=throttle,
+            query_token=query_token,
+            acl=acl if isinstance(acl, ACL) or acl is None else ACL(acl),
+            challenge=challenge,
+            password_cache=PasswordCache() if password_cache is DEFAULT else password_cache,
+            bearers=tuple(bearer) if isinstance(bearer, Sequence) else (bearer,),
+        )
+
+    @property
+    def bearer_scheme(self) -> bool:
+        """Whether ``Authorization: Bearer`` is ours to read (tokens, or a provider's JWTs)."""
+        return self.tokens is not None or bool(self.bearers)
+
+
+def _check_tokens_needed(
+    tokens: TokenManager | None, cookie: CookieMode | None, query_token: str | None
+) -> None:
+    if cookie is not None and tokens is None:
+        raise ValueError("cookie mode needs a token manager (tokens=None turns tokens off)")
+    if query_token is not None and (tokens is None or not query_token.isidentifier()):
+        raise ValueError("query_token must be a parameter name, and needs a token manager")
+
+
+def _check_path(name: str, value: str) -> None:
+    if not value.startswith("/") or value.endswith("/") or len(value) < 2:
+        raise ValueError(f"{name} must start with '/' and not end with '/': {value!r}")
+
+
+def _hasher_of(users: UserStore) -> PasswordHasher:
+    """The user store's own hasher (its cost and scheme), so unknown users cost the same."""
+    return users.hasher if isinstance(users, HasPasswordHasher) else PasswordHasher()

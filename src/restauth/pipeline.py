@@ -1,0 +1,180 @@
+"""A request view in, a decision out: the whole of restauth's judgement, protocol-neutral.
+
+``Pipeline.decide`` takes a :class:`~restauth.wire.request.Request` and answers either
+:class:`Admit` (call the application, with this identity, these response headers, this
+query string) or a :class:`Reply` (restauth answers itself). In order: restauth's own
+endpoints; CORS preflights (never challenged); the :class:`~restauth.gate.Gate`
+(credentials → identity); public paths and the ACL; the token headers. An adapter
+(``restauth.middleware`` for WSGI) builds the view and applies the decision; nothing
+here knows WSGI, ASGI or webob.
+
+The failure boundary is :meth:`Pipeline.decide`: a store or rule that fails (raised as
+``StoreUnavailable`` by :func:`restauth.backend.call`) is a 503 with ``Retry-After``;
+anything else that escapes is a bug in restauth, also a 503 (fail closed), logged at
+ERROR with its traceback so it is never mistaken for an outage.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from restauth import audit, backend
+from restauth.endpoints import Endpoints
+from restauth.errors import StoreUnavailable
+from restauth.gate import Gate, query_token
+from restauth.identity import Identity
+from restauth.options import Options
+from restauth.wire.request import Request
+from restauth.wire.responses import Challenges, Header, Reply, unavailable, wants_no_challenge
+from restauth.wire.token_headers import merge_token_headers, private_cache
+
+logger = logging.getLogger("restauth")
+
+_NO_REFERRER = ("Referrer-Policy", "no-referrer")
+
+
+class Rewrite:
+    """How restauth changes the application's response headers on the way out."""
+
+    __slots__ = ("no_referrer", "private", "token_headers")
+
+    def __init__(
+        self,
+        token_headers: list[Header] | None = None,
+        *,
+        private: bool = False,
+        no_referrer: bool = False,
+    ) -> None:
+        self.token_headers = token_headers  # the Auth-Token headers (and no-store)
+        self.private = private  # authenticated but tokenless: never for shared caches
+        self.no_referrer = no_referrer  # the URL holds a token
+
+    def __call__(self, headers: list[Header]) -> list[Header]:
+        if self.token_headers is not None:
+            headers = merge_token_headers(headers, self.token_headers)
+        elif self.private:
+            headers = private_cache(headers)
+        if self.no_referrer:
+            headers = [h for h in headers if h[0].lower() != "referrer-policy"]
+            headers.append(_NO_REFERRER)
+        return headers
+
+
+class Admit:
+    """Call the application. ``identity`` is ``None`` for an anonymous request;
+    ``rewrite`` changes its response headers; ``query`` replaces the query string.
+    (A plain class: one is made per request, at a third of a frozen dataclass's cost.)"""
+
+    __slots__ = ("identity", "query", "rewrite")
+
+    def __init__(
+        self, identity: Identity | None, rewrite: Rewrite | None = None, query: str | None = None
+    ) -> None:
+        self.identity = identity
+        self.rewrite = rewrite
+        self.query = query
+
+
+Decision = Admit | Reply
+
+
+class Pipeline:
+    """restauth's decisions for one set of :class:`Options`."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.gate = Gate(options)
+        self.challenges: Challenges = self.gate.challenges
+        self.endpoints = Endpoints(options, self.gate)
+        self.unavailable = unavailable(options.retry_after)
+        self._public = options.public
+        self._acl = options.acl
+        self._tokens_off = options.tokens is None
+        self._query_token = options.query_token
+
+    def decide(self, request: Request) -> Decision:
+        """What to do with ``request``; never raises (see the module docstring)."""
+        try:
+            decision = self._decide(request)
+        except StoreUnavailable as error:
+            logger.warning("store unavailable: %s", error)
+            audit.event("store.unavailable", outcome="503", level=logging.ERROR)
+            decision = self.unavailable
+        except Exception:
+            logger.exception("restauth internal error; the request is refused with 503")
+            audit.event("internal.error", outcome="503", level=logging.ERROR)
+            decision = self.unavailable
+        return self._finish(request, decision)
+
+    def _decide(self, request: Request) -> Decision:
+        path = request.path
+        if self.endpoints.owns(path):
+            return self.endpoints.handle(request)
+        query = None if self._query_token is None else self._query_for_app(request)
+        if request.method == "OPTIONS" and request.has_header("access-control-request-method"):
+            return Admit(None, query=query)  # a CORS preflight is never challenged
+        gate = self.gate
+        auth = gate.authenticate(request)
+        if auth is None:
+            if self._public.match(path) or self._allowed(request, None):
+                return Admit(None, query=query)
+            return self.challenges.unauthorized
+        if isinstance(auth, Reply):
+            return auth
+        allowed = self._acl is None or self._allowed(request, auth.identity)
+        if self._tokens_off or auth.external:
+            if not allowed:
+                return self.challenges.forbidden
+            return Admit(auth.identity, Rewrite(private=True), query)
+        ours = gate.token_headers(auth.grant or gate.grant_for(auth))
+        if not allowed:
+            forbidden = self.challenges.forbidden
+            return Reply(
+                forbidden.status, merge_token_headers(list(forbidden.headers), ours), forbidden.body
+            )
+        return Admit(auth.identity, Rewrite(ours), query)
+
+    def _allowed(self, request: Request, identity: Identity | None) -> bool:
+        """The ACL's verdict (``False`` without an ACL: only ``public`` paths are open)."""
+        acl = self.options.acl
+        if acl is None:
+            return False
+        if backend.call(acl.allows, request.method, request.path, identity):
+            return True
+        audit.event(
+            "access.denied",
+            outcome="401" if identity is None else "403",
+            userid=identity.userid if identity else None,
+            address=self.gate.client_address(request),
+            level=logging.INFO if identity else logging.DEBUG,
+        )
+        return False
+
+    def _query_for_app(self, request: Request) -> str | None:
+        """The query without the token parameter, when it carried one."""
+        name = self.options.query_token
+        if name is None or name not in request.query:
+            return None
+        return query_token(request.query, name)[1]
+
+    def _finish(self, request: Request, decision: Decision) -> Decision:
+        """What every decision gets: no challenge when asked; ``Vary: Cookie`` in cookie
+        mode; ``Referrer-Policy: no-referrer`` when the URL carries the query token."""
+        name = self._query_token
+        hides_referrer = name is not None and name in request.query
+        if isinstance(decision, Admit):
+            if not hides_referrer:
+                return decision
+            rewrite = decision.rewrite or Rewrite()
+            rewrite.no_referrer = True
+            return Admit(decision.identity, rewrite, decision.query)
+        if not self.options.challenge or wants_no_challenge(request):
+            decision = Challenges.without_challenge(decision)
+        extra: list[Header] = []
+        if self.options.cookie is not None and not any(n == "Vary" for n, _ in decision.headers):
+            extra.append(("Vary", "Cookie"))
+        if hides_referrer:
+            extra.append(_NO_REFERRER)
+        if not extra:
+            return decision
+        return Reply(decision.status, [*decision.headers, *extra], decision.body)
