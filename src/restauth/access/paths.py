@@ -28,28 +28,28 @@ def compile_pattern(pattern: str, *, allow_userid: bool = False) -> re.Pattern[s
     """
     if not isinstance(pattern, str) or not pattern.startswith("/"):
         raise ValueError(f"path pattern {pattern!r} must start with '/'")
-    parts: list[str] = []
-    segments = pattern.split("/")[1:]
     if pattern.count(USERID) > (1 if allow_userid else 0):
         raise ValueError(f"path pattern {pattern!r}: at most one '{USERID}' segment (ACL only)")
-    for index, segment in enumerate(segments):
-        if segment == USERID:
-            parts.append(f"/(?P<userid>{_SEGMENT})")
-        elif "{" in segment or "}" in segment:
-            raise ValueError(f"path pattern {pattern!r}: '{USERID}' must be a whole segment")
-        elif segment == "**":
-            if index != len(segments) - 1:
-                raise ValueError(f"path pattern {pattern!r}: '**' is only allowed at the end")
-            parts.append("(?:/.*)?")
-        elif segment == "*":
-            parts.append("/" + _SEGMENT)
-        elif "*" in segment:
-            raise ValueError(f"path pattern {pattern!r}: '*' must be a whole segment")
-        else:
-            parts.append("/" + re.escape(wsgi_str(segment)))
-    if segments and segments[-1] == "**":
-        return re.compile("".join(parts))
-    return re.compile("".join(parts) if pattern != "/" else "/")
+    segments = pattern.split("/")[1:]  # "/" is one empty segment: the regex "/"
+    last = len(segments) - 1
+    return re.compile("".join(_segment(pattern, s, i == last) for i, s in enumerate(segments)))
+
+
+def _segment(pattern: str, segment: str, last: bool) -> str:
+    """One segment of ``pattern`` as a regex, with the slash before it (``**``: optional)."""
+    if segment == USERID:
+        return f"/(?P<userid>{_SEGMENT})"
+    if "{" in segment or "}" in segment:
+        raise ValueError(f"path pattern {pattern!r}: '{USERID}' must be a whole segment")
+    if segment == "**":
+        if not last:
+            raise ValueError(f"path pattern {pattern!r}: '**' is only allowed at the end")
+        return "(?:/.*)?"
+    if segment == "*":
+        return "/" + _SEGMENT
+    if "*" in segment:
+        raise ValueError(f"path pattern {pattern!r}: '*' must be a whole segment")
+    return "/" + re.escape(wsgi_str(segment))
 
 
 def wsgi_str(text: str) -> str:

@@ -66,34 +66,10 @@ def read_jwt(
     table: Table, base: Path, env: Mapping[str, str], secret_key: str | None, key_env: str
 ) -> JWTSpec:
     """The JWT keys of a ``[tokens]`` table whose ``kind`` is ``jwt``."""
-    key_file = table.string("private_key_file")
-    private_key_file = table.path("private_key_file", base) if key_file else None
-    password_env = table.string("private_key_password_env")
-    password = env.get(password_env) if password_env else None
-    if password_env and not password:
-        raise table.error("private_key_password_env", f"${password_env} is not set")
+    private_key_file, password = _signing_key(table, base, env)
     if private_key_file is None:
-        if secret_key is None:
-            raise table.error(
-                "secret_key_env",
-                f"${key_env} is not set; an HS256 JWT manager signs with it (or set "
-                "private_key_file for RS256/ES256/EdDSA)",
-            )
-        if len(secret_key.encode()) < MIN_SECRET_BYTES:
-            raise table.error(
-                "secret_key_env",
-                f"${key_env} must hold at least {MIN_SECRET_BYTES} bytes for HS256",
-            )
-    old_key_files = tuple(
-        Path(p).expanduser() if Path(p).expanduser().is_absolute() else base / p
-        for p in table.strings("old_key_files")
-    )
-    old_secrets: list[str] = []
-    for name in table.strings("old_secret_key_envs"):
-        value = env.get(name)
-        if not value:
-            raise table.error("old_secret_key_envs", f"${name} is not set")
-        old_secrets.append(value)
+        _check_hs256_secret(table, secret_key, key_env)
+    old_key_files, old_secrets = _old_keys(table, base, env)
     revocation = table.choice("revocation", REVOCATION_KINDS, "memory")
     revocation_path = revocation_url = None
     if revocation == "sqlite":
@@ -106,13 +82,58 @@ def read_jwt(
         private_key_file=private_key_file,
         private_key_password=password,
         old_key_files=old_key_files,
-        old_secrets=tuple(old_secrets),
+        old_secrets=old_secrets,
         revocation=revocation,
         revocation_path=revocation_path,
         revocation_url=revocation_url,
         revocation_prefix=table.string("prefix", "restauth:") or "restauth:",
         revocation_cache=cache,
     )
+
+
+def _signing_key(
+    table: Table, base: Path, env: Mapping[str, str]
+) -> tuple[Path | None, str | None]:
+    """The private key file (``None``: HS256 with the secret key) and its password."""
+    key_file = table.string("private_key_file")
+    private_key_file = table.path("private_key_file", base) if key_file else None
+    password_env = table.string("private_key_password_env")
+    password = env.get(password_env) if password_env else None
+    if password_env and not password:
+        raise table.error("private_key_password_env", f"${password_env} is not set")
+    return private_key_file, password
+
+
+def _check_hs256_secret(table: Table, secret_key: str | None, key_env: str) -> None:
+    """An HS256 manager signs with the secret key: it must be set, and long enough."""
+    if secret_key is None:
+        raise table.error(
+            "secret_key_env",
+            f"${key_env} is not set; an HS256 JWT manager signs with it (or set "
+            "private_key_file for RS256/ES256/EdDSA)",
+        )
+    if len(secret_key.encode()) < MIN_SECRET_BYTES:
+        raise table.error(
+            "secret_key_env",
+            f"${key_env} must hold at least {MIN_SECRET_BYTES} bytes for HS256",
+        )
+
+
+def _old_keys(
+    table: Table, base: Path, env: Mapping[str, str]
+) -> tuple[tuple[Path, ...], tuple[str, ...]]:
+    """Keys that still verify after a rotation: PEM files, and secrets from the environment."""
+    old_key_files = tuple(
+        Path(p).expanduser() if Path(p).expanduser().is_absolute() else base / p
+        for p in table.strings("old_key_files")
+    )
+    old_secrets: list[str] = []
+    for name in table.strings("old_secret_key_envs"):
+        value = env.get(name)
+        if not value:
+            raise table.error("old_secret_key_envs", f"${name} is not set")
+        old_secrets.append(value)
+    return old_key_files, tuple(old_secrets)
 
 
 def read_bearers(rows: list[dict[str, Any]]) -> tuple[BearerSpec, ...]:

@@ -62,7 +62,6 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from restauth._time import Clock
-from restauth.frozen import fast_init
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +228,6 @@ class MemoryThrottleStore:
             self._counters.popitem(last=False)
 
 
-@fast_init  # one per password attempt that reaches the hasher
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """A password attempt's admission (``wait`` > 0: refused, answer 429), told how it

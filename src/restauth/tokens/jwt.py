@@ -34,7 +34,7 @@ import secrets
 import time
 from base64 import urlsafe_b64decode, urlsafe_b64encode
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -261,6 +261,39 @@ def _number(value: object) -> float | None:
     return float(value)
 
 
+class _Claims(NamedTuple):
+    """The claims :meth:`JWTTokenManager.authenticate` judges, each of its proper type."""
+
+    userid: str
+    stamp: str
+    iat: float
+    exp: float
+    auth_time: float
+    max_exp: float
+    nbf: float
+
+    def stale(self, now: float) -> bool:
+        """A deadline passed, or signed (or usable only) too far in the future."""
+        return (
+            now >= self.exp
+            or now >= self.max_exp
+            or max(self.iat, self.nbf) > now + FUTURE_TOLERANCE
+        )
+
+
+def _typed_claims(claims: dict[str, Any]) -> _Claims | None:
+    """The claims with their types checked (numbers as floats), or ``None``."""
+    userid, stamp = claims["sub"], claims["stamp"]
+    iat, exp = _number(claims["iat"]), _number(claims["exp"])
+    auth_time, max_exp = _number(claims["auth_time"]), _number(claims["max_exp"])
+    nbf = _number(claims.get("nbf", iat))  # restauth signs none; honoured if present
+    if iat is None or exp is None or auth_time is None or max_exp is None or nbf is None:
+        return None
+    if not isinstance(stamp, str) or not isinstance(userid, str) or not userid:
+        return None
+    return _Claims(userid, stamp, iat, exp, auth_time, max_exp, nbf)
+
+
 class JWTTokenManager:
     """A :class:`~restauth.TokenManager` whose tokens are JWTs signed with ``key``.
 
@@ -324,25 +357,18 @@ class JWTTokenManager:
         verified = self._verified_claims(token)
         if verified is None:
             return None
-        key, claims = verified
-        userid, stamp = claims["sub"], claims["stamp"]
-        iat, exp = _number(claims["iat"]), _number(claims["exp"])
-        auth_time, max_exp = _number(claims["auth_time"]), _number(claims["max_exp"])
-        nbf = _number(claims.get("nbf", iat))  # restauth signs none; honoured if present
-        if iat is None or exp is None or auth_time is None or max_exp is None or nbf is None:
-            return None
-        if not isinstance(stamp, str) or not isinstance(userid, str) or not userid:
+        key, raw = verified
+        claims = _typed_claims(raw)
+        if claims is None:
             return None
         now = self.clock()
-        if now >= exp or now >= max_exp or max(iat, nbf) > now + FUTURE_TOLERANCE:
+        if claims.stale(now) or self._revoked(claims):
             return None
-        revoked = self.revocation.not_before(userid)
-        if revoked is not None and auth_time <= revoked:
-            return None
-        past_half = now - iat >= self.ttl / 2 and exp < max_exp
+        past_half = now - claims.iat >= self.ttl / 2 and claims.exp < claims.max_exp
         if past_half or key is not self.key:  # slide the idle deadline; move off an old key
-            return self._mint(userid, stamp, auth_time, max_exp, now)
-        return TokenGrant(token, userid, stamp, auth_time, min(exp, max_exp))
+            return self._mint(claims.userid, claims.stamp, claims.auth_time, claims.max_exp, now)
+        valid_until = min(claims.exp, claims.max_exp)
+        return TokenGrant(token, claims.userid, claims.stamp, claims.auth_time, valid_until)
 
     def lookup(self, userid: str) -> TokenGrant | None:
         """Always ``None``: nothing stores a user's tokens (they live in the clients)."""
@@ -381,6 +407,11 @@ class JWTTokenManager:
         }
         token = self.key.sign(claims)
         return TokenGrant(token, userid, stamp, auth_time, exp)
+
+    def _revoked(self, claims: _Claims) -> bool:
+        """Signed in at or before the user's "not before" record (one store round trip)."""
+        revoked = self.revocation.not_before(claims.userid)
+        return revoked is not None and claims.auth_time <= revoked
 
     def _verified_claims(self, token: str) -> tuple[JWTKey, dict[str, Any]] | None:
         """The key and claims of a token one of our keys signed with its own algorithm."""
