@@ -14,12 +14,17 @@ from typing import Protocol
 
 from restauth.audit import escape
 from restauth.errors import StoreUnavailable
-from restauth.frozen import fast_init
-from restauth.identity import Identity
+from restauth.identity import Identity, Mechanism
 from restauth.passwords.cache import PasswordCache
 from restauth.passwords.hasher import Check, PasswordHasher
-from restauth.throttle.policy import Throttle
-from restauth.tokens.base import TokenGrant, TokenManager, looks_like_token
+from restauth.throttle.policy import Attempt, Throttle
+from restauth.tokens.base import (
+    DEFAULT_MAX_TOKEN_LENGTH,
+    LimitsTokenLength,
+    TokenGrant,
+    TokenManager,
+    looks_like_token,
+)
 from restauth.users.base import User, UserStore, WritableUserStore
 from restauth.wire.credentials import BasicCredentials, Credentials, TokenCredentials
 
@@ -40,7 +45,6 @@ class Throttled:
     wait: int
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class Authenticated:
     """A success. ``grant`` is set when a token was presented (and renewed).
@@ -104,8 +108,11 @@ class Authenticator:
         self.cache = cache
         self.bearers = tuple(bearers)
         self._writable = users if isinstance(users, WritableUserStore) else None
-        length = getattr(tokens, "max_token_length", None)  # JWTs are longer than 256
-        self._max_token_length = length if isinstance(length, int) else 256
+        self._max_token_length = (  # JWTs are longer than id.mac tokens
+            tokens.max_token_length
+            if isinstance(tokens, LimitsTokenLength)
+            else DEFAULT_MAX_TOKEN_LENGTH
+        )
 
     def authenticate(
         self, credentials: Credentials, address: str | None = None
@@ -133,7 +140,7 @@ class Authenticator:
                     if identity is None:
                         return Failure.BAD_TOKEN
                     return Authenticated(identity, "", external=True)
-        mechanism = "cookie" if credentials.scheme == "cookie" else "token"
+        mechanism: Mechanism = "cookie" if credentials.scheme == "cookie" else "token"
         return self._token(credentials.token, mechanism)
 
     def _basic(
@@ -145,27 +152,30 @@ class Authenticator:
             if wait:
                 return Throttled(wait)
         user = self.users.get(userid)
-        if user is not None:
-            known = self._without_hashing(user, password)
-            if known is not None:
-                if seen and throttle is not None:
-                    throttle.success(user.userid)
-                return known
+        known = None if user is None else self._without_hashing(user, password)
+        if known is not None:
+            if seen and throttle is not None:
+                throttle.success(known.identity.userid)
+            return known
         attempt = throttle.begin(userid, address) if throttle is not None else None
         if attempt is not None and attempt.wait:
             return Throttled(attempt.wait)
+        return self._hash_check(user, password, attempt)
+
+    def _hash_check(
+        self, user: User | None, password: str, attempt: Attempt | None
+    ) -> Authenticated | Failure:
+        """The one expensive step, for an attempt the throttle admitted (and counted)."""
         try:
             if user is None:
                 self.hasher.verify(password, None)  # an unknown user costs one hash check too
-                right = False
-            else:
-                right = self._password_ok(user.userid, password, user.password_hash)
+                return Failure.BAD_PASSWORD
+            if not self._password_ok(user.userid, password, user.password_hash):
+                return Failure.BAD_PASSWORD  # counted already
         except BaseException:
             if attempt is not None:
                 attempt.abandoned()  # no verdict: not a guess
             raise
-        if not right or user is None:
-            return Failure.BAD_PASSWORD  # already counted by begin()
         if attempt is not None:
             attempt.succeeded()
         return Authenticated(Identity(user.userid, user.roles, "basic"), user.stamp)
@@ -225,7 +235,7 @@ class Authenticator:
         logger.info("password hash of user %s upgraded", escape(userid))
         return new_hash
 
-    def _token(self, token: str, mechanism: str) -> Authenticated | Failure:
+    def _token(self, token: str, mechanism: Mechanism) -> Authenticated | Failure:
         if self.tokens is None:
             return Failure.BAD_TOKEN
         grant = self.tokens.authenticate(token)

@@ -19,12 +19,12 @@ from typing import Any
 
 from restauth import __version__
 from restauth._storage import Closeable
+from restauth._text import normalize
 from restauth.config.loader import Config, load_config
 from restauth.errors import ConfigError, StoreUnavailable, UsageError
 from restauth.passwords.hasher import SCHEMES, PasswordHasher
 from restauth.tokens.base import TokenManager
 from restauth.users.base import WritableUserStore
-from restauth.wire.credentials import normalize
 from restauth.wire.token_headers import format_instant
 
 # -- helpers --------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 """Plumbing shared by the persistent backends: connections, schema versions, error mapping.
+Private; may import only ``restauth.errors`` and the database drivers.
 
 Also :class:`Closeable`, the optional ``close()`` of every store and token manager.
 """

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import bcrypt
 
-from restauth.wire.credentials import has_refused_character, normalize
+from restauth._text import has_refused_character, normalize
 
 if TYPE_CHECKING:
     import argon2

@@ -1,4 +1,11 @@
-"""User stores: where userids, password hashes and roles live."""
+"""User stores: where userids, password hashes and roles live.
+
+``base`` holds the protocols (``UserStore``, ``WritableUserStore`` and the optional
+``HasPasswordHasher``); ``memory``, ``sqlite`` and ``postgres`` the stores. May import
+``restauth.passwords``, ``restauth.errors``, ``restauth._text``, ``restauth._storage``
+and ``restauth.throttle`` (a SQLite store offers its file's counters); never
+``restauth.tokens`` (see docs/architecture.md) or any HTTP module.
+"""
 
 from restauth.errors import UnknownUser, UserExists
 from restauth.users.base import (

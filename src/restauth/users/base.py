@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from restauth.wire.credentials import normalize
+from restauth._text import normalize
 
 if TYPE_CHECKING:
     from restauth.passwords.hasher import PasswordHasher

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
+from restauth._text import normalize
 from restauth.errors import UnknownUser
 from restauth.errors import UserExists as UserExists  # its old home: still importable here
 from restauth.passwords.hasher import PasswordHasher
 from restauth.users.base import User, check_roles, check_userid, stamp_of
-from restauth.wire.credentials import normalize
 
 SCHEMA_VERSION = 1
 TABLE = "restauth_users"

@@ -12,22 +12,19 @@ from __future__ import annotations
 import binascii
 import enum
 import re
-import unicodedata
 from dataclasses import dataclass
+from typing import Literal
 
-from restauth.frozen import fast_init
+from restauth._text import has_refused_character
+from restauth._text import normalize as normalize  # re-exported: the parser's rule
 
 DEFAULT_MAX_HEADER_SIZE = 8192
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-# Control characters (RFC 7617 §2: user-id and password MUST NOT contain them), and
-# lone surrogates, which no UTF-8 text can carry (a JSON body's "\\ud800" can).
-_REFUSED = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-_TOKEN_SCHEMES = {"token": "token", "bearer": "bearer"}
+_TOKEN_SCHEMES: dict[str, TokenScheme] = {"token": "token", "bearer": "bearer"}
 
 
-@fast_init
 @dataclass(frozen=True, slots=True)
 class BasicCredentials:
     """``Basic`` userid and password (the password may be a token: token-as-password)."""
@@ -39,13 +36,16 @@ class BasicCredentials:
         return f"BasicCredentials(userid={self.userid!r}, password=<hidden>)"
 
 
-@fast_init
+TokenScheme = Literal["token", "bearer", "cookie"]
+"""Where a token came from: the ``Token`` or ``Bearer`` header scheme, or the cookie."""
+
+
 @dataclass(frozen=True, slots=True)
 class TokenCredentials:
     """A token; ``scheme`` is ``"token"``, ``"bearer"`` or ``"cookie"`` (cookie mode)."""
 
     token: str
-    scheme: str
+    scheme: TokenScheme
 
     def __repr__(self) -> str:
         return f"TokenCredentials(scheme={self.scheme!r}, token=<hidden>)"
@@ -62,11 +62,6 @@ class Malformed(enum.Enum):
 
 Credentials = BasicCredentials | TokenCredentials
 ParseResult = Credentials | Malformed | None
-
-
-def normalize(text: str) -> str:
-    """The one canonical form of userids and passwords, at enrolment and at login."""
-    return unicodedata.normalize("NFC", text)
 
 
 def parse_authorization(
@@ -111,18 +106,13 @@ def _parse_basic(encoded: str) -> BasicCredentials | Malformed:
     return check_credentials(userid, password)
 
 
-def has_refused_character(text: str) -> bool:
-    """True for text with a character no credential may hold (what login refuses)."""
-    return _REFUSED.search(text) is not None
-
-
 def check_credentials(userid: str, password: str) -> BasicCredentials | Malformed:
     """A userid and password as Basic would accept them (RFC 7617), NFC-normalised.
 
     The one rule for every way a password arrives (Basic, the login body): a non-empty
     userid without a colon, and no control character or lone surrogate in either.
     """
-    if not userid or ":" in userid or _REFUSED.search(userid) or _REFUSED.search(password):
+    if not userid or ":" in userid or has_refused_character(userid + password):
         return Malformed.BASIC
     if userid.isascii() and password.isascii():  # ASCII is already in NFC
         return BasicCredentials(userid, password)
@@ -134,7 +124,7 @@ def is_b64token(value: str) -> bool:
     return _B64TOKEN.fullmatch(value) is not None
 
 
-def _parse_token(token: str, scheme: str) -> TokenCredentials | Malformed:
+def _parse_token(token: str, scheme: TokenScheme) -> TokenCredentials | Malformed:
     if "," in token:
         return Malformed.AMBIGUOUS
     if not _B64TOKEN.fullmatch(token):
