@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import sys
 from typing import Any
 
@@ -521,3 +522,39 @@ def test_identity_provider_callers_get_no_public_cache(
     response = TestApp(app).get("/", headers={"Authorization": "Bearer idp-token"})
     assert "Auth-Token" not in response.headers  # external: no restauth token
     assert response.headers.getall("Cache-Control") == ["max-age=600, private"]
+
+
+def test_a_bug_inside_restauth_is_a_503_logged_as_an_internal_error(
+    users: MemoryUserStore, tokens: MemoryTokenManager, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Fail closed, but never mistaken for an outage: an ERROR with its traceback."""
+    app = AuthMiddleware(echo_app, users=users, tokens=tokens)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug in restauth")
+
+    app.pipeline.gate._read_credentials = broken  # type: ignore[method-assign]
+    with caplog.at_level(logging.DEBUG):
+        response = TestApp(app).get(
+            "/", headers={"Authorization": basic("alice", ALICE_PASSWORD)}, status=503
+        )
+    assert response.headers["Retry-After"] == "5"
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == "restauth"]
+    assert [r.getMessage() for r in errors] == [
+        "restauth internal error; the request is refused with 503"
+    ]
+    assert errors[0].exc_info is not None
+    assert errors[0].exc_info[0] is RuntimeError
+    assert "store unavailable" not in caplog.text
+    assert ALICE_PASSWORD not in caplog.text
+
+
+def test_a_store_outage_is_not_logged_as_an_internal_error(
+    tokens: MemoryTokenManager, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = AuthMiddleware(echo_app, users=DownUserStore(), tokens=tokens)  # type: ignore[arg-type]
+    with caplog.at_level(logging.DEBUG):
+        TestApp(app).get("/", headers={"Authorization": basic("alice", "x")}, status=503)
+    assert "store unavailable: connection refused" in caplog.text
+    assert "internal error" not in caplog.text
+    assert not any(r.exc_info for r in caplog.records)

@@ -38,6 +38,9 @@ class Gate:
 
     def __init__(self, options: Options) -> None:
         self.options = options
+        self.proxies = options.proxies
+        self._bearer_scheme = options.bearer_scheme  # read on every request: kept at hand
+        self._require_https = options.require_https
         self.authenticator = Authenticator(
             options.users,
             options.tokens,
@@ -71,7 +74,7 @@ class Gate:
             if isinstance(found, Reply):
                 return found
             credentials = found
-        if self.options.require_https and not self.options.proxies.is_https(request):
+        if self._require_https and not self.proxies.is_https(request):
             return self.https_required
         return self._verify(request, credentials)
 
@@ -89,9 +92,6 @@ class Gate:
             return headers
         return [*headers[1:], ("Vary", "Cookie")]
 
-    def client_address(self, request: Request) -> str:
-        return self.options.proxies.client_address(request)
-
     # -- reading ----------------------------------------------------------------------
 
     def _read_credentials(self, request: Request) -> Credentials | Reply | None:
@@ -104,7 +104,7 @@ class Gate:
                     return self.challenges.bad_request  # two credentials, or a malformed one
                 return TokenCredentials(token, "bearer")
         parsed = parse_authorization(
-            header, tokens_enabled=self.options.bearer_scheme, max_size=self.options.max_header_size
+            header, tokens_enabled=self._bearer_scheme, max_size=self.options.max_header_size
         )
         if isinstance(parsed, Malformed):
             audit.event("credentials.malformed", outcome=parsed.name.lower(), level=logging.DEBUG)
@@ -118,8 +118,8 @@ class Gate:
         token = cookie.read(request)
         if token is None or not is_b64token(token):
             return None
-        proxies = self.options.proxies
-        if self.options.require_https and not proxies.is_https(request):
+        proxies = self.proxies
+        if self._require_https and not proxies.is_https(request):
             return self.https_required
         outcome = backend.call(self.authenticator.authenticate, TokenCredentials(token, "cookie"))
         if not isinstance(outcome, Authenticated):
@@ -133,7 +133,7 @@ class Gate:
 
     def _verify(self, request: Request, credentials: Credentials) -> Authenticated | Reply:
         userid = credentials.userid if isinstance(credentials, BasicCredentials) else None
-        address = self.client_address(request)
+        address = self.proxies.client_address(request)
         outcome = backend.call(self.authenticator.authenticate, credentials, address)
         if isinstance(outcome, Throttled):
             audit.event("throttle", outcome="refused", userid=userid, address=address)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from restauth.options import Options, Settings
-from restauth.pipeline import Pipeline, Rewrite
+from restauth.pipeline import Admit, Pipeline
 from restauth.wire.request import HeaderSet
 from restauth.wire.responses import Reply
 
@@ -119,17 +119,17 @@ class AuthMiddleware:
         else:
             environ["REMOTE_USER"] = identity.userid
             environ["restauth.identity"] = identity
-        if decision.rewrite is None:
-            return self.app(environ, start_response)
-        return self.app(environ, _rewriting(start_response, decision.rewrite))
+        if decision.token_headers is None and not (decision.private or decision.no_referrer):
+            return self.app(environ, start_response)  # nothing of ours to add
+        return self.app(environ, _merging(start_response, decision))
 
 
-def _rewriting(start_response: StartResponse, rewrite: Rewrite) -> StartResponse:
+def _merging(start_response: StartResponse, decision: Admit) -> StartResponse:
     """``start_response`` with restauth's headers merged into the application's."""
 
     def start(
         status: str, headers: list[tuple[str, str]], exc_info: Any = None
     ) -> Callable[[bytes], object]:
-        return start_response(status, rewrite(headers), exc_info)
+        return start_response(status, decision.headers(headers), exc_info)
 
     return start

@@ -33,23 +33,32 @@ logger = logging.getLogger("restauth")
 _NO_REFERRER = ("Referrer-Policy", "no-referrer")
 
 
-class Rewrite:
-    """How restauth changes the application's response headers on the way out."""
+class Admit:
+    """Call the application. ``identity`` is ``None`` for an anonymous request. The
+    application's response headers get ``token_headers`` (the ``Auth-Token`` headers and
+    ``no-store``), or ``private`` caching (authenticated, tokenless), and ``no_referrer``
+    when the URL holds a token; ``query`` replaces the query string. (A plain class: one
+    is made per request, at a third of a frozen dataclass's cost.)"""
 
-    __slots__ = ("no_referrer", "private", "token_headers")
+    __slots__ = ("identity", "no_referrer", "private", "query", "token_headers")
 
     def __init__(
         self,
+        identity: Identity | None,
         token_headers: list[Header] | None = None,
         *,
         private: bool = False,
-        no_referrer: bool = False,
+        query: str | None = None,
     ) -> None:
-        self.token_headers = token_headers  # the Auth-Token headers (and no-store)
-        self.private = private  # authenticated but tokenless: never for shared caches
-        self.no_referrer = no_referrer  # the URL holds a token
+        self.identity = identity
+        self.token_headers = token_headers
+        self.private = private
+        self.query = query
+        self.no_referrer = False
 
-    def __call__(self, headers: list[Header]) -> list[Header]:
+    def headers(self, app_headers: list[Header]) -> list[Header]:
+        """The application's response headers with restauth's merged in."""
+        headers = app_headers
         if self.token_headers is not None:
             headers = merge_token_headers(headers, self.token_headers)
         elif self.private:
@@ -58,21 +67,6 @@ class Rewrite:
             headers = [h for h in headers if h[0].lower() != "referrer-policy"]
             headers.append(_NO_REFERRER)
         return headers
-
-
-class Admit:
-    """Call the application. ``identity`` is ``None`` for an anonymous request;
-    ``rewrite`` changes its response headers; ``query`` replaces the query string.
-    (A plain class: one is made per request, at a third of a frozen dataclass's cost.)"""
-
-    __slots__ = ("identity", "query", "rewrite")
-
-    def __init__(
-        self, identity: Identity | None, rewrite: Rewrite | None = None, query: str | None = None
-    ) -> None:
-        self.identity = identity
-        self.rewrite = rewrite
-        self.query = query
 
 
 Decision = Admit | Reply
@@ -96,6 +90,8 @@ class Pipeline:
         """What to do with ``request``; never raises (see the module docstring)."""
         try:
             decision = self._decide(request)
+            if self._query_token is None and type(decision) is Admit:
+                return decision  # the common case: nothing to add
         except StoreUnavailable as error:
             logger.warning("store unavailable: %s", error)
             audit.event("store.unavailable", outcome="503", level=logging.ERROR)
@@ -125,14 +121,14 @@ class Pipeline:
         if self._tokens_off or auth.external:
             if not allowed:
                 return self.challenges.forbidden
-            return Admit(auth.identity, Rewrite(private=True), query)
+            return Admit(auth.identity, private=True, query=query)
         ours = gate.token_headers(auth.grant or gate.grant_for(auth))
         if not allowed:
             forbidden = self.challenges.forbidden
             return Reply(
                 forbidden.status, merge_token_headers(list(forbidden.headers), ours), forbidden.body
             )
-        return Admit(auth.identity, Rewrite(ours), query)
+        return Admit(auth.identity, ours, query=query)
 
     def _allowed(self, request: Request, identity: Identity | None) -> bool:
         """The ACL's verdict (``False`` without an ACL: only ``public`` paths are open)."""
@@ -145,7 +141,7 @@ class Pipeline:
             "access.denied",
             outcome="401" if identity is None else "403",
             userid=identity.userid if identity else None,
-            address=self.gate.client_address(request),
+            address=self.gate.proxies.client_address(request),
             level=logging.INFO if identity else logging.DEBUG,
         )
         return False
@@ -163,11 +159,8 @@ class Pipeline:
         name = self._query_token
         hides_referrer = name is not None and name in request.query
         if isinstance(decision, Admit):
-            if not hides_referrer:
-                return decision
-            rewrite = decision.rewrite or Rewrite()
-            rewrite.no_referrer = True
-            return Admit(decision.identity, rewrite, decision.query)
+            decision.no_referrer = hides_referrer
+            return decision
         if not self.options.challenge or wants_no_challenge(request):
             decision = Challenges.without_challenge(decision)
         extra: list[Header] = []
