@@ -59,6 +59,8 @@ class TrustedProxies:
     def client_address(self, request: Request) -> str:
         """The rightmost ``X-Forwarded-For`` hop that is not a trusted proxy, else the peer."""
         peer = request.peer or "unknown"
+        if not self._networks:
+            return peer  # no proxy trusted: nothing else to read
         forwarded = request.header("x-forwarded-for")
         if not forwarded or not self.trusts(peer):
             return peer
@@ -83,6 +85,8 @@ class TrustedProxies:
                 return forwarded == "https"
         if request.scheme != "https":
             return False
+        if not request.has_any_header(_SCHEME_OR_FORWARDED):
+            return True  # the common case, in one call
         return not _claims_scheme(request)  # the server may have rewritten it on a client's word
 
     def origin(self, request: Request) -> str:
@@ -136,8 +140,6 @@ _SCHEME_OR_FORWARDED = HeaderSet(*SCHEME_HEADERS.names, "forwarded")
 
 
 def _claims_scheme(request: Request) -> bool:
-    if not request.has_any_header(_SCHEME_OR_FORWARDED):
-        return False  # the common case, in one call
     if request.has_any_header(SCHEME_HEADERS):
         return True
     forwarded = request.header("forwarded")
