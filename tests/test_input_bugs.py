@@ -6,6 +6,7 @@ exception escaped from code that has nothing to do with a store.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
@@ -243,3 +244,42 @@ def test_a_login_body_in_any_charset_is_never_a_backend_failure(
     )
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert "store.unavailable" not in caplog.text
+
+
+@pytest.mark.parametrize("length", ["-5", "abc", "1e3"])
+def test_a_malformed_content_length_on_the_login_is_400(
+    users: MemoryUserStore, length: str
+) -> None:
+    app = AuthMiddleware(echo_app, users=users)
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/tokens",
+        "wsgi.url_scheme": "https",
+        "CONTENT_LENGTH": length,
+        "CONTENT_TYPE": "application/json",
+        "HTTP_AUTHORIZATION": "Basic "
+        + base64.b64encode(f"alice:{ALICE_PASSWORD}".encode()).decode(),
+        "wsgi.input": io.BytesIO(b"{}"),
+    }
+    status, _ = call(app, environ)
+    assert status.startswith("400")  # never a token, even with right Basic credentials
+
+
+def test_a_body_that_arrives_in_small_reads_is_read_whole(users: MemoryUserStore) -> None:
+    class Trickle(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            return super().read(1)  # a server may hand the body over in pieces
+
+    body = json.dumps({"username": "alice", "password": ALICE_PASSWORD}).encode()
+    app = AuthMiddleware(echo_app, users=users)
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/tokens",
+        "wsgi.url_scheme": "https",
+        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": "application/json",
+        "wsgi.input": Trickle(body),
+    }
+    status, answer = call(app, environ)
+    assert status.startswith("200")
+    assert json.loads(answer)["userid"] == "alice"

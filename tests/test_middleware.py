@@ -558,3 +558,28 @@ def test_a_store_outage_is_not_logged_as_an_internal_error(
     assert "store unavailable: connection refused" in caplog.text
     assert "internal error" not in caplog.text
     assert not any(r.exc_info for r in caplog.records)
+
+
+def test_a_bug_inside_the_authenticator_is_an_internal_error_not_an_outage(
+    users: MemoryUserStore, tokens: MemoryTokenManager, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Store calls are wrapped one by one, so restauth's own code is never taken for a store."""
+    app = AuthMiddleware(echo_app, users=users, tokens=tokens)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise TypeError("a bug in the authenticator")
+
+    app.pipeline.gate.authenticator._without_hashing = broken  # type: ignore[method-assign]
+    with caplog.at_level(logging.DEBUG):
+        TestApp(app).get("/", headers={"Authorization": basic("alice", ALICE_PASSWORD)}, status=503)
+    assert "restauth internal error" in caplog.text
+    assert "store unavailable" not in caplog.text
+
+
+def test_settings_cannot_be_changed_after_the_middleware_is_built(
+    users: MemoryUserStore,
+) -> None:
+    app = AuthMiddleware(echo_app, users=users, require_https=True)
+    with pytest.raises(AttributeError, match="fixed"):
+        app.require_https = False  # type: ignore[misc]
+    assert app.require_https is True

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from restauth.audit import escape
+from restauth.backend import call
 from restauth.errors import StoreUnavailable
 from restauth.identity import Identity, Mechanism
 from restauth.passwords.cache import PasswordCache
@@ -108,11 +109,9 @@ class Authenticator:
         self.cache = cache
         self.bearers = tuple(bearers)
         self._writable = users if isinstance(users, WritableUserStore) else None
-        self._max_token_length = (  # JWTs are longer than id.mac tokens
-            tokens.max_token_length
-            if isinstance(tokens, LimitsTokenLength)
-            else DEFAULT_MAX_TOKEN_LENGTH
-        )
+        length = tokens.max_token_length if isinstance(tokens, LimitsTokenLength) else None
+        # JWTs are longer than id.mac tokens
+        self._max_token_length = length if isinstance(length, int) else DEFAULT_MAX_TOKEN_LENGTH
 
     def authenticate(
         self, credentials: Credentials, address: str | None = None
@@ -124,19 +123,19 @@ class Authenticator:
         throttle = self.throttle
         if throttle is None:
             return self._any_token(credentials)
-        wait = throttle.check(None, address)[0]
+        wait = call(throttle.check, None, address)[0]
         if wait:
             return Throttled(wait)
         outcome = self._any_token(credentials)
         if isinstance(outcome, Failure):  # counted after the fact: no hash work to guard
-            throttle.failure(None, address)
+            call(throttle.failure, None, address)
         return outcome
 
     def _any_token(self, credentials: TokenCredentials) -> Authenticated | Failure:
         if credentials.scheme == "bearer":
             for bearer in self.bearers:
                 if bearer.handles(credentials.token):
-                    identity = bearer.authenticate(credentials.token)
+                    identity = call(bearer.authenticate, credentials.token)
                     if identity is None:
                         return Failure.BAD_TOKEN
                     return Authenticated(identity, "", external=True)
@@ -148,16 +147,16 @@ class Authenticator:
     ) -> Authenticated | Failure | Throttled:
         throttle, seen = self.throttle, False
         if throttle is not None:
-            wait, seen = throttle.check(userid, address)
+            wait, seen = call(throttle.check, userid, address)
             if wait:
                 return Throttled(wait)
-        user = self.users.get(userid)
+        user = call(self.users.get, userid)
         known = None if user is None else self._without_hashing(user, password)
         if known is not None:
             if seen and throttle is not None:
-                throttle.success(known.identity.userid)
+                call(throttle.success, known.identity.userid)
             return known
-        attempt = throttle.begin(userid, address) if throttle is not None else None
+        attempt = None if throttle is None else call(throttle.begin, userid, address)
         if attempt is not None and attempt.wait:
             return Throttled(attempt.wait)
         return self._hash_check(user, password, attempt)
@@ -177,14 +176,14 @@ class Authenticator:
                 attempt.abandoned()  # no verdict: not a guess
             raise
         if attempt is not None:
-            attempt.succeeded()
+            call(attempt.succeeded)
         return Authenticated(Identity(user.userid, user.roles, "basic"), user.stamp)
 
     def _without_hashing(self, user: User, password: str) -> Authenticated | None:
         """The user's live token as a password (RESTHeart), or a password the cache
         remembers as right: a success that costs no hash check. ``None``: hash it."""
         if self.tokens is not None and looks_like_token(password, self._max_token_length):
-            grant = self.tokens.authenticate(password)
+            grant = call(self.tokens.authenticate, password)
             if grant is not None and grant.userid == user.userid and grant.stamp == user.stamp:
                 identity = Identity(user.userid, user.roles, "token-basic")
                 return Authenticated(identity, user.stamp, grant)
@@ -238,10 +237,10 @@ class Authenticator:
     def _token(self, token: str, mechanism: Mechanism) -> Authenticated | Failure:
         if self.tokens is None:
             return Failure.BAD_TOKEN
-        grant = self.tokens.authenticate(token)
+        grant = call(self.tokens.authenticate, token)
         if grant is None:
             return Failure.BAD_TOKEN
-        user = self.users.get(grant.userid)
+        user = call(self.users.get, grant.userid)
         if user is None or user.stamp != grant.stamp:
             return Failure.BAD_TOKEN
         return Authenticated(Identity(user.userid, user.roles, mechanism), user.stamp, grant)

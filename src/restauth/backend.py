@@ -4,9 +4,9 @@ A store that is down, a rule with a bug, a third-party backend raising something
 unexpected: each must close the door (503), never open it, and never reach the server
 as a 500. Only these calls are wrapped. Request parsing is not: malformed input is
 answered where it is read (400, 401, 413, 415), and is never logged as a backend failure.
-One wrapped call, :meth:`restauth.authenticator.Authenticator.authenticate`, also reads
-what the client sent (a token, a JWT): its readers answer malformed input with a
-``Failure``, never an exception, so only a real fault there becomes a 503.
+Each store call is wrapped where it is made (the authenticator, the gate, the endpoints,
+the ACL check), so a bug in restauth's own code is not mistaken for an outage: the
+pipeline answers it 503 too, but logs it at ERROR with its traceback.
 """
 
 from __future__ import annotations

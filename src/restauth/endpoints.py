@@ -36,6 +36,7 @@ MAX_LOGIN_BODY = 16 * 1024
 _FORM = "application/x-www-form-urlencoded"
 _TOO_LARGE = problem(413, "The login body is too large.")
 _SHORT = problem(400, "The login body ended before its Content-Length.")
+_BAD_LENGTH = problem(400, "The Content-Length of the login body is not a length.")
 _NOT_CREDENTIALS = problem(400, "Send JSON or a form with string 'username' and 'password'.")
 _UNKNOWN_CHARSET = problem(415, "Send the login form in UTF-8 or another charset Python knows.")
 
@@ -182,6 +183,8 @@ def _login_credentials(request: Request) -> Credentials | Malformed | Reply | No
     length = request.content_length
     if not length:
         return None
+    if length < 0:
+        return _BAD_LENGTH
     if length > MAX_LOGIN_BODY:
         return _TOO_LARGE
     try:

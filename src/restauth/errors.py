@@ -62,3 +62,10 @@ class UnknownUser(RestauthError, KeyError):
 
 class UsageError(RestauthError):
     """A mistake on the ``restauth`` command line: printed as one line, exit code 1."""
+
+
+class SchemaTooNew(RestauthError, RuntimeError):
+    """A store's tables were written by a newer restauth: refused rather than misread.
+
+    Also a ``RuntimeError``, as it was before the hierarchy existed.
+    """

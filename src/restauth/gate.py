@@ -5,8 +5,10 @@ refuses credentials sent over plain HTTP, asks the :class:`Authenticator` (which
 the stores and the throttle), writes the audit record, and answers with an
 :class:`Authenticated`, a refusal (:class:`Reply`), or ``None`` for an anonymous
 request. It hands out the token a caller gets back. The pipeline and the endpoints both
-use it; it knows no server protocol. Store calls go through :func:`restauth.backend.call`,
-so a store that fails raises :class:`StoreUnavailable` out of here (a 503 upstream).
+use it; it knows no server protocol. Store calls (here and in the authenticator) go
+through :func:`restauth.backend.call`, so a store that fails raises
+:class:`StoreUnavailable` out of here (a 503 upstream); a bug in restauth's own code
+raises as itself, and the pipeline logs it as an internal error.
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ class Gate:
         proxies = self.proxies
         if self._require_https and not proxies.is_https(request):
             return self.https_required
-        outcome = backend.call(self.authenticator.authenticate, TokenCredentials(token, "cookie"))
+        outcome = self.authenticator.authenticate(TokenCredentials(token, "cookie"))
         if not isinstance(outcome, Authenticated):
             return None
         if not cookie.csrf_ok(request, proxies.origin):
@@ -134,7 +136,7 @@ class Gate:
     def _verify(self, request: Request, credentials: Credentials) -> Authenticated | Reply:
         userid = credentials.userid if isinstance(credentials, BasicCredentials) else None
         address = self.proxies.client_address(request)
-        outcome = backend.call(self.authenticator.authenticate, credentials, address)
+        outcome = self.authenticator.authenticate(credentials, address)
         if isinstance(outcome, Throttled):
             audit.event("throttle", outcome="refused", userid=userid, address=address)
             return problem(

@@ -72,11 +72,14 @@ class EnvironRequest:
 
     @property
     def content_length(self) -> int | None:
-        try:
-            length = int(self.environ.get("CONTENT_LENGTH") or "")
-        except ValueError:
+        declared = self.environ.get("CONTENT_LENGTH")
+        if not declared:
             return None
-        return length if length >= 0 else None
+        try:
+            length = int(declared)
+        except ValueError:
+            return -1
+        return length if length >= 0 else -1
 
     def read_body(self) -> bytes:
         length = self.content_length or 0
@@ -105,6 +108,11 @@ class AuthMiddleware:
         if name == "options":  # not built yet: never recurse
             raise AttributeError(name)
         return getattr(self.options, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in ("app", "options", "pipeline"):  # a setting changed here would be ignored
+            raise AttributeError(f"{name} is fixed when the middleware is built; build a new one")
+        object.__setattr__(self, name, value)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         decision = self.pipeline.decide(EnvironRequest(environ))

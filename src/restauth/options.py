@@ -14,6 +14,7 @@ from typing import Any, Required, TypedDict
 from restauth.access.acl import ACL, ACLRule
 from restauth.access.paths import PublicPaths
 from restauth.authenticator import Bearer
+from restauth.errors import ConfigError
 from restauth.passwords.cache import PasswordCache
 from restauth.passwords.hasher import PasswordHasher
 from restauth.throttle.policy import Throttle, shared_store
@@ -154,16 +155,17 @@ def _check_tokens_needed(
     tokens: TokenManager | None, cookie: CookieMode | None, query_token: str | None
 ) -> None:
     if cookie is not None and tokens is None:
-        raise ValueError("cookie mode needs a token manager (tokens=None turns tokens off)")
+        raise ConfigError("cookie mode needs a token manager (tokens=None turns tokens off)")
     if query_token is not None and (tokens is None or not query_token.isidentifier()):
-        raise ValueError("query_token must be a parameter name, and needs a token manager")
+        raise ConfigError("query_token must be a parameter name, and needs a token manager")
 
 
 def _check_path(name: str, value: str) -> None:
     if not value.startswith("/") or value.endswith("/") or len(value) < 2:
-        raise ValueError(f"{name} must start with '/' and not end with '/': {value!r}")
+        raise ConfigError(f"{name} must start with '/' and not end with '/': {value!r}")
 
 
 def _hasher_of(users: UserStore) -> PasswordHasher:
     """The user store's own hasher (its cost and scheme), so unknown users cost the same."""
-    return users.hasher if isinstance(users, HasPasswordHasher) else PasswordHasher()
+    hasher = users.hasher if isinstance(users, HasPasswordHasher) else None
+    return hasher if isinstance(hasher, PasswordHasher) else PasswordHasher()

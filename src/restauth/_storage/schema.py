@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from restauth.errors import SchemaTooNew
+
 SCHEMA_TABLE = "restauth_schema"  # (component TEXT PRIMARY KEY, version INTEGER)
 CREATE_SCHEMA_TABLE = (
     f"CREATE TABLE IF NOT EXISTS {SCHEMA_TABLE} "
@@ -15,7 +17,7 @@ def needs_creation(found: int | None, component: str, version: int, where: str) 
     A newer version means a newer restauth wrote the tables: refuse rather than misread them.
     """
     if found is not None and found > version:
-        raise RuntimeError(
+        raise SchemaTooNew(
             f"{where}: the {component!r} tables are at schema version {found}, "
             f"newer than this restauth ({version}); upgrade restauth"
         )

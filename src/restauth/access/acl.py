@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from restauth.access.paths import compile_pattern, is_canonical, wsgi_str
+from restauth.errors import ConfigError
 from restauth.identity import Identity
 
 logger = logging.getLogger("restauth")
@@ -57,17 +58,17 @@ class ACLRule:
         """A rule from a configuration table: ``path``, ``roles`` and optional ``methods``."""
         unknown = set(data) - _RULE_KEYS
         if unknown:
-            raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))}")
+            raise ConfigError(f"unknown key(s) {', '.join(sorted(unknown))}")
         for key in ("path", "roles"):
             if key not in data:
-                raise ValueError(f"missing key {key!r}")
+                raise ConfigError(f"missing key {key!r}")
         path, roles, methods = data["path"], data["roles"], data.get("methods", ANY_METHOD)
         if not isinstance(path, str):
-            raise ValueError("path must be a string")
+            raise ConfigError("path must be a string")
         if not isinstance(roles, list | tuple):
-            raise ValueError("roles must be a list of strings")
+            raise ConfigError("roles must be a list of strings")
         if not isinstance(methods, str | list | tuple):
-            raise ValueError('methods must be "*" or a list of strings')
+            raise ConfigError('methods must be "*" or a list of strings')
         return cls.make(path, roles, methods)
 
     def grants(self, method: str, path: str, identity: Identity | None) -> bool:
@@ -95,7 +96,7 @@ class ACL:
             try:
                 compiled.append(rule if isinstance(rule, ACLRule) else ACLRule.from_mapping(rule))
             except (TypeError, ValueError) as error:
-                raise ValueError(f"acl[{index}]: {error}") from None
+                raise ConfigError(f"acl[{index}]: {error}") from None
         self.rules = tuple(compiled)
 
     def __len__(self) -> int:
@@ -116,15 +117,15 @@ class ACL:
 
 def _roles(roles: Iterable[str]) -> frozenset[str]:
     if isinstance(roles, str):
-        raise ValueError("roles must be a list of strings, not one string")
+        raise ConfigError("roles must be a list of strings, not one string")
     result = frozenset(roles)
     if not result:
-        raise ValueError("roles must not be empty (a rule that grants nobody is a mistake)")
+        raise ConfigError("roles must not be empty (a rule that grants nobody is a mistake)")
     for role in result:
         if not isinstance(role, str) or not role or any(c.isspace() or c == "," for c in role):
-            raise ValueError(f"invalid role name {role!r}")
+            raise ConfigError(f"invalid role name {role!r}")
         if role.startswith("$") and role not in (AUTHENTICATED, UNAUTHENTICATED):
-            raise ValueError(
+            raise ConfigError(
                 f"unknown special role {role!r} (use {AUTHENTICATED} or {UNAUTHENTICATED})"
             )
     return result
@@ -134,14 +135,14 @@ def _methods(methods: Iterable[str] | str) -> frozenset[str] | None:
     if methods == ANY_METHOD:
         return None
     if isinstance(methods, str):
-        raise ValueError('methods must be "*" or a list of method names')
+        raise ConfigError('methods must be "*" or a list of method names')
     result: set[str] = set()
     for method in methods:
         if not isinstance(method, str) or not _METHOD.fullmatch(method.upper()):
-            raise ValueError(f"invalid method {method!r}")
+            raise ConfigError(f"invalid method {method!r}")
         result.add(method.upper())
     if not result:
-        raise ValueError('methods must not be empty (use "*" for any method)')
+        raise ConfigError('methods must not be empty (use "*" for any method)')
     if "GET" in result:
         result.add("HEAD")
     return frozenset(result)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from restauth.errors import ConfigError
+
 _SEGMENT = r"[^/]+"
 _ENCODED_SEPARATOR = re.compile(r"%(?:2e|2f|5c|3b)", re.IGNORECASE)
 
@@ -27,9 +29,9 @@ def compile_pattern(pattern: str, *, allow_userid: bool = False) -> re.Pattern[s
     group ``userid``, which the caller compares with the authenticated userid.
     """
     if not isinstance(pattern, str) or not pattern.startswith("/"):
-        raise ValueError(f"path pattern {pattern!r} must start with '/'")
+        raise ConfigError(f"path pattern {pattern!r} must start with '/'")
     if pattern.count(USERID) > (1 if allow_userid else 0):
-        raise ValueError(f"path pattern {pattern!r}: at most one '{USERID}' segment (ACL only)")
+        raise ConfigError(f"path pattern {pattern!r}: at most one '{USERID}' segment (ACL only)")
     segments = pattern.split("/")[1:]  # "/" is one empty segment: the regex "/"
     last = len(segments) - 1
     return re.compile("".join(_segment(pattern, s, i == last) for i, s in enumerate(segments)))
@@ -40,15 +42,15 @@ def _segment(pattern: str, segment: str, last: bool) -> str:
     if segment == USERID:
         return f"/(?P<userid>{_SEGMENT})"
     if "{" in segment or "}" in segment:
-        raise ValueError(f"path pattern {pattern!r}: '{USERID}' must be a whole segment")
+        raise ConfigError(f"path pattern {pattern!r}: '{USERID}' must be a whole segment")
     if segment == "**":
         if not last:
-            raise ValueError(f"path pattern {pattern!r}: '**' is only allowed at the end")
+            raise ConfigError(f"path pattern {pattern!r}: '**' is only allowed at the end")
         return "(?:/.*)?"
     if segment == "*":
         return "/" + _SEGMENT
     if "*" in segment:
-        raise ValueError(f"path pattern {pattern!r}: '*' must be a whole segment")
+        raise ConfigError(f"path pattern {pattern!r}: '*' must be a whole segment")
     return "/" + re.escape(wsgi_str(segment))
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from restauth.errors import ConfigError
 from restauth.wire.forwarded import normalize_origin
 from restauth.wire.responses import Header, Reply, problem
 
@@ -46,13 +47,13 @@ class CookieMode:
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
-            raise ValueError(f"cookie name {self.name!r} is not a valid cookie name")
+            raise ConfigError(f"cookie name {self.name!r} is not a valid cookie name")
         if not self.secure and self.name.startswith(("__Host-", "__Secure-")):
-            raise ValueError(f"cookie {self.name!r} needs secure=True (its prefix demands it)")
+            raise ConfigError(f"cookie {self.name!r} needs secure=True (its prefix demands it)")
         if self.same_site not in ("Strict", "Lax"):
-            raise ValueError("same_site must be 'Strict' or 'Lax'")
+            raise ConfigError("same_site must be 'Strict' or 'Lax'")
         if not _NAME.fullmatch(self.csrf_header):
-            raise ValueError(f"csrf_header {self.csrf_header!r} is not a header name")
+            raise ConfigError(f"csrf_header {self.csrf_header!r} is not a header name")
 
     @property
     def _csrf_key(self) -> str:

@@ -18,6 +18,7 @@ import ipaddress
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from restauth.errors import ConfigError
 from restauth.wire.request import HeaderSet
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ class TrustedProxies:
             try:
                 networks.append(ipaddress.ip_network(proxy, strict=False))
             except ValueError:
-                raise ValueError(
+                raise ConfigError(
                     f"trusted proxy {proxy!r} is not an IP address or network"
                 ) from None
         self._networks = tuple(networks)

@@ -54,7 +54,8 @@ class Request(Protocol):
 
     @property
     def content_length(self) -> int | None:
-        """The declared body length; ``None`` when absent or unreadable."""
+        """The declared body length; ``None`` when absent, ``-1`` when malformed (a
+        negative or non-numeric ``Content-Length``)."""
         ...
 
     def read_body(self) -> bytes:

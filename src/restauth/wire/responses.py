@@ -16,6 +16,8 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
+from restauth.errors import ConfigError
+
 if TYPE_CHECKING:
     from restauth.wire.request import Request
 
@@ -92,7 +94,7 @@ def wants_no_challenge(request: Request) -> bool:
 def check_realm(realm: str) -> None:
     """A realm goes into a quoted-string as it is: printable ASCII without ``"`` or ``\\``."""
     if not realm or not _REALM_OK.fullmatch(realm):
-        raise ValueError("realm must be printable ASCII without '\"' or '\\'")
+        raise ConfigError("realm must be printable ASCII without '\"' or '\\'")
 
 
 class Challenges:
