@@ -82,20 +82,25 @@ def test_merge_keeps_the_app_list_and_merges_its_expose_list() -> None:
         (BasicCredentials, ("u", "p")),
     ],
 )
-def test_hot_path_values_are_frozen_slotted_dataclasses(
-    cls: type, args: tuple[object, ...]
-) -> None:
+def test_hot_path_values_are_slotted_dataclasses(cls: type, args: tuple[object, ...]) -> None:
     names = [field.name for field in dataclasses.fields(cls)]
     positional = cls(*args)
     by_keyword = cls(**dict(zip(names, args, strict=False)))
     assert positional == by_keyword
-    assert hash(positional) == hash(by_keyword)
     assert [getattr(positional, name) for name in names[: len(args)]] == list(args)
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        setattr(positional, names[0], "changed")
     assert not hasattr(positional, "__dict__")  # slots: small and quick to build
     with pytest.raises(TypeError):
         cls(*args, *range(6))  # more arguments than fields
+
+
+def test_the_identity_an_application_reads_is_frozen_and_hashable() -> None:
+    """Only :class:`Identity` reaches the application: it stays immutable. The values made
+    and read inside one request are not frozen (a frozen dataclass costs about 0.15 µs
+    more per field to build, four of them per request)."""
+    identity = Identity("u", frozenset({"r"}), "basic")
+    assert hash(identity) == hash(Identity("u", frozenset({"r"}), "basic"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        identity.userid = "mallory"  # type: ignore[misc]
 
 
 def test_hot_path_values_keep_their_defaults() -> None:

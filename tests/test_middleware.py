@@ -569,7 +569,7 @@ def test_a_bug_inside_the_authenticator_is_an_internal_error_not_an_outage(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise TypeError("a bug in the authenticator")
 
-    app.pipeline.gate.authenticator._without_hashing = broken  # type: ignore[method-assign]
+    app.pipeline.gate.authenticator._remembered = broken  # type: ignore[method-assign]
     with caplog.at_level(logging.DEBUG):
         TestApp(app).get("/", headers={"Authorization": basic("alice", ALICE_PASSWORD)}, status=503)
     assert "restauth internal error" in caplog.text

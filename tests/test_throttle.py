@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from webtest import TestApp
 
 from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore
 from restauth.errors import StoreUnavailable
-from restauth.throttle.policy import MemoryThrottleStore, Throttle, ThrottlePolicy
+from restauth.throttle.policy import MemoryThrottleStore, Rule, Throttle, ThrottlePolicy
 
 from .conftest import ALICE_PASSWORD, FakeClock, basic, echo_app
 
@@ -100,11 +101,34 @@ def test_per_address_counter_covers_many_userids(client: TestApp) -> None:
     assert fail(client, "user99", "192.0.2.51") == 401  # another address is not affected
 
 
-def test_token_guessing_is_counted_per_address(client: TestApp) -> None:
+def test_refused_tokens_are_never_counted(
+    client: TestApp, tokens: MemoryTokenManager, users: MemoryUserStore
+) -> None:
+    """Issue 16 item 2: a stale client replaying a logged-out token from one address must
+    not lock out the valid tokens and the logins that share the address."""
     env = {"REMOTE_ADDR": "192.0.2.77"}
-    for _ in range(20):
+    token = tokens.issue("alice", users.get("alice").stamp).token  # type: ignore[union-attr]
+    tokens.revoke("alice")  # logged out: the token is stale
+    for _ in range(100):
+        client.get("/", headers={"Authorization": f"Token {token}"}, extra_environ=env, status=401)
         client.get("/", headers={"Authorization": "Bearer abc.def"}, extra_environ=env, status=401)
-    client.get("/", headers={"Authorization": "Bearer abc.def"}, extra_environ=env, status=429)
+    live = tokens.issue("alice", users.get("alice").stamp).token  # type: ignore[union-attr]
+    client.get("/", headers={"Authorization": f"Token {live}"}, extra_environ=env, status=200)
+    right = {"Authorization": basic("alice", ALICE_PASSWORD)}
+    client.get("/", headers=right, extra_environ=env, status=200)
+    assert fail(client, "bob", "192.0.2.77") == 401  # the address has no count at all
+
+
+def test_a_valid_token_is_never_refused_by_the_address_throttle(
+    client: TestApp, tokens: MemoryTokenManager, users: MemoryUserStore
+) -> None:
+    address = "192.0.2.78"
+    assert [fail(client, f"user{i}", address) for i in range(21)] == [401] * 20 + [429]
+    token = tokens.issue("alice", users.get("alice").stamp).token  # type: ignore[union-attr]
+    env = {"REMOTE_ADDR": address}
+    for header in (f"Token {token}", f"Bearer {token}", basic("alice", token)):
+        client.get("/", headers={"Authorization": header}, extra_environ=env, status=200)
+    assert fail(client, "carol", address) == 429  # passwords from there still wait
 
 
 def test_login_endpoint_is_throttled(client: TestApp) -> None:
@@ -154,6 +178,42 @@ def test_forwarded_for_counts_only_behind_a_trusted_proxy(
     assert statuses == [401] * 20 + [429]
 
 
+def test_one_warning_when_an_untrusted_peer_forwards_for_its_clients(
+    users: MemoryUserStore, throttle: Throttle, caplog: pytest.LogCaptureFixture
+) -> None:
+    """All traffic from a proxy left out of trusted_proxies shares the proxy's counter:
+    say so once, naming the setting (issue 16 item 2)."""
+    client = TestApp(AuthMiddleware(echo_app, users=users, throttle=throttle))
+    proxy = {"REMOTE_ADDR": "10.9.8.7", "HTTP_X_FORWARDED_FOR": "192.0.2.1"}
+    with caplog.at_level(logging.WARNING, logger="restauth"):
+        client.get("/", headers={"Authorization": "Token abc.def"}, extra_environ=proxy, status=401)
+        assert "trusted_proxies" not in caplog.text  # tokens are not counted: nothing to say
+        for _ in range(3):
+            client.get(
+                "/", headers={"Authorization": basic("alice", "x")}, extra_environ=proxy, status=401
+            )
+    warnings = [r for r in caplog.records if "trusted_proxies" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "10.9.8.7" in warnings[0].getMessage()
+    assert (
+        "192.0.2.1" not in caplog.text.split("login.failure")[0]
+    )  # the forwarded value is not echoed
+
+
+def test_no_forwarding_warning_for_a_trusted_proxy_or_a_direct_client(
+    users: MemoryUserStore, throttle: Throttle, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = AuthMiddleware(echo_app, users=users, throttle=throttle, trusted_proxies=["10.0.0.0/8"])
+    client = TestApp(app)
+    with caplog.at_level(logging.WARNING, logger="restauth"):
+        trusted = {"REMOTE_ADDR": "10.9.8.7", "HTTP_X_FORWARDED_FOR": "192.0.2.1"}
+        client.get(
+            "/", headers={"Authorization": basic("alice", "x")}, extra_environ=trusted, status=401
+        )
+        client.get("/", headers={"Authorization": basic("alice", "x")}, status=401)
+    assert "trusted_proxies" not in caplog.text
+
+
 def test_throttle_can_be_turned_off(users: MemoryUserStore) -> None:
     client = TestApp(AuthMiddleware(echo_app, users=users, throttle=None))
     for _ in range(30):
@@ -162,18 +222,20 @@ def test_throttle_can_be_turned_off(users: MemoryUserStore) -> None:
 
 def test_memory_store_is_bounded() -> None:
     store = MemoryThrottleStore(max_entries=100)
+    policy = ThrottlePolicy()
     for i in range(1000):
-        store.add_failure(f"u:{i}", 0.0, 900)
+        store.admit([Rule(f"u:{i}", 5, 60)], 0.0, policy)
     assert len(store.get_many([f"u:{i}" for i in range(1000)])) == 1000
     assert sum(c is not None for c in store.get_many([f"u:{i}" for i in range(1000)])) == 100
 
 
 def test_policy_is_configurable(clock: FakeClock) -> None:
     throttle = Throttle(ThrottlePolicy(user_threshold=2, base_delay=10), clock=clock)
-    throttle.failure("bob", None)
+    assert throttle.begin("bob", None).wait == 0
     assert throttle.check("bob", None) == (0, True)
-    throttle.failure("bob", None)
+    assert throttle.begin("bob", None).wait == 0
     assert throttle.check("bob", None) == (10, True)
+    assert throttle.begin("bob", None).wait == 10  # refused, not counted
     throttle.success("bob")
     assert throttle.check("bob", None) == (0, False)
 
@@ -230,7 +292,7 @@ def test_a_valid_token_request_writes_no_counter(
             self.calls: list[str] = []
 
         def __getattribute__(self, name: str) -> Any:
-            if name in {"admit", "release", "add_failure", "reset", "get_many"}:
+            if name in {"admit", "release", "reset", "get_many"}:
                 object.__getattribute__(self, "calls").append(name)
             return object.__getattribute__(self, name)
 
@@ -240,18 +302,18 @@ def test_a_valid_token_request_writes_no_counter(
     token = tokens.issue("alice", users.get("alice").stamp).token  # type: ignore[union-attr]
     store.calls.clear()
     client.get("/", headers={"Authorization": f"Token {token}"}, status=200)
-    assert store.calls == ["get_many"]  # one read of the address's counter, as before
-    # A password that costs no hash check is no guess to count: one read, no write.
-    store.calls.clear()
+    client.get("/", headers={"Authorization": "Token abc.def"}, status=401)
+    assert store.calls == []  # tokens are not throttled: no read, no write
     client.get("/", headers={"Authorization": basic("alice", token)}, status=200)
-    assert store.calls == ["get_many"]  # token-as-password
+    assert store.calls == []  # nor a live token as the password
+    # A password that costs no hash check is no guess to count: one read, no write.
     client.get("/", headers={"Authorization": basic("alice", ALICE_PASSWORD)}, status=200)
     store.calls.clear()
     client.get("/", headers={"Authorization": basic("alice", ALICE_PASSWORD)}, status=200)
     assert store.calls == ["get_many"]  # a right password the cache remembers
 
 
-def test_a_throttled_user_is_refused_even_by_token_or_remembered_password(
+def test_a_throttled_user_is_refused_a_remembered_password_but_not_a_live_token(
     client: TestApp, tokens: MemoryTokenManager, users: MemoryUserStore, bcrypt_calls: list[bytes]
 ) -> None:
     right = {"Authorization": basic("alice", ALICE_PASSWORD)}
@@ -259,7 +321,8 @@ def test_a_throttled_user_is_refused_even_by_token_or_remembered_password(
     token = tokens.issue("alice", users.get("alice").stamp).token  # type: ignore[union-attr]
     assert [fail(client) for _ in range(6)] == [401] * 5 + [429]
     bcrypt_calls.clear()
-    for password in (ALICE_PASSWORD, token):  # in the cache / a live token: no hash check
-        headers = {"Authorization": basic("alice", password)}
-        client.get("/", headers=headers, extra_environ={"REMOTE_ADDR": "198.51.100.7"}, status=429)
+    elsewhere = {"REMOTE_ADDR": "198.51.100.7"}
+    client.get("/", headers=right, extra_environ=elsewhere, status=429)  # cached: still a guess
+    for header in (basic("alice", token), f"Token {token}"):  # a live token proves the user
+        client.get("/", headers={"Authorization": header}, extra_environ=elsewhere, status=200)
     assert bcrypt_calls == []

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from restauth.audit import escape
-from restauth.backend import call
+from restauth.backend import call, failed
 from restauth.errors import StoreUnavailable
 from restauth.identity import Identity, Mechanism
 from restauth.passwords.cache import PasswordCache
@@ -46,9 +46,11 @@ class Throttled:
     wait: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Authenticated:
     """A success. ``grant`` is set when a token was presented (and renewed).
+
+    Internal, one per request, only read: not frozen, which halves its cost to build.
 
     ``external`` marks a caller an identity provider vouched for (a bearer JWT): such a
     caller is not in the user store and gets no restauth token.
@@ -84,12 +86,13 @@ class Authenticator:
     :meth:`WritableUserStore.replace_hash`, keeping the credential stamp so no session
     ends. Best effort: a read-only or unreachable store only costs a WARNING.
 
-    ``throttle`` (see :mod:`restauth.throttle.policy`) is consulted first, by a read, and
-    refuses a caller with too many recent failures even when the password is right. A
-    password attempt is *counted* (atomically, before its check) only when it is about
-    to reach the hasher: a token-as-password or a remembered right password costs no
-    hash work and no write, so the guesses that reach the hasher are exactly the
-    counted ones.
+    ``throttle`` (see :mod:`restauth.throttle.policy`) guards what can be guessed: passwords.
+    A password attempt is refused, by a read, while its userid or address has too many
+    recent failures, even when the password is right; it is *counted* (atomically, before
+    its check) only when it is about to reach the hasher, so the guesses that reach the
+    hasher are exactly the counted ones. Tokens are never throttled: 128 random bits
+    cannot be guessed, so a refused token is not counted, and a live token (presented
+    as a token or as a Basic password) is never refused, whatever its address did.
     """
 
     def __init__(
@@ -120,16 +123,7 @@ class Authenticator:
         ``address`` is the client's, for the throttle's per-address counter."""
         if isinstance(credentials, BasicCredentials):
             return self._basic(credentials.userid, credentials.password, address)
-        throttle = self.throttle
-        if throttle is None:
-            return self._any_token(credentials)
-        wait = call(throttle.check, None, address)[0]
-        if wait:
-            return Throttled(wait)
-        outcome = self._any_token(credentials)
-        if isinstance(outcome, Failure):  # counted after the fact: no hash work to guard
-            call(throttle.failure, None, address)
-        return outcome
+        return self._any_token(credentials)
 
     def _any_token(self, credentials: TokenCredentials) -> Authenticated | Failure:
         if credentials.scheme == "bearer":
@@ -145,13 +139,16 @@ class Authenticator:
     def _basic(
         self, userid: str, password: str, address: str | None
     ) -> Authenticated | Failure | Throttled:
+        user = call(self.users.get, userid)
+        by_token = None if user is None else self._token_as_password(user, password)
+        if by_token is not None:
+            return by_token  # a live token is never throttled
         throttle, seen = self.throttle, False
         if throttle is not None:
             wait, seen = call(throttle.check, userid, address)
             if wait:
                 return Throttled(wait)
-        user = call(self.users.get, userid)
-        known = None if user is None else self._without_hashing(user, password)
+        known = None if user is None else self._remembered(user, password)
         if known is not None:
             if seen and throttle is not None:
                 call(throttle.success, known.identity.userid)
@@ -179,19 +176,22 @@ class Authenticator:
             call(attempt.succeeded)
         return Authenticated(Identity(user.userid, user.roles, "basic"), user.stamp)
 
-    def _without_hashing(self, user: User, password: str) -> Authenticated | None:
-        """The user's live token as a password (RESTHeart), or a password the cache
-        remembers as right: a success that costs no hash check. ``None``: hash it."""
-        if self.tokens is not None and looks_like_token(password, self._max_token_length):
-            grant = call(self.tokens.authenticate, password)
-            if grant is not None and grant.userid == user.userid and grant.stamp == user.stamp:
-                identity = Identity(user.userid, user.roles, "token-basic")
-                return Authenticated(identity, user.stamp, grant)
+    def _token_as_password(self, user: User, password: str) -> Authenticated | None:
+        """The user's live token as a Basic password (RESTHeart): no hash check."""
+        if self.tokens is None or not looks_like_token(password, self._max_token_length):
+            return None
+        grant = call(self.tokens.authenticate, password)
+        if grant is None or grant.userid != user.userid or grant.stamp != user.stamp:
+            return None
+        return Authenticated(Identity(user.userid, user.roles, "token-basic"), user.stamp, grant)
+
+    def _remembered(self, user: User, password: str) -> Authenticated | None:
+        """A right password the cache remembers: no hash check (the login that ran
+        one did any rehash)."""
         cache = self.cache
-        if cache is not None and cache.hit(user.userid, password, user.password_hash):
-            # the login that ran the hash check did any rehash
-            return Authenticated(Identity(user.userid, user.roles, "basic"), user.stamp)
-        return None
+        if cache is None or not cache.hit(user.userid, password, user.password_hash):
+            return None
+        return Authenticated(Identity(user.userid, user.roles, "basic"), user.stamp)
 
     def _password_ok(self, userid: str, password: str, stored: str) -> bool:
         """The hash check (the only expensive step); a right password is remembered."""
@@ -235,12 +235,18 @@ class Authenticator:
         return new_hash
 
     def _token(self, token: str, mechanism: Mechanism) -> Authenticated | Failure:
-        if self.tokens is None:
+        tokens = self.tokens
+        if tokens is None:
             return Failure.BAD_TOKEN
-        grant = call(self.tokens.authenticate, token)
-        if grant is None:
-            return Failure.BAD_TOKEN
-        user = call(self.users.get, grant.userid)
+        step: Callable[..., object] = tokens.authenticate
+        try:  # two store calls, one ``try`` (backend.call's rule, without two more frames)
+            grant = tokens.authenticate(token)
+            if grant is None:
+                return Failure.BAD_TOKEN
+            step = self.users.get
+            user = self.users.get(grant.userid)
+        except Exception as error:
+            raise failed(step, error) from error
         if user is None or user.stamp != grant.stamp:
             return Failure.BAD_TOKEN
         return Authenticated(Identity(user.userid, user.roles, mechanism), user.stamp, grant)

@@ -134,7 +134,10 @@ class Gate:
     # -- checking ---------------------------------------------------------------------
 
     def _verify(self, request: Request, credentials: Credentials) -> Authenticated | Reply:
-        userid = credentials.userid if isinstance(credentials, BasicCredentials) else None
+        userid = None
+        if isinstance(credentials, BasicCredentials):  # a password: counted per address
+            userid = credentials.userid
+            self.proxies.warn_if_untrusted_forwarder(request)
         address = self.proxies.client_address(request)
         outcome = self.authenticator.authenticate(credentials, address)
         if isinstance(outcome, Throttled):

@@ -6,7 +6,7 @@ import pytest
 from webtest import TestApp
 
 from restauth import AuthMiddleware, MemoryUserStore
-from restauth.throttle.policy import Throttle, ThrottlePolicy
+from restauth.throttle.policy import Counter, Rule, Throttle, ThrottlePolicy
 from tests.conftest import FakeClock, basic, echo_app
 from tests.services import redis_url
 from tests.storage.conftest import SECRET_KEY
@@ -16,13 +16,15 @@ def test_store_counts_and_resets(redis_prefix: str) -> None:
     from restauth.throttle.redis import RedisThrottleStore
 
     store = RedisThrottleStore(redis_url(), prefix=redis_prefix)
+    policy, alice = ThrottlePolicy(), Rule("u:alice", 5, 60)
     assert store.get_many(["u:alice", "a:10.0.0.1"]) == [None, None]
-    assert store.add_failure("u:alice", 1000.0, 900).count == 1
-    assert store.add_failure("u:alice", 1001.5, 900).count == 2
+    assert store.admit([alice], 1000.0, policy).previous == (None,)
+    assert store.admit([alice], 1001.5, policy).previous == (Counter(1, 1000.0),)
     counter, other = store.get_many(["u:alice", "a:10.0.0.1"])
     assert counter is not None
     assert (counter.count, counter.last, other) == (2, 1001.5, None)
-    assert store.add_failure("u:alice", 1001.5 + 901, 900).count == 1  # window passed
+    store.admit([alice], 1001.5 + 901, policy)  # the window passed: counting starts again
+    assert store.get_many(["u:alice"]) == [Counter(1, 1001.5 + 901)]
     store.reset("u:alice")
     assert store.get_many(["u:alice"]) == [None]
 
@@ -65,5 +67,6 @@ def test_foreign_values_are_ignored(redis_prefix: str, garbage: bytes) -> None:
     store = RedisThrottleStore(redis_url(), prefix=redis_prefix)
     store.client.set(redis_prefix + "throttle:u:x", garbage)
     assert store.get_many(["u:x"]) == [None]
-    assert store.add_failure("u:x", 5.0, 900).count == 1
+    store.admit([Rule("u:x", 5, 60)], 5.0, ThrottlePolicy())
+    assert store.get_many(["u:x"]) == [Counter(1, 5.0)]
     assert ThrottlePolicy().user_threshold == 5

@@ -191,11 +191,3 @@ def test_release_puts_the_counter_back_as_it_was(store: ThrottleStore) -> None:
     fresh = Rule("a:198.51.100.1", 20, 900)
     store.release([(fresh.key, store.admit([fresh], T0, POLICY).previous[0])], T0)
     assert store.get_many([fresh.key]) == [None]
-
-
-def test_token_failures_still_count_after_the_fact(store: ThrottleStore) -> None:
-    assert store.add_failure(ADDRESS.key, T0, POLICY.window).count == 1
-    assert store.add_failure(ADDRESS.key, T0 + 1, POLICY.window).count == 2
-    assert store.admit([ADDRESS], T0 + 2, POLICY).previous == (Counter(2, T0 + 1),)
-    store.reset(ADDRESS.key)
-    assert store.get_many([ADDRESS.key]) == [None]

@@ -12,8 +12,8 @@ waits much longer (``address_max_delay``).
 **Check and count are one atomic step.** A password attempt (Basic, ``POST /tokens``)
 that is about to reach the hasher is counted *before* its password is checked (by
 :class:`restauth.authenticator.Authenticator`, after the cheap checks: a token used as
-the password, or a right password the cache remembers, costs a read and no write, and
-is refused while throttled like any other attempt), by the same operation
+a right password the cache remembers costs a read and no write, and is refused while
+throttled like any other attempt), by the same operation
 that decides whether it may be checked at all: under a lock in memory, one Lua script
 in Redis, one ``BEGIN IMMEDIATE`` transaction in SQLite. Concurrent attempts are
 therefore admitted one at a time against the same counters, whatever the number of
@@ -35,10 +35,12 @@ How an admitted attempt ends:
   successful logins never add up against a user or an address;
 - an error (a store down, 503) reached no verdict: both counts are taken back.
 
-Token attempts (``Token``/``Bearer``/cookie, no userid) cost no bcrypt and guessing a
-128-bit token is hopeless, so they keep the cheaper scheme: the address counter is
-read before (no write for a valid token) and counted after a failure; concurrent bad
-tokens may overshoot the address threshold, which costs nothing.
+Tokens are not throttled at all (``Token``, ``Bearer``, the cookie, a live token as a
+Basic password): guessing 128 random bits is hopeless, so a refused token is not
+counted, and a valid token is never refused because its address or its user is
+throttled. Counting them only let a stale client (a logged-out token replayed in a
+loop) lock every user behind its address out. A Basic password shaped like a token
+that is not a live one is a password guess like any other.
 
 What is shared, by whom: :class:`MemoryThrottleStore` counts in one process (each
 worker of a multi-process server counts alone, and past ``max_entries`` counters the
@@ -96,8 +98,8 @@ class ThrottleStore(Protocol):
 
     ``admit`` and ``release`` are each atomic and one round trip. A password attempt
     that reaches the hasher costs ``get_many`` (the first look), ``admit``, and on success
-    ``release``; one that needs no hash check, and a token attempt, costs ``get_many``
-    (and ``add_failure`` when a token is wrong).
+    ``release``; one that needs no hash check costs ``get_many``. A token costs nothing:
+    tokens are not throttled.
     """
 
     def admit(self, rules: Sequence[Rule], now: float, policy: ThrottlePolicy) -> Admission:
@@ -109,8 +111,6 @@ class ThrottleStore(Protocol):
         ...
 
     def get_many(self, keys: list[str]) -> list[Counter | None]: ...
-
-    def add_failure(self, key: str, now: float, window: float) -> Counter: ...
 
     def reset(self, key: str) -> None: ...
 
@@ -207,15 +207,6 @@ class MemoryThrottleStore:
     def get_many(self, keys: list[str]) -> list[Counter | None]:
         return [self._counters.get(key) for key in keys]
 
-    def add_failure(self, key: str, now: float, window: float) -> Counter:
-        with self._lock:
-            old = self._counters.pop(key, None)
-            counter = (
-                Counter(1, now) if old is None or now - old.last > window else counted(old, now)
-            )
-            self._put(key, counter)
-        return counter
-
     def reset(self, key: str) -> None:
         with self._lock:
             self._counters.pop(key, None)
@@ -280,8 +271,8 @@ class Throttle:
 
     def check(self, userid: str | None, address: str | None) -> tuple[int, bool]:
         """Seconds to wait before this attempt may be checked (0: now), and whether the
-        userid has a counter. Reads only: token attempts, and the first look at a password
-        attempt (a refused one costs no write)."""
+        userid has a counter. Reads only: the first look at a password attempt (a refused
+        one costs no write)."""
         keys = []  # keys first, rules only when a counter exists: this runs on every request
         if userid is not None:
             keys.append(_user_key(userid))
@@ -297,12 +288,6 @@ class Throttle:
         wait = max(wait_for(c, r, now, self.policy) for c, r in zip(counters, rules, strict=True))
         user_seen = userid is not None and counters[0] is not None
         return (math.ceil(wait) if wait > 0 else 0), user_seen
-
-    def failure(self, userid: str | None, address: str | None) -> None:
-        """Count a failure after the fact (token attempts; :meth:`begin` counts passwords)."""
-        now = self.clock()
-        for rule in self._rules(userid, address):
-            self.store.add_failure(rule.key, now, self.policy.window)
 
     def success(self, userid: str) -> None:
         self.store.reset(_user_key(userid))

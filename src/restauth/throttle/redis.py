@@ -64,27 +64,15 @@ for i = taken + 1, #KEYS do redis.call('DEL', KEYS[i]) end
 return 0
 """
 
+
 # KEYS[1] counter key. ARGV: now, window (seconds).
-_ADD_FAILURE = """
-local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-local count = 1
-local old = redis.call('GET', KEYS[1])
-if old then
-  local n, last = string.match(old, '^(%d+) (.+)$')
-  if n and now - tonumber(last) <= window then count = tonumber(n) + 1 end
-end
-redis.call('SET', KEYS[1], count .. ' ' .. ARGV[1], 'PX', math.ceil(window * 1000) + 60000)
-return count
-"""
-
-
 class RedisThrottleStore:
     """The :class:`restauth.throttle.policy.ThrottleStore` protocol over Redis (6.0 or later),
     keys under ``prefix``.
 
     A password attempt is one script that judges and counts it (Redis runs a script
     alone, so no other attempt can slip in between), and one more when it succeeds.
-    A token attempt reads with one ``MGET``. Redis expires a counter a minute after its
+    The first look at an attempt is one ``MGET``. Redis expires a counter a minute after its
     window, so invented userids cost nothing for long.
     """
 
@@ -93,7 +81,6 @@ class RedisThrottleStore:
         self.prefix = prefix + "throttle:"
         self._admit = self.client.register_script(_ADMIT)
         self._release = self.client.register_script(_RELEASE)
-        self._add_failure = self.client.register_script(_ADD_FAILURE)
 
     def admit(self, rules: Sequence[Rule], now: float, policy: ThrottlePolicy) -> Admission:
         arguments = [repr(now), repr(policy.window), repr(policy.base_delay)]
@@ -118,11 +105,6 @@ class RedisThrottleStore:
         with errors_as_unavailable():
             values: list[Any] = self.client.mget([self.prefix + key for key in keys])
         return [_counter(value) for value in values]
-
-    def add_failure(self, key: str, now: float, window: float) -> Counter:
-        with errors_as_unavailable():
-            count: Any = self._add_failure(keys=[self.prefix + key], args=[repr(now), repr(window)])
-        return Counter(int(count), now)
 
     def reset(self, key: str) -> None:
         with errors_as_unavailable():

@@ -98,16 +98,6 @@ class SQLiteThrottleStore:
         with errors_as_unavailable(self.database.path):  # a plain read: no write lock
             return _read(self.database.connection(), keys)
 
-    def add_failure(self, key: str, now: float, window: float) -> Counter:
-        rows = self.database.execute(
-            f"INSERT INTO {TABLE} (key, count, last) VALUES (:key, 1, :now) "
-            "ON CONFLICT (key) DO UPDATE SET last = :now, "
-            "count = CASE WHEN :now - last > :window THEN 1 ELSE count + 1 END "
-            "RETURNING count",
-            {"key": key, "now": now, "window": window},
-        )
-        return Counter(int(rows[0][0]), now)
-
     def reset(self, key: str) -> None:
         self.database.execute(f"DELETE FROM {TABLE} WHERE key = ?", (key,))
 

@@ -15,6 +15,7 @@ is not believed either.
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,8 @@ from restauth.wire.request import HeaderSet
 
 if TYPE_CHECKING:
     from restauth.wire.request import Request
+
+logger = logging.getLogger("restauth")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -44,6 +47,7 @@ class TrustedProxies:
                     f"trusted proxy {proxy!r} is not an IP address or network"
                 ) from None
         self._networks = tuple(networks)
+        self._warned = False
 
     def __bool__(self) -> bool:
         return bool(self._networks)
@@ -70,6 +74,26 @@ class TrustedProxies:
             if not self.trusts(hop):
                 return hop if _is_ip(hop) else peer
         return peer
+
+    def warn_if_untrusted_forwarder(self, request: Request) -> None:
+        """Once: a peer that is not trusted sent ``X-Forwarded-For``. Behind a proxy left out
+        of ``trusted_proxies`` every client has the proxy's address, so all of them share
+        one failed-login counter, and one guesser gets them all throttled. Called for
+        password attempts only (the ones counted per address)."""
+        if self._warned or request.header("x-forwarded-for") is None:
+            return
+        peer = request.peer or "unknown"
+        if self.trusts(peer):
+            return
+        self._warned = True
+        logger.warning(
+            "requests from %s carry X-Forwarded-For, but %s is not in trusted_proxies: if it "
+            "is your proxy, every client behind it counts as %s, and all of them share one "
+            "failed-login counter; add the proxy to trusted_proxies",
+            peer,
+            peer,
+            peer,
+        )
 
     def is_https(self, request: Request) -> bool:
         """Whether the client spoke HTTPS, as far as this server can know.
