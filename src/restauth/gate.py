@@ -134,18 +134,18 @@ class Gate:
     # -- checking ---------------------------------------------------------------------
 
     def _verify(self, request: Request, credentials: Credentials) -> Authenticated | Reply:
-        userid = None
-        if isinstance(credentials, BasicCredentials):  # a password: counted per address
-            userid = credentials.userid
-            self.proxies.warn_if_untrusted_forwarder(request)
+        userid = credentials.userid if isinstance(credentials, BasicCredentials) else None
         address = self.proxies.client_address(request)
         outcome = self.authenticator.authenticate(credentials, address)
         if isinstance(outcome, Throttled):
+            self.proxies.warn_if_untrusted_forwarder(request)
             audit.event("throttle", outcome="refused", userid=userid, address=address)
             return problem(
                 429, "Too many failed attempts; retry later.", [("Retry-After", str(outcome.wait))]
             )
         if isinstance(outcome, Failure):
+            if userid is not None:  # a wrong password: counted per address
+                self.proxies.warn_if_untrusted_forwarder(request)
             audit.event(
                 "login.failure",
                 outcome=outcome.name.lower(),

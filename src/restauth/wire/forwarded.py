@@ -78,8 +78,8 @@ class TrustedProxies:
     def warn_if_untrusted_forwarder(self, request: Request) -> None:
         """Once: a peer that is not trusted sent ``X-Forwarded-For``. Behind a proxy left out
         of ``trusted_proxies`` every client has the proxy's address, so all of them share
-        one failed-login counter, and one guesser gets them all throttled. Called for
-        password attempts only (the ones counted per address)."""
+        one failed-login counter, and one guesser gets them all throttled. Called when a
+        password attempt fails or is throttled (what the address counter is about)."""
         if self._warned or request.header("x-forwarded-for") is None:
             return
         peer = request.peer or "unknown"
