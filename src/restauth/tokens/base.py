@@ -145,6 +145,24 @@ def looks_like_token(value: str, max_length: int = DEFAULT_MAX_TOKEN_LENGTH) -> 
     return "." in value and len(value) <= max_length
 
 
+def renewal_step(ttl: float) -> float:
+    """How far an idle deadline must move before it is written: max(1 % of ``ttl``, 1 s).
+
+    Renewing on every use would make every token request a write (a SQL ``UPDATE``, a
+    Redis ``SET``); with this step most are reads, as knox's ``MIN_REFRESH_INTERVAL``
+    does. A token may then expire up to one step before ``now + ttl``; what the client is
+    told (``Auth-Token-Valid-Until``) is always the deadline actually stored.
+    """
+    return max(ttl / 100.0, 1.0)
+
+
+def renewed_deadline(stored: float, now: float, ttl: float) -> float | None:
+    """The idle deadline to write on a use at ``now``, or ``None`` when ``stored`` is within
+    :func:`renewal_step` of it (keep it; no write)."""
+    wanted = now + ttl
+    return wanted if wanted - stored > renewal_step(ttl) else None
+
+
 SECRET_KEY_ENV = "RESTAUTH_SECRET_KEY"
 
 
