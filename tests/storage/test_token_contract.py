@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -158,3 +160,155 @@ def test_grant_repr_hides_the_token(make_tokens: TokenFactory) -> None:
     grant = tokens.issue("alice", "s")
     assert grant.token not in repr(grant)
     assert SECRET_KEY not in repr(tokens)
+
+
+# Coarse renewal (issue 16 item 7): a use writes a new idle deadline only when it would move
+# by more than renewal_step(ttl) = max(1 % of ttl, 1 s); the grant reports what is stored.
+
+
+@pytest.fixture
+def write_probe(token_backend: str) -> Callable[[Any, str], Callable[[], bool]]:
+    """``probe(manager, token)`` starts watching the token's record in its store; the
+    function it returns says whether anything wrote to that record since."""
+
+    def probe(manager: Any, token: str) -> Callable[[], bool]:
+        if token_backend == "redis":
+            return _redis_probe(manager, token)
+        if token_backend == "sqlite":
+            connection = manager.database.connection()
+            before = connection.total_changes  # rows inserted, updated or deleted
+            return lambda: bool(manager.database.connection().total_changes - before)
+        grant = manager.lookup(manager.authenticate(token).userid)  # memory: the record itself
+        return lambda: bool(manager.lookup(grant.userid).valid_until != grant.valid_until)
+
+    return probe
+
+
+def _redis_probe(manager: Any, token: str) -> Callable[[], bool]:
+    """WATCH the token's key: any command that writes it (HSET, PEXPIRE, even of the same
+    value) makes the transaction fail. Its TTL must not grow either."""
+    import redis
+
+    key = manager.prefix + "token:" + token.partition(".")[0]
+    watcher = manager.client.pipeline()
+    watcher.watch(key)
+    stored = manager.client.hget(key, "deadline")
+    pttl = manager.client.pttl(key)
+
+    def wrote() -> bool:
+        try:
+            watcher.multi()
+            watcher.exists(key)
+            watcher.execute()
+        except redis.WatchError:
+            return True
+        finally:
+            watcher.reset()
+        assert manager.client.hget(key, "deadline") == stored
+        assert 0 < manager.client.pttl(key) <= pttl
+        return False
+
+    return wrote
+
+
+def test_a_use_within_the_renewal_step_writes_nothing(
+    make_tokens: TokenFactory, clock: FakeClock, write_probe: Any
+) -> None:
+    tokens = make_tokens(ttl=900, max_lifetime=10_000)  # step: 9 s
+    issued = tokens.issue("alice", "s")
+    stored = issued.valid_until
+    wrote = write_probe(tokens, issued.token)
+    for _ in range(3):
+        clock.advance(2.5)  # 7.5 s in all: the deadline would move by 7.5 s < 9 s
+        grant = tokens.authenticate(issued.token)
+        assert grant is not None
+        assert grant.valid_until == stored  # what is stored, not now + ttl
+    again = tokens.issue("alice", "s")  # a login reusing the token renews by the same rule
+    assert (again.token, again.valid_until) == (issued.token, stored)
+    assert not wrote()
+    looked = tokens.lookup("alice")
+    assert looked is not None
+    assert looked.valid_until == stored
+
+
+def test_a_use_past_the_renewal_step_renews(
+    make_tokens: TokenFactory, clock: FakeClock, write_probe: Any
+) -> None:
+    tokens = make_tokens(ttl=900, max_lifetime=10_000)
+    issued = tokens.issue("alice", "s")
+    wrote = write_probe(tokens, issued.token)
+    clock.advance(9.5)
+    grant = tokens.authenticate(issued.token)
+    assert grant is not None
+    assert grant.valid_until == pytest.approx(clock.now + 900)
+    assert wrote()
+    looked = tokens.lookup("alice")
+    assert looked is not None
+    assert looked.valid_until == grant.valid_until  # reported = stored
+    clock.advance(9.5)
+    again = tokens.issue("alice", "s")
+    assert again.token == issued.token
+    assert again.valid_until == pytest.approx(clock.now + 900)
+
+
+def test_the_renewal_step_is_at_least_one_second(
+    make_tokens: TokenFactory, clock: FakeClock
+) -> None:
+    tokens = make_tokens(ttl=50, max_lifetime=10_000)  # 1 % would be 0.5 s
+    issued = tokens.issue("alice", "s")
+    clock.advance(0.9)
+    kept = tokens.authenticate(issued.token)
+    assert kept is not None
+    assert kept.valid_until == issued.valid_until
+    clock.advance(0.2)
+    renewed = tokens.authenticate(issued.token)
+    assert renewed is not None
+    assert renewed.valid_until == pytest.approx(clock.now + 50)
+
+
+def test_frequent_uses_keep_a_token_alive_within_a_step_of_the_ttl(
+    make_tokens: TokenFactory, clock: FakeClock
+) -> None:
+    tokens = make_tokens(ttl=100, max_lifetime=10_000)  # step: 1 s
+    token = tokens.issue("alice", "s").token
+    for _ in range(300):  # 150 s of uses every 0.5 s: longer than the ttl
+        clock.advance(0.5)
+        grant = tokens.authenticate(token)
+        assert grant is not None
+        assert clock.now + 99 <= grant.valid_until <= clock.now + 100
+    clock.advance(100)
+    assert tokens.authenticate(token) is None
+
+
+def test_revocation_is_immediate_when_no_renewal_is_due(
+    make_tokens: TokenFactory, clock: FakeClock
+) -> None:
+    node_a, node_b = make_tokens(ttl=900), make_tokens(ttl=900)
+    token = node_a.issue("alice", "s").token
+    clock.advance(1)
+    assert node_b.authenticate(token) is not None  # a read only
+    assert node_a.revoke("alice")
+    assert node_b.authenticate(token) is None
+    assert node_a.authenticate(token) is None
+
+
+def test_max_lifetime_holds_when_renewals_are_skipped(
+    make_tokens: TokenFactory, clock: FakeClock
+) -> None:
+    tokens = make_tokens(ttl=1000, max_lifetime=1005)  # step: 10 s
+    issued = tokens.issue("alice", "s")
+    hard = issued.created + 1005
+    clock.advance(5)
+    kept = tokens.authenticate(issued.token)
+    assert kept is not None
+    assert kept.valid_until == issued.valid_until == issued.created + 1000
+    clock.advance(990)  # renewed: its idle deadline passes the cap, which is reported
+    capped = tokens.authenticate(issued.token)
+    assert capped is not None
+    assert capped.valid_until == pytest.approx(hard)
+    clock.advance(9.9)  # within the step: no write, still capped
+    kept = tokens.authenticate(issued.token)
+    assert kept is not None
+    assert kept.valid_until == pytest.approx(hard)
+    clock.advance(0.2)
+    assert tokens.authenticate(issued.token) is None

@@ -53,7 +53,8 @@ class TokenManager(Protocol):
 
     Every method may raise :class:`restauth.StoreUnavailable` (the request is answered
     503, never let in). Expiry is judged by the manager's ``clock()``: ``ttl`` is an idle
-    timeout renewed on each use, ``max_lifetime`` an absolute cap since issue.
+    timeout renewed on use (coarsely: see :func:`renewal_step`), ``max_lifetime`` an
+    absolute cap since issue.
 
     Optional members, each a protocol of its own, read once when the middleware is built
     (never per request):
@@ -75,7 +76,8 @@ class TokenManager(Protocol):
         ...
 
     def authenticate(self, token: str) -> TokenGrant | None:
-        """Check a presented token; renew and return it, or ``None`` if unknown/expired/revoked."""
+        """Check a presented token; renew it if due and return it, or ``None`` if
+        unknown/expired/revoked."""
         ...
 
     def lookup(self, userid: str) -> TokenGrant | None:

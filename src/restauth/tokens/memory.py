@@ -12,6 +12,7 @@ from restauth.tokens.base import (
     DEFAULT_TTL,
     TokenCodec,
     TokenGrant,
+    renewal_step,
 )
 
 
@@ -40,6 +41,10 @@ class MemoryTokenManager:
     records are replaced when their user logs in again and can be swept with
     :meth:`purge_expired`; there is at most one per user.
 
+    Renewal is coarse, as in every manager (:func:`~restauth.tokens.base.renewal_step`):
+    a use moves the idle deadline only when it would move by more than the step, so most
+    checks only read, and the grant reports the deadline the record holds.
+
     The records live in this process beside the key that signs them, so each keeps its
     token's MAC: a check is a lookup by id and a constant-time compare of the MAC, with
     no HMAC computed per request (the persistent managers keep only ids in their stores).
@@ -57,6 +62,7 @@ class MemoryTokenManager:
         self.max_lifetime = as_seconds(max_lifetime, "max_lifetime")
         self.clock = clock
         self._codec = TokenCodec(secret_key)
+        self._step = renewal_step(self.ttl)
         self._by_id: dict[str, _Record] = {}
         self._by_user: dict[str, _Record] = {}
         self._lock = threading.Lock()
@@ -67,8 +73,10 @@ class MemoryTokenManager:
             record = self._by_user.get(userid)
             if record is not None and record.stamp == stamp:
                 deadline = record.created + self.max_lifetime  # _alive and a renewal, inlined
-                if now < record.idle_deadline and now < deadline:
-                    idle = record.idle_deadline = now + self.ttl
+                idle = record.idle_deadline
+                if now < idle and now < deadline:
+                    if now + self.ttl - idle > self._step:  # renewed_deadline, inlined
+                        idle = record.idle_deadline = now + self.ttl
                     token = f"{record.token_id}.{record.mac}"
                     valid_until = idle if idle < deadline else deadline
                     return TokenGrant(token, record.userid, stamp, record.created, valid_until)
@@ -89,10 +97,12 @@ class MemoryTokenManager:
         if record is None or not hmac.compare_digest(mac, record.mac):
             return None
         now = self.clock()
+        idle = record.idle_deadline
         deadline = record.created + self.max_lifetime  # _alive and _grant, inlined: hot path
-        if now >= record.idle_deadline or now >= deadline:
+        if now >= idle or now >= deadline:
             return None
-        idle = record.idle_deadline = now + self.ttl
+        if now + self.ttl - idle > self._step:  # renewed_deadline, inlined: most uses keep it
+            idle = record.idle_deadline = now + self.ttl
         valid_until = idle if idle < deadline else deadline
         return TokenGrant(token, record.userid, record.stamp, record.created, valid_until)
 

@@ -2,8 +2,12 @@
 
 Each check is one round trip: a Lua script reads the record, judges it by the
 manager's ``clock()`` (passed in, so tests and every node agree on one notion of
-time), renews it and returns it, atomically. Redis's own key expiry only collects
-garbage a little after the clock says the token died. Keys (all under ``prefix``):
+time), renews it if a renewal is due and returns it, atomically. Renewal is coarse
+(:func:`~restauth.tokens.base.renewal_step`): while the stored deadline is within one
+step of ``now + ttl`` the script only reads, so most checks write nothing (no key
+change, nothing for replicas or the AOF), and the grant reports the stored deadline.
+Redis's own key expiry only collects garbage a little after the clock says the token
+died. Keys (all under ``prefix``):
 ``token:<id>`` is a hash (userid, stamp, created, deadline) and ``user:<userid>`` holds
 the id of the user's current token. A token is ``id.HMAC(secret_key, id)`` and only the
 id is stored, so ``redis-cli --scan`` plus ``GET`` yields nothing that authenticates.
@@ -28,17 +32,20 @@ from restauth.tokens.base import (
     TokenCodec,
     TokenGrant,
     persistent_secret_key,
+    renewal_step,
 )
 
 GARBAGE_GRACE = 60.0  # seconds a dead record may linger in Redis before it expires there
 
-# KEYS[1] token key. ARGV: now, new deadline, max_lifetime, grace.
+# KEYS[1] token key. ARGV: now, new deadline, max_lifetime, grace, renewal step.
+# No renewal due (the stored deadline within a step of the new one): a read, nothing written.
 _AUTHENTICATE = """
 local r = redis.call('HMGET', KEYS[1], 'userid', 'stamp', 'created', 'deadline')
 if not r[1] then return false end
-local now, created = tonumber(ARGV[1]), tonumber(r[3])
+local now, created, stored = tonumber(ARGV[1]), tonumber(r[3]), tonumber(r[4])
 local hard = created + tonumber(ARGV[3])
-if now >= tonumber(r[4]) or now >= hard then return false end
+if now >= stored or now >= hard then return false end
+if tonumber(ARGV[2]) - stored <= tonumber(ARGV[5]) then return r end
 redis.call('HSET', KEYS[1], 'deadline', ARGV[2])
 local keep = math.min(tonumber(ARGV[2]), hard) - now + tonumber(ARGV[4])
 redis.call('PEXPIRE', KEYS[1], math.ceil(keep * 1000))
@@ -46,16 +53,17 @@ return {r[1], r[2], r[3], ARGV[2]}
 """
 
 # KEYS[1] user key, KEYS[2] key for a new token. ARGV: now, new deadline, max_lifetime,
-# grace, stamp, userid, new id, token key prefix.
+# grace, renewal step, stamp, userid, new id, token key prefix.
 _ISSUE = """
 local now, maxlife, grace = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local old = redis.call('GET', KEYS[1])
 if old then
-  local key = ARGV[8] .. old
+  local key = ARGV[9] .. old
   local r = redis.call('HMGET', key, 'stamp', 'created', 'deadline')
   if r[1] then
-    local hard = tonumber(r[2]) + maxlife
-    if r[1] == ARGV[5] and now < tonumber(r[3]) and now < hard then
+    local hard, stored = tonumber(r[2]) + maxlife, tonumber(r[3])
+    if r[1] == ARGV[6] and now < stored and now < hard then
+      if tonumber(ARGV[2]) - stored <= tonumber(ARGV[5]) then return {old, r[2], r[3]} end
       redis.call('HSET', key, 'deadline', ARGV[2])
       local keep = math.min(tonumber(ARGV[2]), hard) - now + grace
       redis.call('PEXPIRE', key, math.ceil(keep * 1000))
@@ -64,12 +72,12 @@ if old then
     redis.call('DEL', key)
   end
 end
-redis.call('HSET', KEYS[2], 'userid', ARGV[6], 'stamp', ARGV[5], 'created', ARGV[1],
+redis.call('HSET', KEYS[2], 'userid', ARGV[7], 'stamp', ARGV[6], 'created', ARGV[1],
            'deadline', ARGV[2])
 local keep = math.min(tonumber(ARGV[2]), now + maxlife) - now + grace
 redis.call('PEXPIRE', KEYS[2], math.ceil(keep * 1000))
-redis.call('SET', KEYS[1], ARGV[7], 'PX', math.ceil((maxlife + grace) * 1000))
-return {ARGV[7], ARGV[1], ARGV[2]}
+redis.call('SET', KEYS[1], ARGV[8], 'PX', math.ceil((maxlife + grace) * 1000))
+return {ARGV[8], ARGV[1], ARGV[2]}
 """
 
 # KEYS[1] user key. ARGV: now, max_lifetime, token key prefix.
@@ -112,6 +120,8 @@ class RedisTokenManager:
         self._codec = TokenCodec(persistent_secret_key(secret_key, "RedisTokenManager"))
         self.client = redis_client(url_or_client)
         self._token_prefix = prefix + "token:"
+        # The arguments after now and the new deadline never change: their text, once.
+        self._fixed = [repr(self.max_lifetime), repr(GARBAGE_GRACE), repr(renewal_step(self.ttl))]
         self._authenticate = self.client.register_script(_AUTHENTICATE)
         self._issue = self.client.register_script(_ISSUE)
         self._lookup = self.client.register_script(_LOOKUP)
@@ -168,8 +178,9 @@ class RedisTokenManager:
         return f"RedisTokenManager(prefix={self.prefix!r}, ttl={self.ttl})"
 
     def _times(self, now: float) -> list[str]:
-        """now, the renewed idle deadline, max_lifetime, grace: exact float reprs for Lua."""
-        return [repr(now), repr(now + self.ttl), repr(self.max_lifetime), repr(GARBAGE_GRACE)]
+        """now, the renewed idle deadline, max_lifetime, grace, renewal step: exact float
+        reprs for Lua."""
+        return [repr(now), repr(now + self.ttl), *self._fixed]
 
     def _user_key(self, userid: str) -> str:
         return self.prefix + "user:" + userid
