@@ -37,7 +37,7 @@ def test_the_shipped_example_loads_and_builds(tmp_path: Path) -> None:
     assert isinstance(middleware.tokens, SQLiteTokenManager)
     assert (tmp_path / "restauth-users.db").exists()  # relative to the file, not the cwd
     assert middleware.acl is not None
-    assert len(middleware.acl) == 3
+    assert len(middleware.acl) == 4  # "/", "/docs/**", "/users/{userid}/**", "/admin/**"
     assert middleware.realm == "example api"
 
 
