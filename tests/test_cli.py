@@ -110,6 +110,7 @@ def test_password_is_asked_twice_and_never_taken_from_argv(
 ) -> None:
     answers = iter(["first-pw", "second-pw"])
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    monkeypatch.setattr("restauth.cli._has_terminal", lambda: True)
     code, _, err = run(["user", "add", "dave"], capsys)
     assert (code, err.strip()) == (1, "restauth: passwords do not match")
     with pytest.raises(SystemExit):
@@ -134,6 +135,25 @@ def test_token_list_and_revoke(config: Path, capsys: pytest.CaptureFixture[str])
     assert run(["token", "revoke", "alice"], capsys)[1].strip() == "revoked the token of alice"
     assert tokens.authenticate(grant.token) is None
     assert run(["token", "revoke", "alice"], capsys)[1].strip() == "alice had no live token"
+
+
+def test_a_store_that_fails_on_first_use_is_one_line(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Building a store reads nothing (issue 16 item 1): a locked file or a schema from a
+    newer restauth surfaces on the command's first store call, still as one line."""
+    import sqlite3
+
+    assert run(["user", "add", "alice", "--password-stdin"], capsys, "pw-alice-1\n")[0] == 0
+    database = config.parent / "auth.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE restauth_schema SET version = 99 WHERE component = 'users'")
+    code, out, err = run(["user", "list"], capsys)
+    assert (code, out) == (1, "")
+    assert err.startswith("restauth: store unavailable: ")
+    assert "schema version 99" in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_memory_stores_cannot_be_managed_from_the_command_line(

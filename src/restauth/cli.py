@@ -30,13 +30,28 @@ from restauth.wire.token_headers import format_instant
 # -- helpers --------------------------------------------------------------------------
 
 
+_NO_TERMINAL = "no terminal to ask for the password on; use --password-stdin"
+
+
+def _has_terminal() -> bool:
+    """Whether standard input is a terminal, where ``getpass`` can ask without echo."""
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Repeat password: ") != password:
-            raise UsageError("passwords do not match")
+        # Without a terminal getpass would read stdin with a warning, then die with an
+        # EOFError at its end (a script, a pipe, cron): say what to do instead.
+        if not _has_terminal():
+            raise UsageError(_NO_TERMINAL)
+        try:
+            password = getpass.getpass("Password: ")
+            if getpass.getpass("Repeat password: ") != password:
+                raise UsageError("passwords do not match")
+        except EOFError:
+            raise UsageError(_NO_TERMINAL) from None
     if not password:
         raise UsageError("empty password")
     return password

@@ -131,7 +131,7 @@ class Options:
             public=PublicPaths(public),
             tokens_path=tokens_path,
             roles_path=roles_path,
-            hasher=password_hasher or _hasher_of(users),
+            hasher=password_hasher if password_hasher is not None else _hasher_of(users),
             max_header_size=max_header_size,
             retry_after=retry_after,
             cookie=cookie_mode,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
+import os
 import sys
 from collections.abc import Iterable
 from socketserver import ThreadingMixIn
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 from wsgiref.simple_server import WSGIServer, make_server
 
 from restauth.config.schema import ConfigError
+from restauth.errors import UsageError
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -45,6 +48,10 @@ def load_app(spec: str | None) -> WSGIApplication:
     module_name, colon, attribute = spec.partition(":")
     if not colon or not module_name or not attribute:
         raise ConfigError(f"--app {spec!r}: expected MODULE:CALLABLE, e.g. myproject.wsgi:app")
+    # The console script's sys.path starts at its own directory, not the current one;
+    # gunicorn and waitress-serve import the app from where they were started, so do we.
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         target: Any = importlib.import_module(module_name)
     except ImportError as error:
@@ -62,19 +69,37 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
+def cannot_listen(host: str, port: int, error: OSError) -> UsageError:
+    """A port in use (or a host that is not ours) is a user mistake: one line, exit 1."""
+    return UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}")
+
+
 def run(app: WSGIApplication, *, host: str, port: int, threads: int = 8) -> None:
-    """Serve ``app`` until interrupted."""
+    """Serve ``app`` until interrupted. Raises :class:`UsageError` when it cannot listen."""
     try:
-        import waitress
+        from waitress.server import create_server
     except ImportError:
         print(
             "restauth: waitress is not installed (pip install 'restauth[serve]'); "
             "falling back to wsgiref, which is not meant for production",
             file=sys.stderr,
         )
-        with make_server(host, port, app, server_class=_ThreadingWSGIServer) as server:
+        try:
+            server = make_server(host, port, app, server_class=_ThreadingWSGIServer)
+        except OSError as error:
+            raise cannot_listen(host, port, error) from None
+        with server:
             print(f"restauth: serving on http://{host}:{server.server_port}", flush=True)
             server.serve_forever()
         return
-    print(f"restauth: serving on http://{host}:{port} (waitress, {threads} threads)", flush=True)
-    waitress.serve(app, host=host, port=port, threads=threads, ident="restauth")
+    logging.basicConfig()  # as waitress.serve does: its own warnings reach stderr
+    try:
+        waitress = create_server(app, host=host, port=port, threads=threads, ident="restauth")
+    except OSError as error:
+        raise cannot_listen(host, port, error) from None
+    listening = getattr(waitress, "effective_port", port)
+    print(
+        f"restauth: serving on http://{host}:{listening} (waitress, {threads} threads)",
+        flush=True,
+    )
+    waitress.run()

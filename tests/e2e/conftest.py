@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,6 +39,7 @@ def _unavailable(reason: str) -> None:
 class Demo:
     url: str
     passwords: dict[str, str]
+    data_dir: Path | None = None  # the temporary directory the demo says it keeps data in
 
 
 def start_demo(*extra: str) -> Iterator[Demo]:
@@ -50,9 +52,10 @@ def start_demo(*extra: str) -> Iterator[Demo]:
     try:
         url = re.search(r"(http://127\.0\.0\.1:\d+)/", process.stdout.readline())
         users = process.stdout.readline()
+        data = re.search(r"^data: (.+)/restauth-demo\.db ", process.stdout.readline())
         assert url, "the demo did not print its address"
         passwords = dict(re.findall(r"(\w+) \([^)]*\) password (\S+?)(?:;|$)", users.strip()))
-        yield Demo(url.group(1), passwords)
+        yield Demo(url.group(1), passwords, Path(data.group(1)) if data else None)
     finally:
         process.terminate()
         process.wait(timeout=10)

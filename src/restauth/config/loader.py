@@ -180,13 +180,15 @@ class Config:
     def describe(self) -> dict[str, Any]:
         """The effective settings, secrets masked: what ``restauth check-config`` prints."""
         restauth = {key: _describe_option(value) for key, value in self.options.items()}
-        restauth["throttle"] = asdict(self.throttle) if self.throttle else False
+        restauth["throttle"] = asdict(self.throttle) if self.throttle is not None else False
         return {
             "source": self.source,
             "restauth": restauth,
             "users": _describe_users(self.users),
             "tokens": _describe_tokens(self.tokens),
-            "acl": [_describe_rule(rule) for rule in (self.acl.rules if self.acl else ())],
+            "acl": [
+                _describe_rule(rule) for rule in (self.acl.rules if self.acl is not None else ())
+            ],
             "bearer": [_describe_bearer(bearer) for bearer in self.bearers],
         }
 

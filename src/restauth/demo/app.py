@@ -1,7 +1,7 @@
 """The demo's protected application: notes per user and an admin-only listing.
 
 It knows nothing about passwords or tokens; it reads ``environ["restauth.identity"]``,
-which the middleware put there. The page at ``/`` and its files are public.
+which the middleware put there. The page at ``/``, its files and ``/favicon.ico`` are public.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ class NotesApp:
             return _static(path[len("/static/") :])
         if path == "/health":
             return _json({"status": "ok"})
+        if path == "/favicon.ico":  # public: browsers ask on every page load
+            return _no_icon()
         if identity is None:  # only public paths reach here anonymously
             return _json({"error": "not found"}, 404)
         if path == "/api/notes":
@@ -94,6 +96,13 @@ def _json(data: object, status: int = 200) -> Response:
         status=status,
         content_type="application/json",
     )
+
+
+def _no_icon() -> Response:
+    """No icon, said once a day: the browser neither retries nor logs an error."""
+    response = Response(status=204)
+    response.cache_control.max_age = 86400
+    return response
 
 
 def _static(name: str) -> Response:

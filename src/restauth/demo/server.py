@@ -1,21 +1,31 @@
 """``restauth demo``: the notes API and its page behind the middleware, on a threaded server.
 
 Users and tokens live in a SQLite file (``restauth-demo.db``) in a temporary directory,
-or in ``--data-dir`` to keep them across restarts. Two users get fresh random passwords
-at every start, printed once: an example must not ship a default account (ASVS 5.0 6.3.2).
+removed when the demo stops (Ctrl-C, SIGTERM), or in ``--data-dir`` to keep them across
+restarts. Two users get fresh random passwords at every start, printed once: an example
+must not ship a default account (ASVS 5.0 6.3.2).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
+import shutil
+import signal
 import socketserver
+import sys
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from restauth.demo.app import NotesApp
+from restauth.errors import UsageError
 from restauth.middleware import AuthMiddleware
 from restauth.tokens.base import TokenManager
 from restauth.tokens.memory import MemoryTokenManager
@@ -23,7 +33,8 @@ from restauth.tokens.sqlite import SQLiteTokenManager
 from restauth.users.base import WritableUserStore
 from restauth.users.sqlite import SQLiteUserStore
 
-PUBLIC = ["/", "/index.html", "/static/*", "/health"]
+# /favicon.ico: browsers fetch it on every page load; protected, it was a 401 each time.
+PUBLIC = ["/", "/index.html", "/static/*", "/health", "/favicon.ico"]
 DEMO_USERS = {"alice": ["user", "admin"], "bob": ["user"]}
 
 
@@ -37,7 +48,8 @@ def build_app(
     return AuthMiddleware(
         NotesApp(users),
         users=users,
-        tokens=tokens or MemoryTokenManager(ttl=ttl),
+        # Not `tokens or ...`: a token manager has __len__, so an empty one is false.
+        tokens=tokens if tokens is not None else MemoryTokenManager(ttl=ttl),
         realm="restauth-demo",
         public=PUBLIC,
         cookie=cookie,
@@ -81,6 +93,34 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is only reachable from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+@contextmanager
+def _stopped_by_sigterm() -> Iterator[None]:
+    """SIGTERM (``kill``, a test's ``terminate()``) ends the demo like Ctrl-C does, so
+    its ``finally`` runs and the temporary directory is removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 8080,
@@ -88,31 +128,67 @@ def serve(
     cookie: bool = False,
     data_dir: str | os.PathLike[str] | None = None,
 ) -> None:
+    """Run the demo until Ctrl-C or SIGTERM. Raises :class:`UsageError` when it cannot
+    listen; a temporary data directory is removed in every case."""
+    temporary = not data_dir
     directory = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="restauth-demo-"))
+    try:
+        with _stopped_by_sigterm():
+            _serve(directory, host, port, cookie=cookie, temporary=temporary)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if temporary:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _serve(directory: Path, host: str, port: int, *, cookie: bool, temporary: bool) -> None:
     users, tokens = open_stores(directory)
-    passwords = seed(users)
-    server = make_server(
-        host,
-        port,
-        build_app(users, tokens=tokens, cookie=cookie),
-        server_class=_ThreadingServer,
-        handler_class=_QuietHandler,
-    )
+    try:
+        passwords = seed(users)
+        try:
+            server = make_server(
+                host,
+                port,
+                build_app(users, tokens=tokens, cookie=cookie),
+                server_class=_ThreadingServer,
+                handler_class=_QuietHandler,
+            )
+        except OSError as error:
+            raise UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+        with server:
+            _announce(server, host, passwords, directory, cookie=cookie, temporary=temporary)
+            server.serve_forever()
+    finally:
+        users.close()
+        tokens.close()
+
+
+def _announce(
+    server: WSGIServer,
+    host: str,
+    passwords: dict[str, str],
+    directory: Path,
+    *,
+    cookie: bool,
+    temporary: bool,
+) -> None:
     url = f"http://{host}:{server.server_port}/"
     described = "; ".join(
         f"{userid} ({', '.join(DEMO_USERS[userid])}) password {password}"
         for userid, password in passwords.items()
     )
     mode = "cookie mode: the token lives in an HttpOnly cookie" if cookie else "token mode"
+    kept = "removed when the demo stops" if temporary else "kept"
     print(f"restauth demo on {url} ({mode})", flush=True)
     print(f"users: {described}", flush=True)
-    print(f"data: {directory / 'restauth-demo.db'} (SQLite)", flush=True)
+    print(f"data: {directory / 'restauth-demo.db'} (SQLite, {kept})", flush=True)
     print(f"try: curl -i -u alice:{passwords['alice']} {url}api/notes", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        users.close()
-        tokens.close()
+    if not is_loopback(host):
+        print(
+            f"restauth demo: warning: plain HTTP on {host}, reachable from other machines: "
+            "passwords and tokens cross the network in clear text. The demo turns "
+            "require_https off; use 127.0.0.1, or put it behind TLS.",
+            file=sys.stderr,
+            flush=True,
+        )
