@@ -1,7 +1,23 @@
 """Pyramid behind restauth: wrap the WSGI app ``make_wsgi_app()`` returns.
 
-Run: ``python examples/pyramid_app.py``, then ``curl -u alice:<password> http://127.0.0.1:8000/me``.
-(With PasteDeploy, restauth is also a ``filter-with`` in your .ini; see the README.)
+Run it from the repository root under a real server, with any number of workers::
+
+    export RESTAUTH_SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+    gunicorn -w 2 -b 127.0.0.1:8000 examples.pyramid_app:app
+    waitress-serve --listen=127.0.0.1:8000 examples.pyramid_app:app
+
+(either server; ``python -m examples.pyramid_app`` runs wsgiref). The first start prints
+the passwords of alice (admin) and bob, kept in ``restauth-example.db`` (see
+``examples/_users.py``). Then::
+
+    curl -i -u alice:<password> http://127.0.0.1:8000/me      # the answer carries Auth-Token
+    curl -i -H 'Authorization: Token <token>' http://127.0.0.1:8000/me
+    curl -i -X DELETE -H 'Authorization: Token <token>' http://127.0.0.1:8000/tokens/alice
+
+``app`` takes credentials over plain HTTP, for trying it out on 127.0.0.1 only; in
+production keep ``require_https=True`` (the default) behind a TLS proxy named in
+``trusted_proxies`` (README, "Behind a proxy"). With PasteDeploy, restauth is also a
+``filter-with`` in your .ini; see the README.
 """
 
 from __future__ import annotations
@@ -12,10 +28,14 @@ from pyramid.config import Configurator
 from pyramid.httpexceptions import HTTPForbidden
 from pyramid.request import Request
 
-from restauth import AuthMiddleware, Identity, MemoryTokenManager, UserStore
+from restauth import AuthMiddleware, Identity, TokenManager, UserStore
+
+from ._users import example_stores
 
 
 def _identity(request: Request) -> Identity:
+    # Present on every request that passed restauth with credentials; absent on a public
+    # path (/health) when the caller sent none.
     return request.environ["restauth.identity"]  # type: ignore[no-any-return]
 
 
@@ -35,27 +55,22 @@ def admin(request: Request) -> dict[str, Any]:
     return {"message": f"hello, administrator {who.userid}"}
 
 
-def create_app(users: UserStore, *, require_https: bool = True) -> AuthMiddleware:
+def create_app(
+    users: UserStore, tokens: TokenManager, *, require_https: bool = True
+) -> AuthMiddleware:
     with Configurator() as config:
         for name, view in (("health", health), ("me", me), ("admin", admin)):
             config.add_route(name, f"/{name}")
             config.add_view(view, route_name=name, renderer="json")
-        app = config.make_wsgi_app()
+        wsgi_app = config.make_wsgi_app()
     return AuthMiddleware(
-        app,
-        users=users,
-        tokens=MemoryTokenManager(ttl=900),
-        public=["/health"],
-        require_https=require_https,
+        wsgi_app, users=users, tokens=tokens, public=["/health"], require_https=require_https
     )
 
+
+app = create_app(*example_stores(), require_https=False)  # plain HTTP: see above
 
 if __name__ == "__main__":
     from wsgiref.simple_server import make_server
 
-    from _users import example_users
-
-    store, passwords = example_users()
-    print("users:", ", ".join(f"{u} password {p}" for u, p in passwords.items()))
-    # Plain HTTP on loopback, for trying it out; keep require_https=True in production.
-    make_server("127.0.0.1", 8000, create_app(store, require_https=False)).serve_forever()
+    make_server("127.0.0.1", 8000, app).serve_forever()

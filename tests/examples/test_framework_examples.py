@@ -2,39 +2,49 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
-from pathlib import Path
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import pytest
 from webtest import TestApp
 
-from restauth import MemoryUserStore, PasswordHasher
+from restauth import MemoryTokenManager, MemoryUserStore, PasswordHasher
 
 from ..conftest import basic
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+FRAMEWORK = {"flask_app": "flask", "pyramid_app": "pyramid", "bottle_app": "bottle"}
 
 
-def load(name: str) -> ModuleType:
-    pytest.importorskip({"flask_app": "flask", "pyramid_app": "pyramid"}.get(name, "bottle"))
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # Pyramid's Configurator looks its caller up there
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope="module")
+def modules(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ModuleType]]:
+    """The three examples imported as the servers import them (``examples.flask_app``),
+    which builds their module-level ``app`` on a SQLite file in a temporary directory."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RESTAUTH_SECRET_KEY", "example-key-" + "k" * 32)
+        patch.setenv("RESTAUTH_EXAMPLE_DB", str(tmp_path_factory.mktemp("ex") / "example.db"))
+        loaded = {}
+        for name, framework in FRAMEWORK.items():
+            pytest.importorskip(framework)
+            sys.modules.pop(f"examples.{name}", None)
+            loaded[name] = importlib.import_module(f"examples.{name}")
+        yield loaded
 
 
-@pytest.fixture(params=["flask_app", "pyramid_app", "bottle_app"])
-def client(request: Any) -> TestApp:
+@pytest.fixture(params=list(FRAMEWORK))
+def client(request: Any, modules: dict[str, ModuleType]) -> TestApp:
     users = MemoryUserStore(hasher=PasswordHasher(rounds=4))
     users.add("alice", "alice-pw", roles=["user", "admin"])
     users.add("bob", "bob-pw", roles=["user"])
-    return TestApp(load(request.param).create_app(users))
+    return TestApp(modules[request.param].create_app(users, MemoryTokenManager(ttl=900)))
+
+
+def test_each_example_has_a_module_level_app(modules: dict[str, ModuleType]) -> None:
+    for module in modules.values():
+        assert callable(module.app)
+        assert f"examples.{module.__name__.rpartition('.')[2]}:app" in (module.__doc__ or "")
 
 
 def test_health_is_public(client: TestApp) -> None:
