@@ -14,6 +14,7 @@ from restauth.identity import Identity
 from restauth.middleware import AuthMiddleware
 from restauth.passwords.cache import PasswordCache
 from restauth.passwords.hasher import PasswordHasher
+from restauth.throttle.policy import Throttle, ThrottlePolicy
 from restauth.tokens import (
     MemoryTokenManager,
     SQLiteTokenManager,
@@ -27,19 +28,23 @@ from restauth.users import (
     UserStore,
     WritableUserStore,
 )
+from restauth.wire.cookies import CookieMode
 
 __version__ = "0.1.0"
 
-# Names whose modules need the ``jwt`` extra (PyJWT): imported on first use, so that
-# ``import restauth`` works without it.
+# Names whose modules need an extra (PyJWT, redis, psycopg), with that extra: imported on
+# first use, so that ``import restauth`` works without them.
 _LAZY = {
-    "JWTKey": "restauth.tokens.jwt",
-    "JWTTokenManager": "restauth.tokens.jwt",
-    "JWTBearer": "restauth.bearers.jwt",
-    "JWKSCache": "restauth.bearers.jwt",
-    "CachedRevocation": "restauth.tokens.revocation",
-    "MemoryRevocation": "restauth.tokens.revocation",
-    "SQLiteRevocation": "restauth.tokens.revocation",
+    "JWTKey": ("restauth.tokens.jwt", "jwt"),
+    "JWTTokenManager": ("restauth.tokens.jwt", "jwt"),
+    "JWTBearer": ("restauth.bearers.jwt", "jwt"),
+    "JWKSCache": ("restauth.bearers.jwt", "jwt"),
+    "CachedRevocation": ("restauth.tokens.revocation", "jwt"),
+    "MemoryRevocation": ("restauth.tokens.revocation", "jwt"),
+    "SQLiteRevocation": ("restauth.tokens.revocation", "jwt"),
+    "RedisRevocation": ("restauth.tokens.revocation", "redis"),
+    "RedisTokenManager": ("restauth.tokens.redis", "redis"),
+    "PostgresUserStore": ("restauth.users.postgres", "postgres"),
 }
 
 
@@ -47,8 +52,22 @@ def __getattr__(name: str) -> object:
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        module, extra = _LAZY[name]
+        try:
+            return getattr(importlib.import_module(module), name)
+        except ModuleNotFoundError as error:
+            if error.name is not None and error.name.startswith("restauth"):
+                raise
+            raise ImportError(
+                f"restauth.{name} needs the {extra} extra: pip install 'restauth[{extra}]' "
+                f"({error.name} is missing)",
+                name=error.name,
+            ) from error
     raise AttributeError(f"module 'restauth' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
 
 
 __all__ = [
@@ -56,6 +75,7 @@ __all__ = [
     "ACLRule",
     "AuthMiddleware",
     "ConfigError",
+    "CookieMode",
     "Identity",
     "MemoryTokenManager",
     "MemoryUserStore",
@@ -66,6 +86,8 @@ __all__ = [
     "SQLiteTokenManager",
     "SQLiteUserStore",
     "StoreUnavailable",
+    "Throttle",
+    "ThrottlePolicy",
     "TokenGrant",
     "TokenManager",
     "UnknownUser",
