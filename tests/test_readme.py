@@ -1,0 +1,401 @@
+"""The README's code blocks, run as written (issue 16, item 10).
+
+Every fenced block of README.md is read from the file itself, so README and tests cannot
+drift: Python files are written under the name their first comment gives (``# app.py``),
+TOML files likewise, and ``$`` console commands are run (servers in a subprocess, on a free
+port instead of 8000; ``/var/lib/myapp`` under a temporary directory; the services' own
+addresses instead of ``db.internal``). ``curl`` lines are sent as curl would send them.
+``test_every_block_is_accounted_for`` fails when a block is added without a test here.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from webtest import TestApp
+
+from restauth import MemoryTokenManager, MemoryUserStore, PasswordHasher
+from tests.conftest import echo_app
+from tests.servers.launch import Answer, basic, call, environment, free_port, running
+from tests.services import postgres_dsn, redis_url
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+BIN = Path(sys.executable).parent
+KEY = "readme-key-" + "k" * 32
+HTTPS = {"wsgi.url_scheme": "https"}
+
+# Section -> the languages of its blocks, in order. The two Quick start commands create a
+# virtualenv and install from the network: they are not run here (CI runs exactly them).
+BLOCKS = {
+    "Quick start": ["bash", "bash"],
+    "Usage": ["python", "console"],
+    "Storage and scaling out": [
+        "python", "toml", "console", "console", "python", "toml", "console",
+    ],
+    "JWT": ["python"],
+    "Use with Flask / Pyramid / Bottle": ["console", "python", "python", "python"],
+    "Roles and ACL rules, configuration file, command line": ["python", "bash"],
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Block:
+    language: str
+    text: str
+
+    def commands(self) -> list[str]:
+        """The commands of a console block (``$ ...`` lines), without their comments."""
+        lines = self.text.splitlines()
+        if self.language == "console":
+            lines = [line[2:] for line in lines if line.startswith("$ ")]
+        lines = [re.sub(r"\s{2,}#.*$", "", line).strip() for line in lines]
+        return [line for line in lines if line]
+
+    def filename(self) -> str:
+        match = re.match(r"# (\S+\.(?:py|toml))", self.text)
+        assert match, self.text
+        return match.group(1)
+
+
+def blocks(section: str) -> list[Block]:
+    text = README.read_text("utf-8")
+    start = text.index(f"\n## {section}\n")
+    end = text.find("\n## ", start + 1)
+    body = text[start : end if end != -1 else len(text)]
+    return [Block(lang, code) for lang, code in re.findall(r"```(\w+)\n(.*?)```", body, re.S)]
+
+
+def test_every_block_is_accounted_for() -> None:
+    text = README.read_text("utf-8")
+    found = {}
+    for section in re.findall(r"^## (.+)$", text, re.M):
+        languages = [b.language for b in blocks(section)]
+        if languages:
+            found[section] = languages
+    assert found == BLOCKS
+
+
+def curl(port: int, command: str, **replace: str) -> Answer:
+    """Send what ``curl [-i] [-u user[:password]] [-H h]... [-X method] URL`` would send.
+    ``replace`` fills placeholders (``<token>``) and a password curl would ask for."""
+    for placeholder, value in replace.items():
+        command = command.replace(f"<{placeholder}>", value)
+    argv = shlex.split(command)
+    assert argv[0] == "curl"
+    method, headers, url = "GET", {}, ""
+    words = iter(argv[1:])
+    for word in words:
+        if word == "-i":
+            continue
+        if word == "-X":
+            method = next(words)
+        elif word == "-H":
+            name, _, value = next(words).partition(": ")
+            headers[name] = value
+        elif word == "-u":
+            userid, colon, password = next(words).partition(":")
+            headers["Authorization"] = basic(userid, password if colon else replace["password"])
+        else:
+            assert not word.startswith("-"), word
+            url = word
+    path = "/" + url.split("://")[-1].split("/", 1)[1] if "/" in url.split("://")[-1] else "/"
+    assert re.search(r"(localhost|127\.0\.0\.1):8000", url), url
+    return call(port, method, path, headers)
+
+
+def restauth_user_add(command: str, password: str, cwd: Path, env: dict[str, str]) -> None:
+    """``restauth user add ...`` as written, with the password on a pipe (--password-stdin)."""
+    argv = shlex.split(command)
+    assert argv[:3] == ["restauth", "user", "add"], command
+    done = subprocess.run(
+        [str(BIN / "restauth"), *argv[1:], "--password-stdin"],
+        cwd=cwd, env=env, input=password + "\n", text=True, capture_output=True,
+        check=False, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"added {argv[3]}")
+
+
+def exported(command: str) -> dict[str, str]:
+    """What an ``export NAME=...`` line sets, evaluated by the shell as written."""
+    assert command.startswith("export ")
+    names = re.findall(r"(\w+)=", command)
+    script = command + "; " + "; ".join(f'printf "%s\\0" "${n}"' for n in names)
+    done = subprocess.run(["bash", "-c", script], capture_output=True, check=True, text=True)
+    return dict(zip(names, done.stdout.split("\0")[:-1], strict=True))
+
+
+def server_argv(command: str, port: int, host: str = "127.0.0.1:8000") -> list[str]:
+    argv = [word.replace(host, f"127.0.0.1:{port}") for word in shlex.split(command)]
+    assert f"127.0.0.1:{port}" in " ".join(argv), command
+    argv[0] = str(BIN / argv[0])
+    return argv
+
+
+# -- Usage --------------------------------------------------------------------------
+
+
+def test_usage(tmp_path: Path) -> None:
+    code, console = blocks("Usage")
+    assert code.filename() == "app.py"
+    port = free_port()
+    (tmp_path / "app.py").write_text(code.text.replace("8000", str(port)), "utf-8")
+    start, *curls = console.commands()
+    assert start == "python3 app.py &"
+    with running([sys.executable, "app.py"], port=port, cwd=tmp_path, env=environment({})):
+        health = curl(port, curls[0])
+        assert (health.status, health.body) == (200, b"ok")  # public, anonymous: no 500
+        login = curl(port, curls[1])
+        assert (login.status, login.body) == (200, b"hello alice, roles ['admin', 'user']")
+        token = login.headers["Auth-Token"]
+        for command in curls[2:4]:  # Bearer, token as the Basic password
+            answer = curl(port, command, token=token)
+            assert (answer.status, answer.body) == (200, login.body)
+        assert curl(port, curls[4], token=token).status == 204  # log out
+        assert curl(port, curls[2], token=token).status == 401
+    assert len(curls) == 5
+
+
+# -- Storage and scaling out: one machine, SQLite -------------------------------------
+
+
+MYAPP = """
+def app(environ, start_response):
+    identity = environ.get("restauth.identity")
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [(identity.userid if identity else "anonymous").encode()]
+"""
+
+
+def test_sqlite_recipe_with_gunicorn_behind_a_proxy(tmp_path: Path) -> None:
+    code, toml, console, trial, *_ = blocks("Storage and scaling out")
+    var = str(tmp_path / "var" / "lib" / "myapp")
+
+    def here(text: str) -> str:
+        return text.replace("/var/lib/myapp", var)
+
+    (tmp_path / code.filename()).write_text(here(code.text), "utf-8")
+    (tmp_path / toml.filename()).write_text(here(toml.text), "utf-8")
+    (tmp_path / "myapp.py").write_text(MYAPP, "utf-8")
+    mkdir, export, add, gunicorn = console.commands()
+    assert mkdir == "mkdir -p /var/lib/myapp"
+    subprocess.run(shlex.split(here(mkdir)), cwd=tmp_path, check=True)
+    env = environment(exported(export), tmp_path)
+    assert len(env["RESTAUTH_SECRET_KEY"]) >= 32
+    restauth_user_add(here(add), "alice-password", tmp_path, env)
+    port = free_port()
+    assert gunicorn.startswith("gunicorn -w 4 ")
+    with running(server_argv(gunicorn, port), port=port, cwd=tmp_path, env=env):
+        [try_it] = trial.commands()
+        password = {"password": "alice-password"}
+        answer = curl(port, try_it, **password)
+        assert (answer.status, answer.body) == (200, b"alice")
+        plain = curl(port, try_it.replace("-H 'X-Forwarded-Proto: https'", ""), **password)
+        assert plain.status == 403  # what the README warns about: plain HTTP
+        token = {"Authorization": f"Token {answer.headers['Auth-Token']}"}
+        proxied = {**token, "X-Forwarded-Proto": "https"}
+        for _ in range(8):  # every worker knows the token (the same SQLite file)
+            assert call(port, "GET", "/", proxied).body == b"alice"
+        assert call(port, "GET", "/", token).status == 403
+        assert call(port, "DELETE", "/tokens/alice", proxied).status == 204
+        for _ in range(4):
+            assert call(port, "GET", "/", proxied).status == 401
+
+
+# -- Storage and scaling out: several nodes, PostgreSQL and Redis ---------------------
+
+
+def test_postgres_and_redis_recipe_on_two_nodes(tmp_path: Path) -> None:
+    services = {"MYAPP_USERS_DSN": postgres_dsn(), "MYAPP_REDIS_URL": redis_url()}
+    *_, code, toml, console = blocks("Storage and scaling out")
+
+    def here(text: str) -> str:
+        return text.replace("10.0.0.2", "127.0.0.1")
+
+    (tmp_path / code.filename()).write_text(here(code.text), "utf-8")
+    (tmp_path / toml.filename()).write_text(toml.text, "utf-8")
+    (tmp_path / "myapp.py").write_text(MYAPP, "utf-8")
+    dsn, url, key, add, gunicorn = console.commands()
+    assert set(exported(dsn)) | set(exported(url)) == set(services)
+    assert set(exported(key)) == {"RESTAUTH_SECRET_KEY"}
+    env = environment({**services, "RESTAUTH_SECRET_KEY": KEY}, tmp_path)
+    userid = f"alice-{time.time_ns()}"  # the shared test database may hold an alice already
+    assert " alice " in add
+    restauth_user_add(add.replace(" alice ", f" {userid} "), "alice-password", tmp_path, env)
+    one, two = free_port(), free_port()
+    try:
+        with (
+            running(server_argv(here(gunicorn), one, "0.0.0.0:8000"), port=one, cwd=tmp_path,
+                    env=env, log=tmp_path / "one.log"),
+            running(server_argv(here(gunicorn), two, "0.0.0.0:8000"), port=two, cwd=tmp_path,
+                    env=env, log=tmp_path / "two.log"),
+        ):  # fmt: skip
+            https = {"X-Forwarded-Proto": "https"}
+            login = call(
+                one, "GET", "/", {**https, "Authorization": basic(userid, "alice-password")}
+            )
+            assert (login.status, login.body) == (200, userid.encode())
+            token = {**https, "Authorization": f"Token {login.headers['Auth-Token']}"}
+            assert call(two, "GET", "/", token).body == userid.encode()
+            assert call(two, "DELETE", f"/tokens/{userid}", token).status == 204
+            assert call(one, "GET", "/", token).status == 401
+    finally:
+        subprocess.run(
+            [str(BIN / "restauth"), "user", "remove", userid, "--config", toml.filename()],
+            cwd=tmp_path, env=env, capture_output=True, check=False, timeout=60,
+        )  # fmt: skip
+
+
+# -- JWT ------------------------------------------------------------------------------
+
+
+def test_jwt_block() -> None:
+    pytest.importorskip("jwt")
+    [code] = blocks("JWT")
+    users = MemoryUserStore(hasher=PasswordHasher(rounds=4))
+    users.add("alice", "alice-password")
+    names: dict[str, Any] = {
+        "app": echo_app,
+        "users": users,
+        "secret": KEY,
+        "redis_url": redis_url(),
+    }
+    exec(compile(code.text, "README.md#JWT", "exec"), names)  # noqa: S102 - the README's own code
+    client = TestApp(names["application"], extra_environ=HTTPS)
+    login = client.post_json("/tokens", {"username": "alice", "password": "alice-password"})
+    token = login.json["token"]
+    assert token.count(".") == 2  # a JWT
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/", headers=bearer).json["mechanism"] == "token"
+    client.delete("/tokens/alice", headers=bearer, status=204)
+    client.get("/", headers=bearer, status=401)
+
+
+# -- Use with Flask / Pyramid / Bottle ------------------------------------------------
+
+
+def test_framework_commands_are_the_examples_tested_ones() -> None:
+    """The README's commands are the docstrings' ones, which tests/examples runs."""
+    console = blocks("Use with Flask / Pyramid / Bottle")[0]
+    export, *servers = console.commands()
+    assert export.startswith("export RESTAUTH_SECRET_KEY=")
+    assert len(servers) == 2
+    docstring = (ROOT / "examples" / "flask_app.py").read_text("utf-8")
+    for command in servers:
+        assert command in docstring
+
+
+@pytest.fixture
+def stores() -> dict[str, Any]:
+    users = MemoryUserStore(hasher=PasswordHasher(rounds=4))
+    users.add("alice", "alice-password", roles=["admin"])
+    return {"users": users, "tokens": MemoryTokenManager()}
+
+
+def test_flask_block(stores: dict[str, Any]) -> None:
+    pytest.importorskip("flask")
+    code = blocks("Use with Flask / Pyramid / Bottle")[1]
+    stores["__name__"] = "readme_flask"  # Flask(__name__) needs a module name
+    exec(compile(code.text, "README.md#Flask", "exec"), stores)  # noqa: S102
+    client = TestApp(stores["app"], extra_environ=HTTPS)
+    client.get("/me", status=401)
+    me = client.get("/me", headers={"Authorization": basic("alice", "alice-password")})
+    assert me.json == {"userid": "alice", "roles": ["admin"]}
+
+
+@pytest.mark.parametrize("framework", ["pyramid", "bottle"])
+def test_pyramid_and_bottle_blocks(stores: dict[str, Any], framework: str) -> None:
+    pytest.importorskip(framework)
+    index = {"pyramid": 2, "bottle": 3}[framework]
+    code = blocks("Use with Flask / Pyramid / Bottle")[index]
+    from restauth import AuthMiddleware
+
+    names: dict[str, Any] = {**stores, "AuthMiddleware": AuthMiddleware}
+    if framework == "pyramid":
+        from pyramid.config import Configurator
+
+        config = Configurator()
+        config.add_route("me", "/me")
+        config.add_view(
+            lambda request: {"userid": request.environ["restauth.identity"].userid},
+            route_name="me",
+            renderer="json",
+        )
+        names["config"] = config
+    else:
+        import bottle
+
+        bottle_app = bottle.Bottle()
+        bottle_app.get("/me")(
+            lambda: {"userid": bottle.request.environ["restauth.identity"].userid}
+        )
+        names["bottle_app"] = bottle_app
+    exec(compile(code.text, f"README.md#{framework}", "exec"), names)  # noqa: S102
+    client = TestApp(names["app"], extra_environ=HTTPS)
+    client.get("/me", status=401)
+    me = client.get("/me", headers={"Authorization": basic("alice", "alice-password")})
+    assert me.json == {"userid": "alice"}
+
+
+# -- Roles and ACL rules, configuration file, command line ----------------------------
+
+
+@pytest.fixture
+def configured(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """The bash block's first three lines, run in a fresh directory."""
+    bash = blocks("Roles and ACL rules, configuration file, command line")[1]
+    copy, export, add, check, _serve = bash.commands()
+    assert copy == "cp examples/restauth.toml ."
+    # As written, from the clone (the example's own path made absolute: cwd is tmp_path).
+    subprocess.run(
+        shlex.split(copy.replace("examples/", f"{ROOT}/examples/")), cwd=tmp_path, check=True
+    )
+    assert export == "export RESTAUTH_CONFIG=restauth.toml RESTAUTH_SECRET_KEY=..."
+    env = environment({**exported(export), "RESTAUTH_SECRET_KEY": KEY}, tmp_path)
+    restauth_user_add(add, "alice-password", tmp_path, env)
+    done = subprocess.run(
+        [str(BIN / "restauth"), *shlex.split(check)[1:]],
+        cwd=tmp_path, env=env, capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "example api" in done.stdout
+    return tmp_path, env
+
+
+def test_configuration_block_from_config(
+    configured: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory, env = configured
+    code = blocks("Roles and ACL rules, configuration file, command line")[0]
+    monkeypatch.chdir(directory)
+    monkeypatch.setenv("RESTAUTH_SECRET_KEY", env["RESTAUTH_SECRET_KEY"])
+    names: dict[str, Any] = {"app": echo_app}
+    exec(compile(code.text, "README.md#from_config", "exec"), names)  # noqa: S102
+    client = TestApp(names["application"])
+    assert client.get("/", headers={"Authorization": basic("alice", "alice-password")}).json[
+        "roles"
+    ] == ["admin"]
+
+
+def test_configuration_block_restauth_serve(configured: tuple[Path, dict[str, str]]) -> None:
+    directory, env = configured
+    serve = blocks("Roles and ACL rules, configuration file, command line")[1].commands()[-1]
+    assert serve == "restauth serve --app myproject.wsgi:app"
+    (directory / "myproject").mkdir()
+    (directory / "myproject" / "__init__.py").write_text("", "utf-8")
+    (directory / "myproject" / "wsgi.py").write_text(MYAPP, "utf-8")
+    port = free_port()
+    argv = [str(BIN / "restauth"), *shlex.split(serve)[1:], "--port", str(port)]
+    with running(argv, port=port, cwd=directory, env=env):
+        answer = call(port, "GET", "/", {"Authorization": basic("alice", "alice-password")})
+        assert (answer.status, answer.body) == (200, b"alice")
+        assert call(port, "GET", "/").status == 401
