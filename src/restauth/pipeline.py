@@ -17,6 +17,7 @@ ERROR with its traceback so it is never mistaken for an outage.
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 
 from restauth import audit, backend
 from restauth.endpoints import Endpoints
@@ -24,6 +25,7 @@ from restauth.errors import StoreUnavailable
 from restauth.gate import Gate, query_token
 from restauth.identity import Identity
 from restauth.options import Options
+from restauth.wire.credentials import basic_userid
 from restauth.wire.request import Request
 from restauth.wire.responses import Challenges, Header, Reply, unavailable, wants_no_challenge
 from restauth.wire.token_headers import merge_token_headers, private_cache
@@ -94,13 +96,30 @@ class Pipeline:
                 return decision  # the common case: nothing to add
         except StoreUnavailable as error:
             logger.warning("store unavailable: %s", error)
-            audit.event("store.unavailable", outcome="503", level=logging.ERROR)
+            self._audit_failure("store.unavailable", request)
             decision = self.unavailable
         except Exception:
             logger.exception("restauth internal error; the request is refused with 503")
-            audit.event("internal.error", outcome="503", level=logging.ERROR)
+            self._audit_failure("internal.error", request)
             decision = self.unavailable
         return self._finish(request, decision)
+
+    def _audit_failure(self, name: str, request: Request) -> None:
+        """The 503's audit record, with the client's address and, for Basic, its userid:
+        read again here, off the hot path, as every other record has them. Never raises
+        (this is the failure boundary); the password is parsed but never passed on."""
+        if not audit.logger.isEnabledFor(logging.ERROR):
+            return
+        address = userid = None
+        with suppress(Exception):  # a record without an address beats no record
+            address = self.gate.proxies.client_address(request)
+        with suppress(Exception):  # likewise without a userid
+            userid = basic_userid(
+                request.header("authorization"),
+                max_size=self.options.max_header_size,
+                fallback=self.options.basic_charset_fallback,
+            )
+        audit.event(name, outcome="503", userid=userid, address=address, level=logging.ERROR)
 
     def _decide(self, request: Request) -> Decision:
         path = request.path

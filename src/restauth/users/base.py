@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from restauth._text import normalize
@@ -26,7 +26,7 @@ class User:
     """
 
     userid: str
-    password_hash: str
+    password_hash: str = field(repr=False)  # a hash can be cracked offline: never in a log
     roles: frozenset[str]
     stamp: str
 
