@@ -109,9 +109,24 @@ class Gate:
             header, tokens_enabled=self._bearer_scheme, max_size=self.options.max_header_size
         )
         if isinstance(parsed, Malformed):
-            audit.event("credentials.malformed", outcome=parsed.name.lower(), level=logging.DEBUG)
-            return self._malformed[parsed]
+            return self._malformed_reply(header, parsed)
         return parsed
+
+    def _malformed_reply(self, header: str | None, parsed: Malformed) -> Credentials | Reply:
+        """The answer to an unreadable header; Basic that is not UTF-8 is read again with
+        ``basic_charset_fallback``, here, so the option costs nothing on any other path."""
+        fallback = self.options.basic_charset_fallback
+        if parsed is Malformed.BASIC and fallback is not None:
+            again = parse_authorization(
+                header,
+                tokens_enabled=False,
+                max_size=self.options.max_header_size,
+                basic_fallback=fallback,
+            )
+            if isinstance(again, BasicCredentials):
+                return again
+        audit.event("credentials.malformed", outcome=parsed.name.lower(), level=logging.DEBUG)
+        return self._malformed[parsed]
 
     def _authenticate_cookie(self, request: Request) -> Outcome:
         """A valid token cookie, or ``None``: a stale cookie makes a request anonymous, not 401."""

@@ -22,7 +22,7 @@ from restauth.tokens.base import TokenManager
 from restauth.tokens.memory import MemoryTokenManager
 from restauth.users.base import HasPasswordHasher, UserStore
 from restauth.wire.cookies import CookieMode
-from restauth.wire.credentials import DEFAULT_MAX_HEADER_SIZE
+from restauth.wire.credentials import DEFAULT_MAX_HEADER_SIZE, check_basic_fallback
 from restauth.wire.forwarded import TrustedProxies
 from restauth.wire.responses import check_realm
 
@@ -50,6 +50,7 @@ class Settings(TypedDict, total=False):
     challenge: bool
     password_cache: PasswordCache | None
     bearer: Bearer | Sequence[Bearer]
+    basic_charset_fallback: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,8 @@ class Options:
     any authenticated caller passes. ``challenge=False`` never sends ``WWW-Authenticate``.
     ``password_cache`` remembers right Basic passwords for a few minutes (``None``: off).
     ``bearer`` also accepts an identity provider's JWTs; those callers get no token.
+    ``basic_charset_fallback="latin-1"`` reads Basic credentials that are not valid UTF-8
+    as Latin-1 (Python ``requests`` sends ``str`` passwords so); ``None``: UTF-8 only.
     """
 
     users: UserStore
@@ -87,6 +90,7 @@ class Options:
     challenge: bool
     password_cache: PasswordCache | None
     bearers: tuple[Bearer, ...]
+    basic_charset_fallback: str | None = None
 
     @classmethod
     def build(
@@ -110,6 +114,7 @@ class Options:
         challenge: bool = True,
         password_cache: PasswordCache | None = DEFAULT,
         bearer: Bearer | Sequence[Bearer] = (),
+        basic_charset_fallback: str | None = None,
     ) -> Options:
         """The keywords of ``AuthMiddleware``, with their defaults, checked.
 
@@ -124,6 +129,10 @@ class Options:
         _check_path("tokens_path", tokens_path)
         _check_path("roles_path", roles_path)
         check_realm(realm)
+        try:
+            fallback = check_basic_fallback(basic_charset_fallback)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
         return cls(
             users=users,
             tokens=tokens,
@@ -143,6 +152,7 @@ class Options:
             challenge=challenge,
             password_cache=PasswordCache() if password_cache is DEFAULT else password_cache,
             bearers=tuple(bearer) if isinstance(bearer, Sequence) else (bearer,),
+            basic_charset_fallback=fallback,
         )
 
     @property

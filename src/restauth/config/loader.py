@@ -349,6 +349,9 @@ def _read_main(table: Table) -> tuple[dict[str, Any], ThrottlePolicy | None]:
     query_token = table.string("query_token")
     if query_token is not None:
         options["query_token"] = query_token
+    fallback = table.string("basic_charset_fallback")
+    if fallback is not None:  # "latin-1"; checked by Options.build with the rest
+        options["basic_charset_fallback"] = fallback
     cookie = _read_cookie(table)
     if cookie is not None:
         options["cookie"] = cookie
