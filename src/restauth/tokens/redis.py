@@ -19,12 +19,14 @@ not Redis Cluster.
 from __future__ import annotations
 
 import time
+from string import Template
 from typing import Any
 
 import redis
 
-from restauth._storage.redis import errors_as_unavailable, redis_client, text
+from restauth._storage.redis import LuaScript, errors_as_unavailable, redis_client, text
 from restauth._time import Clock, Duration, as_seconds
+from restauth.errors import StoreUnavailable
 from restauth.throttle.redis import RedisThrottleStore
 from restauth.tokens.base import (
     DEFAULT_MAX_LIFETIME,
@@ -37,33 +39,37 @@ from restauth.tokens.base import (
 
 GARBAGE_GRACE = 60.0  # seconds a dead record may linger in Redis before it expires there
 
-# KEYS[1] token key. ARGV: now, new deadline, max_lifetime, grace, renewal step.
+# The scripts are templates: the numbers that never change for a manager ($max_lifetime,
+# $grace, $step: renewal_step(ttl)) are written into its copy of the text, so a request
+# sends only the key, now and the renewed deadline (exact float reprs for Lua).
+
+# KEYS[1] token key. ARGV: now, new deadline.
 # No renewal due (the stored deadline within a step of the new one): a read, nothing written.
 _AUTHENTICATE = """
 local r = redis.call('HMGET', KEYS[1], 'userid', 'stamp', 'created', 'deadline')
 if not r[1] then return false end
 local now, created, stored = tonumber(ARGV[1]), tonumber(r[3]), tonumber(r[4])
-local hard = created + tonumber(ARGV[3])
+local hard = created + $max_lifetime
 if now >= stored or now >= hard then return false end
-if tonumber(ARGV[2]) - stored <= tonumber(ARGV[5]) then return r end
+if tonumber(ARGV[2]) - stored <= $step then return r end
 redis.call('HSET', KEYS[1], 'deadline', ARGV[2])
-local keep = math.min(tonumber(ARGV[2]), hard) - now + tonumber(ARGV[4])
+local keep = math.min(tonumber(ARGV[2]), hard) - now + $grace
 redis.call('PEXPIRE', KEYS[1], math.ceil(keep * 1000))
 return {r[1], r[2], r[3], ARGV[2]}
 """
 
-# KEYS[1] user key, KEYS[2] key for a new token. ARGV: now, new deadline, max_lifetime,
-# grace, renewal step, stamp, userid, new id, token key prefix.
+# KEYS[1] user key, KEYS[2] key for a new token. ARGV: now, new deadline, stamp, userid,
+# new id, token key prefix.
 _ISSUE = """
-local now, maxlife, grace = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local now, maxlife, grace = tonumber(ARGV[1]), $max_lifetime, $grace
 local old = redis.call('GET', KEYS[1])
 if old then
-  local key = ARGV[9] .. old
+  local key = ARGV[6] .. old
   local r = redis.call('HMGET', key, 'stamp', 'created', 'deadline')
   if r[1] then
     local hard, stored = tonumber(r[2]) + maxlife, tonumber(r[3])
-    if r[1] == ARGV[6] and now < stored and now < hard then
-      if tonumber(ARGV[2]) - stored <= tonumber(ARGV[5]) then return {old, r[2], r[3]} end
+    if r[1] == ARGV[3] and now < stored and now < hard then
+      if tonumber(ARGV[2]) - stored <= $step then return {old, r[2], r[3]} end
       redis.call('HSET', key, 'deadline', ARGV[2])
       local keep = math.min(tonumber(ARGV[2]), hard) - now + grace
       redis.call('PEXPIRE', key, math.ceil(keep * 1000))
@@ -72,22 +78,22 @@ if old then
     redis.call('DEL', key)
   end
 end
-redis.call('HSET', KEYS[2], 'userid', ARGV[7], 'stamp', ARGV[6], 'created', ARGV[1],
+redis.call('HSET', KEYS[2], 'userid', ARGV[4], 'stamp', ARGV[3], 'created', ARGV[1],
            'deadline', ARGV[2])
 local keep = math.min(tonumber(ARGV[2]), now + maxlife) - now + grace
 redis.call('PEXPIRE', KEYS[2], math.ceil(keep * 1000))
-redis.call('SET', KEYS[1], ARGV[8], 'PX', math.ceil((maxlife + grace) * 1000))
-return {ARGV[8], ARGV[1], ARGV[2]}
+redis.call('SET', KEYS[1], ARGV[5], 'PX', math.ceil((maxlife + grace) * 1000))
+return {ARGV[5], ARGV[1], ARGV[2]}
 """
 
-# KEYS[1] user key. ARGV: now, max_lifetime, token key prefix.
+# KEYS[1] user key. ARGV: now, token key prefix.
 _LOOKUP = """
 local id = redis.call('GET', KEYS[1])
 if not id then return false end
-local r = redis.call('HMGET', ARGV[3] .. id, 'stamp', 'created', 'deadline')
+local r = redis.call('HMGET', ARGV[2] .. id, 'stamp', 'created', 'deadline')
 if not r[1] then return false end
 local now = tonumber(ARGV[1])
-if now >= tonumber(r[3]) or now >= tonumber(r[2]) + tonumber(ARGV[2]) then return false end
+if now >= tonumber(r[3]) or now >= tonumber(r[2]) + $max_lifetime then return false end
 return {id, r[1], r[2], r[3]}
 """
 
@@ -120,20 +126,27 @@ class RedisTokenManager:
         self._codec = TokenCodec(persistent_secret_key(secret_key, "RedisTokenManager"))
         self.client = redis_client(url_or_client)
         self._token_prefix = prefix + "token:"
-        # The arguments after now and the new deadline never change: their text, once.
-        self._fixed = [repr(self.max_lifetime), repr(GARBAGE_GRACE), repr(renewal_step(self.ttl))]
-        self._authenticate = self.client.register_script(_AUTHENTICATE)
-        self._issue = self.client.register_script(_ISSUE)
-        self._lookup = self.client.register_script(_LOOKUP)
-        self._revoke = self.client.register_script(_REVOKE)
+        numbers = {
+            "max_lifetime": repr(self.max_lifetime),
+            "grace": repr(GARBAGE_GRACE),
+            "step": repr(renewal_step(self.ttl)),
+        }
+
+        def script(template: str) -> LuaScript:
+            return LuaScript(self.client, Template(template).substitute(numbers))
+
+        self._authenticate = script(_AUTHENTICATE)
+        self._issue = script(_ISSUE)
+        self._lookup = script(_LOOKUP)
+        self._revoke = script(_REVOKE)
 
     def issue(self, userid: str, stamp: str) -> TokenGrant:
         now = self.clock()
         new_id = self._codec.new_id()
-        arguments = [*self._times(now), stamp, userid, new_id, self._token_prefix]
+        keys = (self._user_key(userid), self._token_prefix + new_id)
         with errors_as_unavailable():
             reply: Any = self._issue(
-                keys=[self._user_key(userid), self._token_prefix + new_id], args=arguments
+                2, *keys, repr(now), repr(now + self.ttl), stamp, userid, new_id, self._token_prefix
             )
         token_id, created, deadline = (text(value) for value in reply)
         return self._grant(token_id, userid, stamp, float(created), float(deadline))
@@ -142,10 +155,13 @@ class RedisTokenManager:
         token_id = self._codec.id_of(token)
         if token_id is None:
             return None
-        with errors_as_unavailable():
+        now = self.clock()
+        try:  # errors_as_unavailable, inlined: the hot path
             reply: Any = self._authenticate(
-                keys=[self._token_prefix + token_id], args=self._times(self.clock())
+                1, self._token_prefix + token_id, repr(now), repr(now + self.ttl)
             )
+        except redis.RedisError as error:
+            raise StoreUnavailable(f"Redis: {type(error).__name__}") from None
         if not reply:
             return None
         userid, stamp, created, deadline = (text(value) for value in reply)
@@ -153,9 +169,10 @@ class RedisTokenManager:
         return TokenGrant(token, userid, stamp, float(created), valid_until)
 
     def lookup(self, userid: str) -> TokenGrant | None:
-        arguments = [repr(self.clock()), repr(self.max_lifetime), self._token_prefix]
         with errors_as_unavailable():
-            reply: Any = self._lookup(keys=[self._user_key(userid)], args=arguments)
+            reply: Any = self._lookup(
+                1, self._user_key(userid), repr(self.clock()), self._token_prefix
+            )
         if not reply:
             return None
         token_id, stamp, created, deadline = (text(value) for value in reply)
@@ -163,7 +180,7 @@ class RedisTokenManager:
 
     def revoke(self, userid: str) -> bool:
         with errors_as_unavailable():
-            removed: Any = self._revoke(keys=[self._user_key(userid)], args=[self._token_prefix])
+            removed: Any = self._revoke(1, self._user_key(userid), self._token_prefix)
         return bool(removed)
 
     def throttle_store(self) -> RedisThrottleStore:
@@ -176,11 +193,6 @@ class RedisTokenManager:
 
     def __repr__(self) -> str:
         return f"RedisTokenManager(prefix={self.prefix!r}, ttl={self.ttl})"
-
-    def _times(self, now: float) -> list[str]:
-        """now, the renewed idle deadline, max_lifetime, grace, renewal step: exact float
-        reprs for Lua."""
-        return [repr(now), repr(now + self.ttl), *self._fixed]
 
     def _user_key(self, userid: str) -> str:
         return self.prefix + "user:" + userid
