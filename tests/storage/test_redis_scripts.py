@@ -16,3 +16,23 @@ def test_a_script_the_server_lacks_is_sent_once(redis_prefix: str) -> None:
     client.commands.clear()
     assert script(0, "second") == b"second"
     assert client.commands == ["EVALSHA"]
+
+
+def test_a_client_that_decodes_responses_reads_tokens_alike(redis_prefix: str) -> None:
+    import redis
+
+    from restauth.tokens.redis import RedisTokenManager
+    from tests.services import redis_url
+    from tests.storage.conftest import SECRET_KEY
+
+    client = redis.Redis.from_url(redis_url(), decode_responses=True)
+    tokens = RedisTokenManager(client, prefix=redis_prefix, secret_key=SECRET_KEY)
+    grant = tokens.issue("zoë user", "stämp 1")
+    checked = tokens.authenticate(grant.token)
+    assert checked is not None
+    assert (checked.userid, checked.stamp, checked.valid_until) == (
+        "zoë user",
+        "stämp 1",
+        grant.valid_until,
+    )
+    client.close()

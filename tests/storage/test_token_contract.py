@@ -155,6 +155,16 @@ def test_userids_with_unicode_and_spaces(make_tokens: TokenFactory) -> None:
         assert tokens.revoke(userid)
 
 
+def test_stamps_and_userids_come_back_exactly(make_tokens: TokenFactory) -> None:
+    """Spaces, digits and non-ASCII in either, as a custom user store may produce them."""
+    tokens = make_tokens()
+    for userid, stamp in [("J. Random 2", "a b ü 3"), ("用户 ", " 1.5 "), ("x", "")]:
+        grant = tokens.issue(userid, stamp)
+        checked = tokens.authenticate(grant.token)
+        assert checked is not None
+        assert (checked.userid, checked.stamp) == (userid, stamp)
+
+
 def test_grant_repr_hides_the_token(make_tokens: TokenFactory) -> None:
     tokens = make_tokens()
     grant = tokens.issue("alice", "s")
