@@ -196,3 +196,9 @@ def summarise(scenarios: list[Scenario], samples: dict[str, Samples]) -> list[Ro
             )
         )
     return rows
+
+
+def paired_ratio(samples: dict[str, Samples], name: str, other: str) -> float:
+    """Median over rounds of ``name``'s wall time ÷ ``other``'s in the same round."""
+    pairs = zip(samples[name].wall, samples[other].wall, strict=True)
+    return statistics.median(mine / theirs for mine, theirs in pairs)

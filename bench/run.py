@@ -3,9 +3,10 @@
 Installs nothing: ``pip install -e '.[bench]'`` brings the peers, gunicorn and matplotlib;
 ``wrk`` comes from the system (``apt-get install -y wrk``). In one process and one run it
 measures the bare app, restauth's scenarios and the peers' equivalents, interleaved round
-by round (see harness.py), then gunicorn + wrk (bare vs token), and with ``--scale`` the
-memory token manager from 10^3 to 10^6 tokens. Writes ``bench/results/latest.md`` and
-``latest.png`` and prints the tables.
+by round (see harness.py), then gunicorn + wrk (the bare app against restauth with memory,
+SQLite and Redis tokens; see server.py), and with ``--scale`` the memory token manager from
+10^3 to 10^6 tokens. Writes ``bench/results/latest.md`` and ``latest.png`` and prints the
+tables.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def machine() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds: under a minute")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer rounds and shorter wrk runs: under 2 minutes"
+    )
     parser.add_argument("--scale", action="store_true", help="also 10^3 -> 10^6 memory tokens")
     parser.add_argument("--no-server", action="store_true", help="skip gunicorn + wrk")
     parser.add_argument("--out", default=os.path.join(HERE, "results"), help="results folder")
@@ -85,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         progress=lambda line: log(line) if line.endswith(("/1", "0", "5")) else None,
     )  # fmt: skip
     rows = harness.summarise(scenarios, samples)
+    ratios = {
+        name: harness.paired_ratio(samples, name, other)
+        for name, (other, _) in report.RATIO_TARGETS.items()
+        if name in samples and other in samples
+    }
 
     sections = [
         "# restauth benchmark results",
@@ -95,13 +103,13 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "## In process (one WSGI call per request, body consumed)",
         "",
-        report.timing_table(rows),
+        report.timing_table(rows, ratios),
         "",
         report.machine_factor(rows),
         "",
     ]
     if not args.no_server:
-        result = server.run(rounds=4 if args.quick else 12, seconds=2 if args.quick else 4, log=log)
+        result = server.run(rounds=3 if args.quick else 10, seconds=2 if args.quick else 3, log=log)
         sections += ["## Under gunicorn with wrk", ""]
         sections += [report.server_table(result) if result else "Skipped (see the log)."]
         sections += [""]
