@@ -77,6 +77,7 @@ def cannot_listen(host: str, port: int, error: OSError) -> UsageError:
 def run(app: WSGIApplication, *, host: str, port: int, threads: int = 8) -> None:
     """Serve ``app`` until interrupted. Raises :class:`UsageError` when it cannot listen."""
     try:
+        import waitress  # noqa: F401 - the extra's test: honours sys.modules["waitress"] = None
         from waitress.server import create_server
     except ImportError:
         print(
@@ -94,12 +95,12 @@ def run(app: WSGIApplication, *, host: str, port: int, threads: int = 8) -> None
         return
     logging.basicConfig()  # as waitress.serve does: its own warnings reach stderr
     try:
-        waitress = create_server(app, host=host, port=port, threads=threads, ident="restauth")
+        listener = create_server(app, host=host, port=port, threads=threads, ident="restauth")
     except OSError as error:
         raise cannot_listen(host, port, error) from None
-    listening = getattr(waitress, "effective_port", port)
+    listening = getattr(listener, "effective_port", port)
     print(
         f"restauth: serving on http://{host}:{listening} (waitress, {threads} threads)",
         flush=True,
     )
-    waitress.run()
+    listener.run()
