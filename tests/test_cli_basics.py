@@ -51,6 +51,7 @@ def test_hash_password_with_getpass_twice(
 ) -> None:
     answers = iter(["one", "two"])
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    monkeypatch.setattr("restauth.cli._has_terminal", lambda: True)
     assert main(["hash-password", "--rounds", "4"]) == 1
     assert capsys.readouterr().err.strip() == "restauth: passwords do not match"
 

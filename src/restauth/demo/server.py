@@ -103,10 +103,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
 @contextmanager
-def _stopped_by_sigterm() -> Iterator[None]:
-    """SIGTERM (``kill``, a test's ``terminate()``) ends the demo like Ctrl-C does, so
-    its ``finally`` runs and the temporary directory is removed."""
+def _stopped_by_signals() -> Iterator[None]:
+    """SIGTERM (``kill``, a test's ``terminate()``) and SIGINT end the demo as Ctrl-C does,
+    so its ``finally`` runs and the temporary directory is removed. SIGINT too: a process
+    started in the background by a shell inherits it ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set from the main thread
         return
@@ -114,11 +118,12 @@ def _stopped_by_sigterm() -> Iterator[None]:
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {number: signal.signal(number, interrupt) for number in _STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def serve(
@@ -133,7 +138,7 @@ def serve(
     temporary = not data_dir
     directory = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="restauth-demo-"))
     try:
-        with _stopped_by_sigterm():
+        with _stopped_by_signals():
             _serve(directory, host, port, cookie=cookie, temporary=temporary)
     except KeyboardInterrupt:
         pass
