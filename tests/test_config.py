@@ -35,7 +35,9 @@ def test_the_shipped_example_loads_and_builds(tmp_path: Path) -> None:
     middleware = from_config(echo_app, copy, environ=KEY)
     assert isinstance(middleware.users, SQLiteUserStore)
     assert isinstance(middleware.tokens, SQLiteTokenManager)
-    assert (tmp_path / "restauth-users.db").exists()  # relative to the file, not the cwd
+    assert not (tmp_path / "restauth-users.db").exists()  # building the stores reads nothing
+    assert middleware.users.get("nobody") is None  # the first use opens the file, ...
+    assert (tmp_path / "restauth-users.db").exists()  # ... relative to the file, not the cwd
     assert middleware.acl is not None
     assert len(middleware.acl) == 4  # "/", "/docs/**", "/users/{userid}/**", "/admin/**"
     assert middleware.realm == "example api"

@@ -64,8 +64,11 @@ class UsageError(RestauthError):
     """A mistake on the ``restauth`` command line: printed as one line, exit code 1."""
 
 
-class SchemaTooNew(RestauthError, RuntimeError):
+class SchemaTooNew(StoreUnavailable, RuntimeError):
     """A store's tables were written by a newer restauth: refused rather than misread.
 
+    Found on the store's first use (building a store does no I/O), so it is a
+    :class:`StoreUnavailable`: a request is answered 503 and the message, which names the
+    file or database and both versions, is logged; the ``restauth`` command prints it.
     Also a ``RuntimeError``, as it was before the hierarchy existed.
     """

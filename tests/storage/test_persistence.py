@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from restauth import MissingSecretKey, PasswordHasher
+from restauth.errors import SchemaTooNew, StoreUnavailable
 from restauth.tokens.sqlite import SQLiteTokenManager
 from restauth.users.sqlite import SQLiteUserStore
 from tests.conftest import FakeClock
@@ -126,11 +127,49 @@ def test_users_and_tokens_share_one_sqlite_file(tmp_path: Path, clock: FakeClock
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "auth.db"
-    SQLiteUserStore(path)
+    SQLiteUserStore(path).get("alice")  # the first use creates the tables
     with sqlite3.connect(path) as connection:
         connection.execute("UPDATE restauth_schema SET version = 99 WHERE component = 'users'")
-    with pytest.raises(RuntimeError, match="schema version 99"):
-        SQLiteUserStore(path)
+    store = SQLiteUserStore(path)  # building it reads nothing
+    with pytest.raises(SchemaTooNew, match="schema version 99"):
+        store.get("alice")
+    with pytest.raises(RuntimeError, match="upgrade restauth"):  # its old type still catches it
+        store.get("alice")  # refused again: nothing remembered a half-done check
+
+
+def test_a_newer_schema_is_a_503_that_says_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from webtest import TestApp
+
+    from restauth import AuthMiddleware
+    from tests.conftest import basic, echo_app
+
+    path = tmp_path / "auth.db"
+    SQLiteUserStore(path, hasher=PasswordHasher(rounds=4)).add("alice", "alice-pw")
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE restauth_schema SET version = 99 WHERE component = 'users'")
+    app = AuthMiddleware(echo_app, users=SQLiteUserStore(path), tokens=None, throttle=None)
+    headers = {"Authorization": basic("alice", "alice-pw")}
+    response = TestApp(app).get("/", headers=headers, status=503)
+    assert "Retry-After" in response.headers
+    assert "schema version 99" in caplog.text
+    assert "upgrade restauth" in caplog.text
+
+
+def test_building_sqlite_stores_touches_no_file(tmp_path: Path) -> None:
+    from restauth.throttle.sqlite import SQLiteThrottleStore
+    from restauth.tokens.revocation import SQLiteRevocation
+
+    missing = tmp_path / "no-such-directory" / "auth.db"  # cannot even be created
+    SQLiteUserStore(missing)
+    tokens = SQLiteTokenManager(missing, secret_key=SECRET_KEY)
+    tokens.throttle_store()
+    SQLiteThrottleStore(missing)
+    SQLiteRevocation(missing)
+    assert not missing.parent.exists()
+    with pytest.raises(StoreUnavailable, match="cannot be opened"):
+        tokens.lookup("alice")
 
 
 def test_postgres_repr_hides_the_dsn() -> None:

@@ -6,9 +6,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 from webtest import TestApp
 
-from restauth import AuthMiddleware, MemoryUserStore, SQLiteTokenManager
+from restauth import AuthMiddleware, MemoryUserStore, PasswordHasher, SQLiteTokenManager
+from restauth.tokens.base import renewal_step
 from tests.conftest import FakeClock, echo_app
 from tests.services import redis_url
 from tests.storage.conftest import SECRET_KEY
@@ -47,14 +49,97 @@ def test_redis_token_request_is_one_round_trip(redis_prefix: str, users: MemoryU
     assert client.commands == ["EVALSHA"] * 3
 
 
-def test_sqlite_token_check_is_one_statement(tmp_path: Path, clock: FakeClock) -> None:
-    tokens = SQLiteTokenManager(tmp_path / "t.db", clock=clock, secret_key=SECRET_KEY)
-    token = tokens.issue("alice", "s").token
+def traced(tokens: SQLiteTokenManager) -> list[str]:
+    """The statements ``tokens`` runs on this thread from now on."""
     statements: list[str] = []
     tokens.database.connection().set_trace_callback(statements.append)
-    assert tokens.authenticate(token) is not None
+    return statements
+
+
+def stored_deadline(path: Path) -> float:
+    with sqlite3.connect(path) as connection:
+        return float(connection.execute("SELECT idle_deadline FROM restauth_tokens").fetchone()[0])
+
+
+def test_sqlite_token_request_is_one_read(tmp_path: Path, clock: FakeClock) -> None:
+    """Issue 16 item 6: a Token request with no renewal due is one SELECT, and a read needs
+    no write lock: it is answered while another process holds one."""
+    path = tmp_path / "t.db"
+    users = MemoryUserStore(hasher=PasswordHasher(rounds=4))
+    users.add("alice", "alice-pw")
+    tokens = SQLiteTokenManager(path, clock=clock, secret_key=SECRET_KEY, timeout=0.1)
+    app = TestApp(AuthMiddleware(echo_app, users=users, tokens=tokens))
+    token = tokens.issue("alice", users.get("alice").stamp).token
+    auth = {"Authorization": f"Token {token}"}
+    statements = traced(tokens)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        for _ in range(3):
+            clock.advance(1)  # within the renewal step (9 s of the default 15 min)
+            app.get("/x", headers=auth, extra_environ={"REMOTE_ADDR": "192.0.2.1"}, status=200)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert len(statements) == 3
+    assert all(statement.startswith("SELECT userid, stamp") for statement in statements)
+
+
+def test_sqlite_renewal_writes_only_past_the_step(tmp_path: Path, clock: FakeClock) -> None:
+    """Issue 16 item 7: the idle deadline is written only when it moves by more than
+    renewal_step(ttl); what the grant reports is what is stored."""
+    path = tmp_path / "t.db"
+    tokens = SQLiteTokenManager(path, ttl=1000, clock=clock, secret_key=SECRET_KEY)
+    issued = tokens.issue("alice", "s")
+    assert issued.valid_until == stored_deadline(path) == clock.now + 1000
+    statements = traced(tokens)
+    clock.advance(renewal_step(1000))  # exactly one step (10 s): kept
+    grant = tokens.authenticate(issued.token)
+    assert grant is not None
+    assert grant.valid_until == stored_deadline(path) == issued.valid_until
     assert len(statements) == 1
-    assert statements[0].startswith("UPDATE restauth_tokens SET idle_deadline")
+    clock.advance(0.5)  # now past the step: one write, and the new deadline is reported
+    grant = tokens.authenticate(issued.token)
+    assert grant is not None
+    assert grant.valid_until == stored_deadline(path) == clock.now + 1000
+    assert [statement.split()[0] for statement in statements[1:]] == ["SELECT", "UPDATE"]
+
+
+def test_sqlite_reissue_writes_only_past_the_step(tmp_path: Path, clock: FakeClock) -> None:
+    """A Basic request hands out the user's current token: a read unless a renewal is due."""
+    path = tmp_path / "t.db"
+    tokens = SQLiteTokenManager(path, ttl=1000, clock=clock, secret_key=SECRET_KEY)
+    first = tokens.issue("alice", "s")
+    statements = traced(tokens)
+    clock.advance(5)
+    again = tokens.issue("alice", "s")
+    assert (again.token, again.valid_until) == (first.token, first.valid_until)
+    assert len(statements) == 1  # the SELECT of the current token
+    clock.advance(20)
+    renewed = tokens.issue("alice", "s")
+    assert renewed.token == first.token
+    assert renewed.valid_until == stored_deadline(path) == clock.now + 1000
+    assert "UPDATE restauth_tokens SET idle_deadline" in " ".join(statements[1:])
+
+
+def test_sqlite_coarse_renewal_keeps_revocation_and_max_lifetime(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    tokens = SQLiteTokenManager(
+        tmp_path / "t.db", ttl=100, max_lifetime=250, clock=clock, secret_key=SECRET_KEY
+    )
+    token = tokens.issue("alice", "s").token
+    for _ in range(4):  # renewed well past max_lifetime's reach, then capped by it
+        clock.advance(60)
+        grant = tokens.authenticate(token)
+        assert grant is not None
+        assert grant.valid_until <= grant.created + 250
+    clock.advance(11)  # 251 s after issue
+    assert tokens.authenticate(token) is None
+    token = tokens.issue("alice", "s").token
+    assert tokens.authenticate(token) is not None
+    tokens.revoke("alice")
+    assert tokens.authenticate(token) is None  # the very next request
 
 
 def test_expired_sqlite_tokens_are_purged_by_logins(tmp_path: Path, clock: FakeClock) -> None:
@@ -72,3 +157,36 @@ def test_expired_sqlite_tokens_are_purged_by_logins(tmp_path: Path, clock: FakeC
     with sqlite3.connect(path) as connection:
         rows = {userid for (userid,) in connection.execute("SELECT userid FROM restauth_tokens")}
     assert rows == {"later"}
+
+
+def test_the_purge_deletes_in_bounded_batches(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16 item 4: each batch is its own short write transaction of at most
+    PURGE_BATCH rows; a login runs at most LOGIN_PURGE_BATCHES and the next one goes on."""
+    from restauth.tokens import sqlite as module
+
+    monkeypatch.setattr(module, "PURGE_BATCH", 10)
+    monkeypatch.setattr(module, "LOGIN_PURGE_BATCHES", 2)
+    path = tmp_path / "t.db"
+    tokens = SQLiteTokenManager(
+        path, ttl=60, clock=clock, secret_key=SECRET_KEY, purge_interval=600
+    )
+    for number in range(55):
+        tokens.issue(f"user{number:02}", "s")
+    clock.advance(590)
+    tokens.issue("alive", "s")  # before the purge is due; still alive when it runs
+    clock.advance(11)  # the 55 have expired; the purge is due
+    statements = traced(tokens)
+    remaining = []
+    for number in range(3):
+        tokens.issue(f"login{number}", "s")
+        remaining.append(len(tokens))
+    deletes = [s for s in statements if s.startswith("DELETE FROM restauth_tokens WHERE token_id")]
+    assert [d.count("', '") + 1 for d in deletes] == [10, 10, 10, 10, 10, 5]
+    assert statements.count("BEGIN IMMEDIATE") == len(deletes) + 3  # + the three new tokens
+    assert remaining == [56 - 20 + 1, 37 - 20 + 1, 18 - 15 + 1]  # the next login goes on
+    with sqlite3.connect(path) as connection:
+        rows = {userid for (userid,) in connection.execute("SELECT userid FROM restauth_tokens")}
+    assert rows == {"alive", "login0", "login1", "login2"}
+    assert tokens.purge_expired() == 0

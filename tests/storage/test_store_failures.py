@@ -19,6 +19,7 @@ from webtest import TestApp
 
 from restauth import AuthMiddleware, MemoryUserStore, PasswordHasher, SQLiteTokenManager
 from restauth.users.sqlite import SQLiteUserStore
+from tests.conftest import FakeClock
 from tests.services import free_port, redis_url, unavailable
 from tests.storage.conftest import SECRET_KEY
 
@@ -189,23 +190,51 @@ def test_redis_going_down_and_coming_back(
     client.get("/x", headers={"Authorization": f"Token {fresh['token']}"}, status=200)
 
 
-def test_sqlite_locked_beyond_the_timeout_is_503(tmp_path: Path, hasher: PasswordHasher) -> None:
+def test_sqlite_locked_beyond_the_timeout_is_503(
+    tmp_path: Path, hasher: PasswordHasher, clock: FakeClock
+) -> None:
     import sqlite3
 
     path = tmp_path / "auth.db"
     users = SQLiteUserStore(path, hasher=hasher, timeout=0.2)
     users.add("alice", "alice-pw")
-    tokens = SQLiteTokenManager(path, secret_key=SECRET_KEY, timeout=0.2)
+    tokens = SQLiteTokenManager(path, ttl=900, clock=clock, secret_key=SECRET_KEY, timeout=0.2)
     client = TestApp(AuthMiddleware(RecordingApp(), users=users, tokens=tokens, throttle=None))
     token = client.post_json("/tokens", {"username": "alice", "password": "alice-pw"}).json["token"]
+    auth = {"Authorization": f"Token {token}"}
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
     try:
+        client.get("/x", headers=auth, status=200)  # no renewal due: a read, WAL lets it run
+        clock.advance(60)  # a renewal is due: a write, which cannot get the lock
         started = time.monotonic()
-        response = client.get("/x", headers={"Authorization": f"Token {token}"}, status=503)
+        response = client.get("/x", headers=auth, status=503)
         assert time.monotonic() - started < 5
         assert_unavailable(response)
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
-    client.get("/x", headers={"Authorization": f"Token {token}"}, status=200)  # recovered
+    client.get("/x", headers=auth, status=200)  # recovered
+
+
+def test_postgres_schema_work_is_retried_after_a_failed_first_use(
+    postgres_schema_dsn: str,
+) -> None:
+    """Issue 16 item 1: building the store touches nothing; its first use creates the table
+    under an advisory lock, bounded by ``timeout``: another process holding that lock is a
+    503 (not a hung worker), and the next request does the work."""
+    import psycopg
+
+    from restauth.errors import StoreUnavailable
+    from restauth.users.postgres import _MIGRATION_LOCK, PostgresUserStore
+
+    users = PostgresUserStore(postgres_schema_dsn, timeout=1)
+    with psycopg.connect(postgres_schema_dsn, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+        with pytest.raises(StoreUnavailable, match="schema lock"):  # lock_timeout, no hang
+            users.get("alice")
+        other.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
+    assert users.get("alice") is None  # retried: the table is there now
+    users.add("alice", "alice-pw")
+    assert users.get("alice") is not None
+    users.close()

@@ -5,6 +5,12 @@ component name (``users``, ``tokens``, ...), so users and tokens can share one f
 a later release knows which version of each table it finds. WAL mode lets readers run
 beside one writer; ``busy_timeout`` makes a writer wait for another process instead of
 failing with ``database is locked``.
+
+Building a store does no I/O: a store only declares its tables
+(:meth:`SQLiteDatabase.require`); they are checked (a read) and, if missing, created (a
+write) on first use, like the connection. A file that is locked or cannot be opened when
+a worker starts is then a 503 for the requests that need it, retried by the next one,
+never a worker that fails to boot.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +28,16 @@ from restauth._storage.schema import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, needs_cr
 from restauth.errors import StoreUnavailable
 
 DEFAULT_TIMEOUT = 10.0  # seconds a writer waits for another process's write lock
+_VERSION = f"SELECT version FROM {SCHEMA_TABLE} WHERE component = ?"
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A component's tables: its name in ``restauth_schema``, its version, how to create it."""
+
+    component: str
+    version: int
+    statements: tuple[str, ...]
 
 
 class SQLiteDatabase:
@@ -36,12 +53,23 @@ class SQLiteDatabase:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._pending: list[Schema] = []  # required, not yet found or created
+
+    def require(self, component: str, version: int, statements: Sequence[str]) -> None:
+        """Have ``component``'s tables created on first use; no I/O here, so building a
+        store never fails (a locked or missing file is a 503 later, and is retried)."""
+        with self._lock:
+            self._pending.append(Schema(component, version, tuple(statements)))
 
     def connection(self) -> sqlite3.Connection:
+        """This thread's connection, the required tables ready (:class:`StoreUnavailable`
+        or :class:`~restauth.errors.SchemaTooNew` if not: the next call tries again)."""
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None or self._local.pid != os.getpid():
             connection = self._connect()
             self._local.connection, self._local.pid = connection, os.getpid()
+        if self._pending:  # empty after the first use: one test per call
+            self._create_pending(connection)
         return connection
 
     def _connect(self) -> sqlite3.Connection:
@@ -52,10 +80,16 @@ class SQLiteDatabase:
                 isolation_level=None,  # autocommit; transactions are explicit (BEGIN IMMEDIATE)
                 check_same_thread=False,  # closed from close() on another thread
             )
+        except sqlite3.Error as error:
+            raise StoreUnavailable(
+                f"SQLite database {self.path} cannot be opened: {error}"
+            ) from None
+        try:
             connection.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints in WAL
         except sqlite3.Error as error:
+            connection.close()
             raise StoreUnavailable(
                 f"SQLite database {self.path} cannot be opened: {error}"
             ) from None
@@ -66,15 +100,8 @@ class SQLiteDatabase:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that takes the write lock up front (no deadlocking upgrade)."""
-        connection = self.connection()
-        with errors_as_unavailable(self.path):
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
+        with _immediate(self.connection(), self.path) as connection:
+            yield connection
 
     def execute(
         self, sql: str, parameters: Sequence[object] | Mapping[str, object] = ()
@@ -83,19 +110,30 @@ class SQLiteDatabase:
         with errors_as_unavailable(self.path):
             return self.connection().execute(sql, parameters).fetchall()
 
-    def migrate(self, component: str, version: int, statements: Sequence[str]) -> None:
-        """Create ``component``'s tables on first use; refuse a file from a newer release."""
-        with self.transaction() as connection:
+    def _create_pending(self, connection: sqlite3.Connection) -> None:
+        for schema in list(self._pending):
+            self._migrate(connection, schema)
+            with self._lock:
+                if schema in self._pending:
+                    self._pending.remove(schema)
+
+    def _migrate(self, connection: sqlite3.Connection, schema: Schema) -> None:
+        """Create ``schema``'s tables unless they are there; refuse a file from a newer
+        release. Tables that exist cost one read, no write lock: a worker that restarts
+        while another process writes needs nothing from it."""
+        where = str(self.path)
+        found = _version(connection, schema.component, self.path)
+        if not needs_creation(found, schema.component, schema.version, where):
+            return
+        with _immediate(connection, self.path):
             connection.execute(CREATE_SCHEMA_TABLE)
-            row = connection.execute(
-                f"SELECT version FROM {SCHEMA_TABLE} WHERE component = ?", (component,)
-            ).fetchone()
-            if needs_creation(None if row is None else row[0], component, version, str(self.path)):
-                for statement in statements:
+            found = _version(connection, schema.component, self.path)
+            if needs_creation(found, schema.component, schema.version, where):
+                for statement in schema.statements:
                     connection.execute(statement)
                 connection.execute(
                     f"INSERT INTO {SCHEMA_TABLE} (component, version) VALUES (?, ?)",
-                    (component, version),
+                    (schema.component, schema.version),
                 )
 
     def close(self) -> None:
@@ -106,6 +144,31 @@ class SQLiteDatabase:
             with contextlib.suppress(sqlite3.Error):
                 connection.close()
         self._local = threading.local()
+
+
+def _version(connection: sqlite3.Connection, component: str, path: Path) -> int | None:
+    """The version of ``component`` recorded in the file; ``None`` when there is none."""
+    with errors_as_unavailable(path):
+        try:
+            row = connection.execute(_VERSION, (component,)).fetchone()
+        except sqlite3.OperationalError as error:
+            if "no such table" not in str(error):
+                raise
+            return None  # a new file: the schema table itself is still to be created
+    return None if row is None else int(row[0])
+
+
+@contextlib.contextmanager
+def _immediate(connection: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` on ``connection``, rolled back on any error."""
+    with errors_as_unavailable(path):
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
 
 
 @contextlib.contextmanager

@@ -57,7 +57,7 @@ class SQLiteThrottleStore:
         if not isinstance(database, SQLiteDatabase):
             database = SQLiteDatabase(database, timeout)
         self.database = database
-        self.database.migrate("throttle", SCHEMA_VERSION, SCHEMA)
+        self.database.require("throttle", SCHEMA_VERSION, SCHEMA)
         self.purge_interval = purge_interval
         self._next_purge = 0.0
 

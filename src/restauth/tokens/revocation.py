@@ -118,7 +118,7 @@ class SQLiteRevocation:
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.database = SQLiteDatabase(path, timeout)
-        self.database.migrate("revocations", SCHEMA_VERSION, SCHEMA)
+        self.database.require("revocations", SCHEMA_VERSION, SCHEMA)
 
     def throttle_store(self) -> SQLiteThrottleStore:
         """Failure counters in the same file: every process that shares the records

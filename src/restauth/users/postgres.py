@@ -99,25 +99,40 @@ class PostgresUserStore(SQLUserStore):
             return self._pool
 
     def _migrate(self, pool: psycopg_pool.ConnectionPool) -> None:
+        """Create the table on first use, once per process; a failure (the database down,
+        another process migrating for longer than ``timeout``) is a 503 and the next
+        request tries again."""
         with self._lock:
             if self._ready:
                 return
-            with pool.connection(timeout=self.timeout) as connection:
-                connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-                connection.execute(CREATE_SCHEMA_TABLE)
-                row = connection.execute(
-                    f"SELECT version FROM {SCHEMA_TABLE} WHERE component = 'users'"
-                ).fetchone()
-                if needs_creation(
-                    None if row is None else row[0], "users", SCHEMA_VERSION, "PostgreSQL"
-                ):
-                    for statement in SCHEMA:
-                        connection.execute(statement)
-                    connection.execute(
-                        f"INSERT INTO {SCHEMA_TABLE} (component, version) VALUES ('users', %s)",
-                        (SCHEMA_VERSION,),
-                    )
+            try:
+                self._create_table(pool)
+            except psycopg.errors.LockNotAvailable:
+                raise StoreUnavailable(
+                    "PostgreSQL: another process holds the schema lock"
+                ) from None
+            except psycopg.Error as error:  # not OperationalError only: a missing privilege too
+                raise StoreUnavailable(f"PostgreSQL: {type(error).__name__}") from None
             self._ready = True
+
+    def _create_table(self, pool: psycopg_pool.ConnectionPool) -> None:
+        with pool.connection(timeout=self.timeout) as connection:
+            # Bounded: a process stuck holding the lock makes this a 503, not a hung worker.
+            connection.execute(f"SET LOCAL lock_timeout = {int(self.timeout * 1000)}")
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            connection.execute(CREATE_SCHEMA_TABLE)
+            row = connection.execute(
+                f"SELECT version FROM {SCHEMA_TABLE} WHERE component = 'users'"
+            ).fetchone()
+            if needs_creation(
+                None if row is None else row[0], "users", SCHEMA_VERSION, "PostgreSQL"
+            ):
+                for statement in SCHEMA:
+                    connection.execute(statement)
+                connection.execute(
+                    f"INSERT INTO {SCHEMA_TABLE} (component, version) VALUES ('users', %s)",
+                    (SCHEMA_VERSION,),
+                )
 
     def close(self) -> None:
         if self._pool is not None:

@@ -40,7 +40,7 @@ class SQLiteUserStore(SQLUserStore):
     ) -> None:
         super().__init__(hasher)
         self.database = SQLiteDatabase(path, timeout)
-        self.database.migrate("users", SCHEMA_VERSION, SCHEMA)
+        self.database.require("users", SCHEMA_VERSION, SCHEMA)
 
     def throttle_store(self) -> SQLiteThrottleStore:
         """Failure counters in the same file, for ``tokens=None`` (Basic only): every
