@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 MAX_LOGIN_BODY = 16 * 1024
 _FORM = "application/x-www-form-urlencoded"
 _TOO_LARGE = problem(413, "The login body is too large.")
-_SHORT = problem(400, "The login body ended before its Content-Length.")
+_SHORT = problem(400, "The login body ended before its Content-Length or its last chunk.")
+_LENGTH_REQUIRED = problem(411, "Send the login body with a Content-Length.")
 _BAD_LENGTH = problem(400, "The Content-Length of the login body is not a length.")
 _NOT_CREDENTIALS = problem(400, "Send JSON or a form with string 'username' and 'password'.")
 _UNKNOWN_CHARSET = problem(415, "Send the login form in UTF-8 or another charset Python knows.")
@@ -179,19 +180,30 @@ def _path_userid(raw: str) -> str | None:
 
 def _login_credentials(request: Request) -> Credentials | Malformed | Reply | None:
     """The credentials in the login body, ``None`` without a body (then the request's own
-    ``Authorization`` counts), or the refusal: 413, 400 for a short or unreadable body."""
+    ``Authorization`` counts), or the refusal: 413, 411 for a body of unknown length, 400
+    for a short or unreadable body."""
     length = request.content_length
-    if not length:
+    if length == 0:
         return None
-    if length < 0:
+    if length is not None and length < 0:
         return _BAD_LENGTH
-    if length > MAX_LOGIN_BODY:
+    if length is not None and length > MAX_LOGIN_BODY:
         return _TOO_LARGE
+    raw = _login_body(request)  # without a Content-Length too: a chunked body is read
+    if isinstance(raw, Reply):
+        return raw
+    return body_credentials(raw, request.header("content-type")) if raw else None
+
+
+def _login_body(request: Request) -> bytes | Reply:
+    """The body, at most :data:`MAX_LOGIN_BODY` bytes, or the refusal."""
     try:
-        raw = request.read_body()
-    except OSError:  # the client sent fewer bytes than it announced
+        raw = request.read_body(MAX_LOGIN_BODY)
+    except OSError:  # fewer bytes than announced, a client gone, a malformed chunk
         return _SHORT
-    return body_credentials(raw, request.header("content-type"))
+    if raw is None:
+        return _LENGTH_REQUIRED
+    return _TOO_LARGE if len(raw) > MAX_LOGIN_BODY else raw
 
 
 def body_credentials(raw: bytes, content_type: str | None) -> BasicCredentials | Malformed | Reply:

@@ -81,17 +81,38 @@ class EnvironRequest:
             return -1
         return length if length >= 0 else -1
 
-    def read_body(self) -> bytes:
-        length = self.content_length or 0
-        stream = self.environ["wsgi.input"]
-        chunks, missing = [], length
+    def read_body(self, limit: int) -> bytes | None:
+        environ = self.environ
+        length = self.content_length
+        if length is None:
+            if not environ.get("wsgi.input_terminated"):  # PEP 3333: reading on may block
+                return None if "HTTP_TRANSFER_ENCODING" in environ else b""
+            return _read(environ["wsgi.input"], limit + 1, exact=False)  # gunicorn, chunked
+        return _read(environ["wsgi.input"], min(max(length, 0), limit + 1), exact=True)
+
+
+_CHUNK = 64 * 1024
+
+
+def _read(stream: Any, most: int, *, exact: bool) -> bytes:
+    """Up to ``most`` bytes of ``stream`` in bounded reads; ``exact``: all of them or
+    ``OSError``. A server's own error (gunicorn's on a malformed chunk) is an ``OSError``
+    too: the client's body, not restauth, is at fault."""
+    chunks, missing = [], most
+    try:
         while missing > 0:
-            chunk = stream.read(missing)
+            chunk = stream.read(min(missing, _CHUNK))
             if not chunk:
-                raise OSError(f"the body ended {missing} bytes before its Content-Length")
+                break
             chunks.append(chunk)
             missing -= len(chunk)
-        return b"".join(chunks)
+    except OSError:
+        raise
+    except Exception as error:
+        raise OSError(f"the body cannot be read: {type(error).__name__}") from None
+    if exact and missing > 0:
+        raise OSError(f"the body ended {missing} bytes before its Content-Length")
+    return b"".join(chunks)
 
 
 class AuthMiddleware:

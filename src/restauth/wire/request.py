@@ -58,6 +58,13 @@ class Request(Protocol):
         negative or non-numeric ``Content-Length``)."""
         ...
 
-    def read_body(self) -> bytes:
-        """Exactly ``content_length`` bytes; raises ``OSError`` when the client sent fewer."""
+    def read_body(self, limit: int) -> bytes | None:
+        """The body, read no further than ``limit + 1`` bytes (more means too large).
+
+        With a ``content_length``: that many bytes (``OSError`` when the client sent fewer).
+        Without one: up to the body's end where the server knows it (a chunked body it
+        decoded, HTTP/2), ``b""`` when there is no body, and ``None`` when there is one
+        whose end cannot be known (reading on could block). ``OSError`` when the body
+        cannot be read (the client went away, a malformed chunk).
+        """
         ...
