@@ -8,11 +8,13 @@ in the pipeline, which knows no WSGI.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from restauth.options import Options, Settings
 from restauth.pipeline import Admit, Pipeline
+from restauth.tokens.memory import MemoryTokenManager
 from restauth.wire.request import HeaderSet
 from restauth.wire.responses import Reply
 
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+logger = logging.getLogger("restauth")
 _SPECIAL_KEYS = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
 _KEYS: dict[str, str] = {}  # header name -> environ key; only names restauth asks for
 _KEY_SETS: dict[HeaderSet, tuple[str, ...]] = {}
@@ -124,6 +127,8 @@ class AuthMiddleware:
         self.app = app
         self.options = Options.build(**settings)
         self.pipeline = Pipeline(self.options)
+        # Checked on the first request only: whether the server forks workers is in the environ.
+        self._watch_processes = isinstance(self.options.tokens, MemoryTokenManager)
 
     def __getattr__(self, name: str) -> Any:
         if name == "options":  # not built yet: never recurse
@@ -131,11 +136,18 @@ class AuthMiddleware:
         return getattr(self.options, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name not in ("app", "options", "pipeline"):  # a setting changed here would be ignored
+        if name not in (
+            "app",
+            "options",
+            "pipeline",
+            "_watch_processes",
+        ):  # a setting changed here would be ignored
             raise AttributeError(f"{name} is fixed when the middleware is built; build a new one")
         object.__setattr__(self, name, value)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self._watch_processes:  # False after the first request: one attribute test
+            self._warn_if_multiprocess(environ)
         decision = self.pipeline.decide(EnvironRequest(environ))
         if isinstance(decision, Reply):
             start_response(decision.status, list(decision.headers))
@@ -151,6 +163,22 @@ class AuthMiddleware:
         if decision.token_headers is None and not (decision.private or decision.no_referrer):
             return self.app(environ, start_response)  # nothing of ours to add
         return self.app(environ, _merging(start_response, decision))
+
+    def _warn_if_multiprocess(self, environ: WSGIEnvironment) -> None:
+        """Memory tokens live in one process: under several, a token issued by one worker
+        is unknown to the others and token requests get 401 at random. Say so, once."""
+        self._watch_processes = False
+        if environ.get("wsgi.multiprocess"):
+            logger.warning(_MULTIPROCESS_WARNING)
+
+
+_MULTIPROCESS_WARNING = (
+    "MemoryTokenManager keeps tokens inside one process, but this server runs several "
+    "(wsgi.multiprocess is true): a token issued by one worker is unknown to the others, "
+    "so token requests will get 401 at random. Use SQLiteTokenManager (processes on one "
+    "machine) or RedisTokenManager (several machines); see the README, 'Storage and "
+    "scaling out'."
+)
 
 
 def _merging(start_response: StartResponse, decision: Admit) -> StartResponse:
