@@ -207,7 +207,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     app = config.middleware(load_app(args.app))
-    run(app, host=args.host, port=args.port, threads=args.threads)
+    proxies = app.options.proxies
+    run(app, host=args.host, port=args.port, threads=args.threads, trusted_proxies=proxies)
     return 0
 
 

@@ -19,6 +19,7 @@ from wsgiref.simple_server import WSGIServer, make_server
 
 from restauth.config.schema import ConfigError
 from restauth.errors import UsageError
+from restauth.wire.forwarded import TrustedProxies
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -74,8 +75,37 @@ def cannot_listen(host: str, port: int, error: OSError) -> UsageError:
     return UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}")
 
 
-def run(app: WSGIApplication, *, host: str, port: int, threads: int = 8) -> None:
-    """Serve ``app`` until interrupted. Raises :class:`UsageError` when it cannot listen."""
+def waitress_proxy_settings(proxies: TrustedProxies | None) -> dict[str, Any]:
+    """waitress settings that let restauth judge the proxy headers itself.
+
+    By default waitress deletes every ``X-Forwarded-*`` header, so behind a TLS proxy
+    restauth would see plain HTTP and refuse all credentials (403). With proxies trusted,
+    waitress believes ``X-Forwarded-Proto`` from them (from any peer when they are
+    several or a network: restauth checks the peer again and refuses a scheme header
+    from anyone else) and leaves the other headers in place, so restauth reads the
+    client's address from ``X-Forwarded-For`` by its own rule, as under gunicorn.
+    """
+    if not proxies:
+        return {}
+    networks = proxies.networks
+    single = len(networks) == 1 and networks[0].num_addresses == 1
+    return {
+        "trusted_proxy": str(networks[0].network_address) if single else "*",
+        "trusted_proxy_headers": {"x-forwarded-proto"},
+        "clear_untrusted_proxy_headers": False,
+    }
+
+
+def run(
+    app: WSGIApplication,
+    *,
+    host: str,
+    port: int,
+    threads: int = 8,
+    trusted_proxies: TrustedProxies | None = None,
+) -> None:
+    """Serve ``app`` until interrupted. Raises :class:`UsageError` when it cannot listen.
+    ``trusted_proxies``: the middleware's, so that waitress passes their headers on."""
     try:
         import waitress  # noqa: F401 - the extra's test: honours sys.modules["waitress"] = None
         from waitress.server import create_server
@@ -95,7 +125,14 @@ def run(app: WSGIApplication, *, host: str, port: int, threads: int = 8) -> None
         return
     logging.basicConfig()  # as waitress.serve does: its own warnings reach stderr
     try:
-        listener = create_server(app, host=host, port=port, threads=threads, ident="restauth")
+        listener = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="restauth",
+            **waitress_proxy_settings(trusted_proxies),
+        )
     except OSError as error:
         raise cannot_listen(host, port, error) from None
     listening = getattr(listener, "effective_port", port)

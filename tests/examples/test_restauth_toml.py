@@ -7,6 +7,7 @@ over plain HTTP on 127.0.0.1. Issue 16, item 12: everyone used to get 403 there.
 
 from __future__ import annotations
 
+import http.client
 import re
 import subprocess
 import sys
@@ -132,3 +133,31 @@ def test_production_settings_refuse_plain_http(tmp_path: Path) -> None:
         assert call(port, "GET", "/", alice).status == 403  # plain HTTP
         proxied = {**alice, "X-Forwarded-Proto": "https"}  # as the TLS proxy on 127.0.0.1
         assert call(port, "GET", "/", proxied).status == 200
+
+
+def from_peer(port: int, peer: str, headers: dict[str, str]) -> int:
+    """The status of ``GET /`` sent from the loopback address ``peer`` (127.0.0.x)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(peer, 0))
+    try:
+        connection.request("GET", "/", headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def test_restauth_serve_behind_a_trusted_tls_proxy(tmp_path: Path) -> None:
+    """``restauth serve`` (waitress) passes the trusted proxy's ``X-Forwarded-Proto`` on:
+    by default waitress deletes it, and every credential would get 403 behind TLS."""
+    pytest.importorskip("waitress")
+    text = EXAMPLE.read_text("utf-8").replace("require_https = false", "require_https = true")
+    env = prepare(tmp_path, text.replace("trusted_proxies = []", 'trusted_proxies = ["127.0.0.1"]'))
+    port = free_port()
+    argv = [RESTAUTH, "serve", "--config", "restauth.toml", "--port", str(port)]
+    with running(argv, port=port, cwd=tmp_path, env=env):
+        alice = {"Authorization": basic("alice", PASSWORDS["alice"])}
+        proxied = {**alice, "X-Forwarded-Proto": "https"}
+        assert from_peer(port, "127.0.0.1", alice) == 403  # plain HTTP
+        assert from_peer(port, "127.0.0.1", proxied) == 200  # the proxy says TLS
+        assert from_peer(port, "127.0.0.2", proxied) == 403  # anyone else saying so is not believed

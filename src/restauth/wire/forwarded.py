@@ -52,6 +52,10 @@ class TrustedProxies:
     def __bool__(self) -> bool:
         return bool(self._networks)
 
+    @property
+    def networks(self) -> tuple[Network, ...]:
+        return self._networks
+
     def trusts(self, address: str | None) -> bool:
         if not self._networks or not address:
             return False
