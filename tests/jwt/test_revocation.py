@@ -88,15 +88,11 @@ def test_cached_revocation_fails_closed_when_the_store_is_down(clock: FakeClock)
 
 
 def test_sqlite_unreachable_is_store_unavailable(tmp_path: Path) -> None:
-    store = SQLiteRevocation(tmp_path / "r.db")
-    store.close()
-    (tmp_path / "r.db").unlink()
-    (tmp_path / "r.db").mkdir()  # the path is now a directory: cannot be opened
-    store = SQLiteRevocation.__new__(SQLiteRevocation)
-    from restauth._storage.sqlite import SQLiteDatabase
-
-    store.database = SQLiteDatabase(tmp_path / "r.db", timeout=0.1)
+    (tmp_path / "r.db").mkdir()  # the path is a directory: cannot be opened
+    store = SQLiteRevocation(tmp_path / "r.db", timeout=0.1)  # building it opens nothing
     with pytest.raises(StoreUnavailable):
+        store.not_before("alice")
+    with pytest.raises(StoreUnavailable):  # tried again, not remembered
         store.not_before("alice")
 
 
