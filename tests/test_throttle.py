@@ -326,3 +326,14 @@ def test_a_throttled_user_is_refused_a_remembered_password_but_not_a_live_token(
     for header in (basic("alice", token), f"Token {token}"):  # a live token proves the user
         client.get("/", headers={"Authorization": header}, extra_environ=elsewhere, status=200)
     assert bcrypt_calls == []
+
+
+def test_an_empty_store_given_is_the_store_used() -> None:
+    """``x or default`` would replace a store that defines ``__len__`` and is empty."""
+
+    class Sized(MemoryThrottleStore):
+        def __len__(self) -> int:
+            return 0
+
+    store = Sized()
+    assert Throttle(store=store).store is store

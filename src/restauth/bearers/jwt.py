@@ -200,9 +200,11 @@ class JWTBearer:
         self.leeway = leeway
         self.max_token_size = max_token_size
         self.clock = clock
-        self.jwks = jwks or JWKSCache(
-            jwks_url, algorithms=algorithms, allow_insecure_loopback=allow_insecure_loopback
-        )
+        if jwks is None:
+            jwks = JWKSCache(
+                jwks_url, algorithms=algorithms, allow_insecure_loopback=allow_insecure_loopback
+            )
+        self.jwks = jwks
 
     def handles(self, token: str) -> bool:
         """Whether this token claims to come from this provider (cheap, unverified routing)."""

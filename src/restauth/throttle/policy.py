@@ -255,8 +255,8 @@ class Throttle:
         store: ThrottleStore | None = None,
         clock: Clock = time.time,
     ) -> None:
-        self.policy = policy or ThrottlePolicy()
-        self.store: ThrottleStore = store or MemoryThrottleStore()
+        self.policy = policy if policy is not None else ThrottlePolicy()
+        self.store: ThrottleStore = store if store is not None else MemoryThrottleStore()
         self.clock = clock
 
     def begin(self, userid: str, address: str | None) -> Attempt:

@@ -21,7 +21,7 @@ class MemoryUserStore:
     """
 
     def __init__(self, hasher: PasswordHasher | None = None) -> None:
-        self.hasher = hasher or PasswordHasher()
+        self.hasher = hasher if hasher is not None else PasswordHasher()
         self._users: dict[str, User] = {}
         self._lock = threading.Lock()
 

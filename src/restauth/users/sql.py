@@ -35,7 +35,7 @@ class SQLUserStore:
     placeholder = "?"
 
     def __init__(self, hasher: PasswordHasher | None = None) -> None:
-        self.hasher = hasher or PasswordHasher()
+        self.hasher = hasher if hasher is not None else PasswordHasher()
 
     # -- what a subclass provides -------------------------------------------------------
 
