@@ -125,3 +125,18 @@ def test_origin_of_a_request() -> None:
         "HTTP_X_FORWARDED_HOST": "spoofed.example, api.example",
     }
     assert proxies.origin(proxied) == "https://api.example"
+
+
+def test_remembered_verdicts_are_the_computed_ones_and_stay_bounded() -> None:
+    """``trusts`` remembers its verdicts (asked on every request behind a proxy); the
+    memory never changes an answer, and hostile hops cannot grow it without bound."""
+    from restauth.wire import forwarded
+
+    proxies = TrustedProxies(["10.0.0.0/8", "::1"])
+    samples = ["10.1.2.3", "10.1.2.3 ", "11.0.0.1", "::1", "::2", "nonsense", "10.0.0.1"]
+    samples += [f"192.0.2.{i}" for i in range(forwarded._MAX_VERDICTS + 50)]
+    for _ in range(2):  # the second pass answers from memory (where it was kept)
+        for address in samples:
+            assert proxies.trusts(address) == proxies._judge(address), address
+    assert len(proxies._verdicts) <= forwarded._MAX_VERDICTS
+    assert proxies.trusts("10.9.9.9") and not proxies.trusts("192.0.2.1")

@@ -30,6 +30,7 @@ logger = logging.getLogger("restauth")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+_MAX_VERDICTS = 1024
 
 
 class TrustedProxies:
@@ -48,6 +49,7 @@ class TrustedProxies:
                 ) from None
         self._networks = tuple(networks)
         self._warned = False
+        self._verdicts: dict[str, bool] = {}
 
     def __bool__(self) -> bool:
         return bool(self._networks)
@@ -57,8 +59,20 @@ class TrustedProxies:
         return self._networks
 
     def trusts(self, address: str | None) -> bool:
+        """Whether ``address`` is one of the proxies. Asked on every request behind a
+        proxy, so verdicts are remembered (parsing an address costs microseconds); the
+        memory is cleared past :data:`_MAX_VERDICTS` addresses, as client-sent hops are
+        asked about too."""
         if not self._networks or not address:
             return False
+        verdict = self._verdicts.get(address)
+        if verdict is None:
+            if len(self._verdicts) >= _MAX_VERDICTS:
+                self._verdicts.clear()
+            verdict = self._verdicts[address] = self._judge(address)
+        return verdict
+
+    def _judge(self, address: str) -> bool:
         try:
             ip = ipaddress.ip_address(address.strip())
         except ValueError:
