@@ -190,3 +190,30 @@ def test_the_purge_deletes_in_bounded_batches(
         rows = {userid for (userid,) in connection.execute("SELECT userid FROM restauth_tokens")}
     assert rows == {"alive", "login0", "login1", "login2"}
     assert tokens.purge_expired() == 0
+
+
+def test_stale_throttle_counters_are_purged_in_bounded_batches(tmp_path: Path) -> None:
+    """Invented userids pile up counters; each attempt deletes at most one batch of the
+    stale ones inside its own short transaction, and the next attempt goes on."""
+    from restauth.throttle.policy import Rule, ThrottlePolicy
+    from restauth.throttle.sqlite import PURGE_BATCH, TABLE, SQLiteThrottleStore
+
+    store = SQLiteThrottleStore(tmp_path / "t.db")
+    policy = ThrottlePolicy()
+    stale, now = 2 * PURGE_BATCH + 50, 1_800_000_000.0
+    for number in range(stale):  # counted long ago: past the window
+        store.admit([Rule(f"u:old{number}", 5, 60)], now - policy.window - 10, policy)
+    fresh = Rule("u:fresh", 5, 60)
+
+    def left() -> int:
+        rows = store.database.execute(f"SELECT count(*) FROM {TABLE} WHERE key != 'u:fresh'")  # noqa: S608
+        return int(rows[0][0])
+
+    store._next_purge = 0.0
+    remaining = []
+    for second in range(4):
+        store.admit([fresh], now + second, policy)
+        remaining.append(left())
+    assert remaining == [stale - PURGE_BATCH, stale - 2 * PURGE_BATCH, 0, 0]
+    assert store._next_purge > now + 3  # nothing left: the next purge waits its interval
+    assert store.get_many(["u:fresh"])[0] is not None

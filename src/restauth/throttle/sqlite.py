@@ -26,6 +26,7 @@ from restauth.throttle.policy import (
 
 SCHEMA_VERSION = 1
 TABLE = "restauth_throttle"
+PURGE_BATCH = 200  # stale counters deleted per attempt: the write lock is held briefly
 SCHEMA = [
     f"CREATE TABLE {TABLE} ("
     " key TEXT PRIMARY KEY NOT NULL,"
@@ -43,8 +44,8 @@ class SQLiteThrottleStore:
     the write lock is taken before the counters are read, so attempts from every
     thread and process are admitted one at a time (``busy_timeout`` makes the others
     wait, up to ``timeout`` seconds, then 503). Rows of counters older than the window
-    are deleted at most every ``purge_interval`` seconds, so invented userids do not
-    pile up.
+    are deleted at most every ``purge_interval`` seconds, :data:`PURGE_BATCH` per
+    attempt, so invented userids neither pile up nor make one attempt hold the lock.
     """
 
     def __init__(
@@ -75,9 +76,19 @@ class SQLiteThrottleStore:
                     ],
                 )
             if now >= self._next_purge:
-                self._next_purge = now + self.purge_interval
-                connection.execute(f"DELETE FROM {TABLE} WHERE last < ?", (now - policy.window,))
+                self._purge(connection, now - policy.window, now)
         return verdict
+
+    def _purge(self, connection: sqlite3.Connection, before: float, now: float) -> None:
+        """Delete at most :data:`PURGE_BATCH` stale counters, inside the attempt's own
+        transaction (a short one however many invented userids piled up); when a full
+        batch went, the next attempt deletes the next one."""
+        deleted = connection.execute(
+            f"DELETE FROM {TABLE} WHERE key IN "
+            f"(SELECT key FROM {TABLE} WHERE last < ? LIMIT {PURGE_BATCH})",
+            (before,),
+        ).rowcount
+        self._next_purge = now if deleted >= PURGE_BATCH else now + self.purge_interval
 
     def release(self, counted: Sequence[Counted], at: float, reset: str | None = None) -> None:
         with self.database.transaction() as connection:
