@@ -10,10 +10,6 @@ read as Latin-1, and only those: valid UTF-8 is always UTF-8.
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,7 +26,7 @@ from restauth.wire.credentials import (
     parse_authorization,
 )
 from tests.conftest import echo_app
-from tests.services import free_port, port_open
+from tests.servers import serving
 
 USERID, PASSWORD = "josé", "contraseña"
 
@@ -161,25 +157,8 @@ def application(environ, start_response):
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     pytest.importorskip(request.param)
     (tmp_path / "charset_app.py").write_text(APP, encoding="utf-8")
-    port = free_port()
-    bind = f"127.0.0.1:{port}"
-    listen = ["--listen", bind] if request.param == "waitress" else ["-w", "1", "-b", bind]
-    command = [sys.executable, "-m", request.param, *listen, "charset_app:application"]
-    root = str(Path(__file__).resolve().parents[1] / "src")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), root])}
-    process = subprocess.Popen(
-        command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    try:
-        for _ in range(600):  # at most a minute, in steps
-            if port_open("127.0.0.1", port) or process.poll() is not None:
-                break
-            time.sleep(0.1)
-        assert process.poll() is None, process.communicate()[1]
-        yield f"http://{bind}"
-    finally:
-        process.terminate()
-        process.communicate(timeout=30)
+    with serving(request.param, "charset_app:application", tmp_path, workers=1) as running:
+        yield f"http://127.0.0.1:{running.port}"
 
 
 def test_requests_with_a_str_password(server: str) -> None:

@@ -7,9 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from base64 import b64encode
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +15,7 @@ import pytest
 
 from restauth import PasswordHasher, load_config
 from restauth.cli import main
-from tests.services import free_port
+from tests.servers import environment, free_port, request, running
 
 KEY = "k" * 32
 
@@ -237,7 +234,7 @@ def test_serve_refuses_a_bad_app(
 
 
 @pytest.fixture
-def server(config: Path) -> Iterator[str]:
+def server(config: Path) -> Iterator[int]:
     main_args = ["user", "add", "alice", "--role", "admin", "--password-stdin"]
     subprocess.run(
         [sys.executable, "-m", "restauth.cli", *main_args],
@@ -247,49 +244,20 @@ def server(config: Path) -> Iterator[str]:
         env=os.environ.copy(),
     )
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "restauth.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--app",
-            "restauth.serve:whoami",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=os.environ.copy(),
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base + "/", timeout=1)
-            except urllib.error.HTTPError:
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    argv = [sys.executable, "-m", "restauth.cli", "serve", "--port", str(port)]
+    argv += ["--app", "restauth.serve:whoami"]
+    with running(argv, cwd=config.parent, port=port, env=environment()):
+        yield port
 
 
-def test_serve_runs_the_app_behind_the_middleware(server: str) -> None:
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(server + "/admin/x", timeout=5)
-    assert refused.value.code == 401
+def test_serve_runs_the_app_behind_the_middleware(server: int) -> None:
+    assert request(server, "GET", "/admin/x").status == 401
     credentials = b64encode(b"alice:pw-alice-1").decode()
-    request = urllib.request.Request(
-        server + "/admin/x", headers={"Authorization": f"Basic {credentials}"}
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        assert json.loads(response.read())["userid"] == "alice"
-        assert response.headers["Auth-Token"]
-        assert response.headers["Server"] == "restauth"  # waitress ident=, not wsgiref
+    response = request(server, "GET", "/admin/x", {"Authorization": f"Basic {credentials}"})
+    assert response.status == 200
+    assert response.json()["userid"] == "alice"
+    assert response.headers["Auth-Token"]
+    assert response.headers["Server"] == "restauth"  # waitress ident=, not wsgiref
 
 
 def test_serve_falls_back_to_threaded_wsgiref_with_a_warning(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_demo import fetch
+from tests.servers import request
 
 KEY = "k" * 32
 CLI = [sys.executable, "-m", "restauth.cli"]
@@ -160,7 +160,8 @@ def test_demo_removes_its_temporary_directory(env: dict[str, str], stop: signal.
         data_dir = Path(banner["data_dir"])
         assert data_dir.parent == Path(env["TMPDIR"])
         assert (data_dir / "secret.key").exists()
-        assert fetch(banner["url"] + "/health", {})[0] == 200
+        port = int(banner["url"].rsplit(":", 1)[1])  # http://127.0.0.1:PORT
+        assert request(port, "GET", "/health").status == 200
     finally:
         process.send_signal(stop)
         _, err = process.communicate(timeout=30)

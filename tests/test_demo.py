@@ -3,81 +3,53 @@
 from __future__ import annotations
 
 import base64
-import contextlib
-import json
-import re
-import subprocess
-import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.servers import Demo, request, running_demo
+
 
 @pytest.fixture
-def demo() -> Iterator[tuple[str, dict[str, str]]]:
-    with running_demo() as started:
+def demo(tmp_path: Path) -> Iterator[Demo]:
+    with running_demo(tmp_path) as started:
         yield started
 
 
-@contextlib.contextmanager
-def running_demo(*extra: str) -> Iterator[tuple[str, dict[str, str]]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "restauth.demo", "--port", "0", *extra],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    try:
-        url_line = process.stdout.readline()
-        users_line = process.stdout.readline()
-        match = re.search(r"http://127\.0\.0\.1:(\d+)/", url_line)
-        assert match, url_line
-        passwords = dict(re.findall(r"(\w+) \([^)]*\) password (\S+?)[;\s]", users_line + " "))
-        assert set(passwords) == {"alice", "bob"}, users_line
-        yield f"http://127.0.0.1:{match.group(1)}", passwords
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def fetch(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
-
-
-def test_demo_serves_the_whole_flow(demo: tuple[str, dict[str, str]]) -> None:
-    base, passwords = demo
-    assert fetch(base + "/health", {})[0] == 200
-    assert fetch(base + "/api/notes", {})[0] == 401
+def test_demo_serves_the_whole_flow(demo: Demo) -> None:
+    port, passwords = demo.server.port, demo.passwords
+    assert request(port, "GET", "/health").status == 200
+    assert request(port, "GET", "/api/notes").status == 401
     credentials = base64.b64encode(f"bob:{passwords['bob']}".encode()).decode()
-    status, headers, body = fetch(base + "/api/notes", {"Authorization": f"Basic {credentials}"})
-    assert status == 200
-    assert json.loads(body) == {"notes": []}
-    token = headers["Auth-Token"]
-    assert fetch(base + "/api/admin/users", {"Authorization": f"Bearer {token}"})[0] == 403
+    answer = request(port, "GET", "/api/notes", {"Authorization": f"Basic {credentials}"})
+    assert answer.status == 200
+    assert answer.json() == {"notes": []}
+    bearer = {"Authorization": f"Bearer {answer.headers['Auth-Token']}"}
+    assert request(port, "GET", "/api/admin/users", bearer).status == 403
     admin = base64.b64encode(f"alice:{passwords['alice']}".encode()).decode()
-    assert fetch(base + "/api/admin/users", {"Authorization": f"Basic {admin}"})[0] == 200
+    admin_basic = {"Authorization": f"Basic {admin}"}
+    assert request(port, "GET", "/api/admin/users", admin_basic).status == 200
 
 
 def test_demo_keeps_its_sqlite_data_dir(tmp_path: Path) -> None:
-    with running_demo("--data-dir", str(tmp_path)) as (base, passwords):
+    data = tmp_path / "data"
+    data.mkdir()
+    with running_demo(tmp_path, "--data-dir", str(data)) as demo:
+        port, passwords = demo.server.port, demo.passwords
         credentials = base64.b64encode(f"bob:{passwords['bob']}".encode()).decode()
-        status, headers, _ = fetch(base + "/api/notes", {"Authorization": f"Basic {credentials}"})
-        assert status == 200
-        token = headers["Auth-Token"]
-    assert (tmp_path / "restauth-demo.db").stat().st_size > 0
-    assert (tmp_path / "secret.key").stat().st_mode & 0o077 == 0
-    with running_demo("--data-dir", str(tmp_path)) as (base, new_passwords):
+        answer = request(port, "GET", "/api/notes", {"Authorization": f"Basic {credentials}"})
+        assert answer.status == 200
+        token = answer.headers["Auth-Token"]
+    assert (data / "restauth-demo.db").stat().st_size > 0
+    assert (data / "secret.key").stat().st_mode & 0o077 == 0
+    with running_demo(tmp_path, "--data-dir", str(data)) as demo:
+        port, new_passwords = demo.server.port, demo.passwords
         assert new_passwords["bob"] != passwords["bob"]
         # Same users, new passwords: the old password and the token issued under it are dead.
-        assert fetch(base + "/api/notes", {"Authorization": f"Bearer {token}"})[0] == 401
-        assert fetch(base + "/api/notes", {"Authorization": f"Basic {credentials}"})[0] == 401
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert request(port, "GET", "/api/notes", bearer).status == 401
+        old_basic = {"Authorization": f"Basic {credentials}"}
+        assert request(port, "GET", "/api/notes", old_basic).status == 401
         fresh = base64.b64encode(f"bob:{new_passwords['bob']}".encode()).decode()
-        assert fetch(base + "/api/notes", {"Authorization": f"Basic {fresh}"})[0] == 200
+        assert request(port, "GET", "/api/notes", {"Authorization": f"Basic {fresh}"}).status == 200

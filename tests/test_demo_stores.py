@@ -15,7 +15,7 @@ from pathlib import Path
 
 from restauth.demo.server import build_app, open_stores
 from restauth.tokens.memory import MemoryTokenManager
-from tests.test_demo import fetch, running_demo
+from tests.servers import request, running_demo
 
 
 def test_build_app_keeps_an_empty_sqlite_token_manager(tmp_path: Path) -> None:
@@ -32,12 +32,13 @@ def test_build_app_keeps_an_empty_sqlite_token_manager(tmp_path: Path) -> None:
 
 def test_token_revoke_logs_a_demo_user_out(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    with running_demo("--data-dir", str(data)) as (base, passwords):
+    with running_demo(tmp_path, "--data-dir", str(data)) as demo:
+        port, passwords = demo.server.port, demo.passwords
         credentials = base64.b64encode(f"bob:{passwords['bob']}".encode()).decode()
-        status, headers, _ = fetch(base + "/api/notes", {"Authorization": f"Basic {credentials}"})
-        assert status == 200
-        token = headers["Auth-Token"]
-        assert fetch(base + "/api/notes", {"Authorization": f"Bearer {token}"})[0] == 200
+        answer = request(port, "GET", "/api/notes", {"Authorization": f"Basic {credentials}"})
+        assert answer.status == 200
+        bearer = {"Authorization": f"Bearer {answer.headers['Auth-Token']}"}
+        assert request(port, "GET", "/api/notes", bearer).status == 200
 
         config = tmp_path / "restauth.toml"
         database = data / "restauth-demo.db"
@@ -67,13 +68,13 @@ def test_token_revoke_logs_a_demo_user_out(tmp_path: Path) -> None:
             check=True,
         )
         assert revoked.stdout.strip() == "revoked the token of bob"
-        assert fetch(base + "/api/notes", {"Authorization": f"Bearer {token}"})[0] == 401
+        assert request(port, "GET", "/api/notes", bearer).status == 401
 
 
-def test_favicon_is_public_and_empty() -> None:
-    with running_demo() as (base, _):
-        status, headers, body = fetch(base + "/favicon.ico", {})
-    assert status == 204  # not 401: a page load logs no refusal
-    assert body == b""
-    assert "WWW-Authenticate" not in headers
-    assert "max-age=86400" in headers["Cache-Control"]
+def test_favicon_is_public_and_empty(tmp_path: Path) -> None:
+    with running_demo(tmp_path) as demo:
+        icon = request(demo.server.port, "GET", "/favicon.ico")
+    assert icon.status == 204  # not 401: a page load logs no refusal
+    assert icon.body == b""
+    assert "WWW-Authenticate" not in icon.headers
+    assert "max-age=86400" in icon.headers["Cache-Control"]

@@ -24,7 +24,7 @@ from webtest import TestApp
 
 from restauth import MemoryTokenManager, MemoryUserStore, PasswordHasher
 from tests.conftest import echo_app
-from tests.servers.launch import Answer, basic, call, environment, free_port, running
+from tests.servers import Answer, basic, environment, free_port, request, running
 from tests.services import postgres_dsn, redis_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,7 +109,7 @@ def curl(port: int, command: str, **replace: str) -> Answer:
             url = word
     path = "/" + url.split("://")[-1].split("/", 1)[1] if "/" in url.split("://")[-1] else "/"
     assert re.search(r"(localhost|127\.0\.0\.1):8000", url), url
-    return call(port, method, path, headers)
+    return request(port, method, path, headers)
 
 
 def restauth_user_add(command: str, password: str, cwd: Path, env: dict[str, str]) -> None:
@@ -204,11 +204,11 @@ def test_sqlite_recipe_with_gunicorn_behind_a_proxy(tmp_path: Path) -> None:
         token = {"Authorization": f"Token {answer.headers['Auth-Token']}"}
         proxied = {**token, "X-Forwarded-Proto": "https"}
         for _ in range(8):  # every worker knows the token (the same SQLite file)
-            assert call(port, "GET", "/", proxied).body == b"alice"
-        assert call(port, "GET", "/", token).status == 403
-        assert call(port, "DELETE", "/tokens/alice", proxied).status == 204
+            assert request(port, "GET", "/", proxied).body == b"alice"
+        assert request(port, "GET", "/", token).status == 403
+        assert request(port, "DELETE", "/tokens/alice", proxied).status == 204
         for _ in range(4):
-            assert call(port, "GET", "/", proxied).status == 401
+            assert request(port, "GET", "/", proxied).status == 401
 
 
 # -- Storage and scaling out: several nodes, PostgreSQL and Redis ---------------------
@@ -240,14 +240,14 @@ def test_postgres_and_redis_recipe_on_two_nodes(tmp_path: Path) -> None:
                     env=env, log=tmp_path / "two.log"),
         ):  # fmt: skip
             https = {"X-Forwarded-Proto": "https"}
-            login = call(
+            login = request(
                 one, "GET", "/", {**https, "Authorization": basic(userid, "alice-password")}
             )
             assert (login.status, login.body) == (200, userid.encode())
             token = {**https, "Authorization": f"Token {login.headers['Auth-Token']}"}
-            assert call(two, "GET", "/", token).body == userid.encode()
-            assert call(two, "DELETE", f"/tokens/{userid}", token).status == 204
-            assert call(one, "GET", "/", token).status == 401
+            assert request(two, "GET", "/", token).body == userid.encode()
+            assert request(two, "DELETE", f"/tokens/{userid}", token).status == 204
+            assert request(one, "GET", "/", token).status == 401
     finally:
         subprocess.run(
             [str(BIN / "restauth"), "user", "remove", userid, "--config", toml.filename()],
@@ -396,6 +396,6 @@ def test_configuration_block_restauth_serve(configured: tuple[Path, dict[str, st
     port = free_port()
     argv = [str(BIN / "restauth"), *shlex.split(serve)[1:], "--port", str(port)]
     with running(argv, port=port, cwd=directory, env=env):
-        answer = call(port, "GET", "/", {"Authorization": basic("alice", "alice-password")})
+        answer = request(port, "GET", "/", {"Authorization": basic("alice", "alice-password")})
         assert (answer.status, answer.body) == (200, b"alice")
-        assert call(port, "GET", "/").status == 401
+        assert request(port, "GET", "/").status == 401

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import Demo, start_demo
+from tests.servers import Demo, request, running_demo
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "demo.png"
 
 
 @pytest.fixture(scope="module")
-def demo() -> Iterator[Demo]:
-    yield from start_demo()
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    with running_demo(tmp_path_factory.mktemp("demo")) as started:
+        yield started
 
 
 @pytest.fixture
@@ -45,12 +44,7 @@ def log_in(page: Any, demo: Demo, userid: str, password: str | None = None) -> N
 
 
 def api_status(demo: Demo, path: str, token: str) -> int:
-    request = urllib.request.Request(demo.url + path, headers={"Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return error.code
+    return request(demo.server.port, "GET", path, {"Authorization": f"Bearer {token}"}).status
 
 
 def test_admin_flow_in_token_mode(page: Any, demo: Demo) -> None:
@@ -103,11 +97,9 @@ def test_expired_session_returns_to_the_form(page: Any, demo: Demo) -> None:
     log_in(page, demo, "bob")
     page.wait_for_selector("#who:has-text('bob')")
     token = page.evaluate("sessionStorage.getItem('restauth.token')")
-    request = urllib.request.Request(
-        f"{demo.url}/tokens/bob", method="DELETE", headers={"Authorization": f"Bearer {token}"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # logged out elsewhere
-        assert response.status == 204
+    bearer = {"Authorization": f"Bearer {token}"}
+    logout = request(demo.server.port, "DELETE", "/tokens/bob", bearer)  # logged out elsewhere
+    assert logout.status == 204
     page.fill("#note-text", "too late")
     page.click("#note-form button")
     page.wait_for_selector("#login-error:has-text('expired')")
@@ -115,8 +107,9 @@ def test_expired_session_returns_to_the_form(page: Any, demo: Demo) -> None:
 
 
 @pytest.fixture(scope="module")
-def cookie_demo() -> Iterator[Demo]:
-    yield from start_demo("--cookie")
+def cookie_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    with running_demo(tmp_path_factory.mktemp("cookie_demo"), "--cookie") as started:
+        yield started
 
 
 def test_whole_flow_in_cookie_mode(page: Any, cookie_demo: Demo) -> None:

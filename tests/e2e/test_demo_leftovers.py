@@ -8,35 +8,34 @@ test runs may start demos at the same time.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from .conftest import start_demo
+from tests.servers import running_demo
 
 
-def test_a_terminated_demo_leaves_no_directory() -> None:
-    runs = start_demo()
-    demo = next(runs)
-    assert demo.data_dir is not None
-    assert demo.data_dir.name.startswith("restauth-demo-")
-    assert (demo.data_dir / "secret.key").exists()
-    runs.close()  # terminate(): SIGTERM, as the browser tests' fixtures end
+def test_a_terminated_demo_leaves_no_directory(tmp_path: Path) -> None:
+    with running_demo(tmp_path) as demo:  # ends with SIGTERM, as the browser tests' fixtures
+        assert demo.data_dir is not None
+        assert demo.data_dir.name.startswith("restauth-demo-")
+        assert (demo.data_dir / "secret.key").exists()
     assert not demo.data_dir.exists()
 
 
-def test_a_page_load_logs_no_401(browser: Any) -> None:
-    runs = start_demo()
-    demo = next(runs)
+def test_a_page_load_logs_no_401(browser: Any, tmp_path: Path) -> None:
     statuses: dict[str, int] = {}
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        page.on("response", lambda response: statuses.__setitem__(response.url, response.status))
-        page.goto(demo.url + "/")
-        page.wait_for_selector("#login-view")
-        # Headless Chromium may not ask for the icon by itself: ask as a tab would.
-        icon = page.request.get(demo.url + "/favicon.ico")
-    finally:
-        context.close()
-        runs.close()
+    with running_demo(tmp_path) as demo:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.on(
+                "response", lambda response: statuses.__setitem__(response.url, response.status)
+            )
+            page.goto(demo.url + "/")
+            page.wait_for_selector("#login-view")
+            # Headless Chromium may not ask for the icon by itself: ask as a tab would.
+            icon = page.request.get(demo.url + "/favicon.ico")
+        finally:
+            context.close()
     assert icon.status == 204
     assert [url for url, status in statuses.items() if status == 401] == []

@@ -14,12 +14,11 @@ from __future__ import annotations
 import re
 import shlex
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.servers.launch import Server, basic, call, environment, free_port, running
+from tests.servers import Server, basic, environment, free_port, request, running, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -37,15 +36,14 @@ def docstring_command(example: str, server: str) -> list[str]:
 
 def passwords(server: Server) -> dict[str, str]:
     """alice's and bob's passwords, from what the example printed when it added them."""
-    deadline = time.monotonic() + 30
-    while True:
-        found = dict(
-            re.findall(r"example user (\w+) \(roles [^)]*\) password (\S+)", server.output())
-        )
-        if len(found) == 2 or time.monotonic() > deadline:
-            assert set(found) == {"alice", "bob"}, server.output()
-            return found
-        time.sleep(0.1)
+
+    def found() -> dict[str, str]:
+        pattern = r"example user (\w+) \(roles [^)]*\) password (\S+)"
+        return dict(re.findall(pattern, server.log_text()))
+
+    wait_until(lambda: len(found()) == 2, server, "the example's two users")
+    assert set(found()) == {"alice", "bob"}, server.log_text()
+    return found()
 
 
 @pytest.mark.parametrize("server", ["gunicorn", "waitress-serve"])
@@ -72,11 +70,11 @@ def test_basic_token_and_logout_under_a_real_server(
     with running(
         command, port=port, cwd=ROOT, env=env, log=tmp_path / "server.log"
     ) as running_server:
-        assert call(port, "GET", "/health").json() == {"status": "ok"}
+        assert request(port, "GET", "/health").json() == {"status": "ok"}
         secret = passwords(running_server)
-        assert call(port, "GET", "/me").status == 401
+        assert request(port, "GET", "/me").status == 401
 
-        login = call(port, "GET", "/me", {"Authorization": basic("bob", secret["bob"])})
+        login = request(port, "GET", "/me", {"Authorization": basic("bob", secret["bob"])})
         assert login.status == 200
         assert login.json() == {"userid": "bob", "roles": ["user"], "mechanism": "basic"}
         token = login.headers["Auth-Token"]
@@ -85,15 +83,15 @@ def test_basic_token_and_logout_under_a_real_server(
 
         # Several requests, so that both gunicorn workers see the token.
         for scheme in ("Token", "Bearer", "Token", "Bearer"):
-            me = call(port, "GET", "/me", {"Authorization": f"{scheme} {token}"})
+            me = request(port, "GET", "/me", {"Authorization": f"{scheme} {token}"})
             assert me.status == 200
             assert me.json()["mechanism"] == "token"
             assert me.headers["Auth-Token"] == token
-        admin = call(port, "GET", "/admin", {"Authorization": f"Token {token}"})
+        admin = request(port, "GET", "/admin", {"Authorization": f"Token {token}"})
         assert admin.status == 403
-        alice = call(port, "GET", "/admin", {"Authorization": basic("alice", secret["alice"])})
+        alice = request(port, "GET", "/admin", {"Authorization": basic("alice", secret["alice"])})
         assert alice.json() == {"message": "hello, administrator alice"}
 
-        assert call(port, "DELETE", location, {"Authorization": f"Token {token}"}).status == 204
+        assert request(port, "DELETE", location, {"Authorization": f"Token {token}"}).status == 204
         for _ in range(4):
-            assert call(port, "GET", "/me", {"Authorization": f"Token {token}"}).status == 401
+            assert request(port, "GET", "/me", {"Authorization": f"Token {token}"}).status == 401

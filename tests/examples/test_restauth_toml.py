@@ -7,7 +7,6 @@ over plain HTTP on 127.0.0.1. Issue 16, item 12: everyone used to get 403 there.
 
 from __future__ import annotations
 
-import http.client
 import re
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.launch import Server, basic, call, environment, free_port, running
+from tests.servers import Server, basic, environment, free_port, request, running
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "restauth.toml"
 RESTAUTH = str(Path(sys.executable).parent / "restauth")
@@ -86,27 +85,27 @@ def test_the_comments_list_the_paths_tested_here() -> None:
 def test_each_caller_gets_what_the_comments_say(served: Server, path: str) -> None:
     for userid, status in EXPECTED[path].items():
         headers = {} if userid is None else {"Authorization": basic(userid, PASSWORDS[userid])}
-        answer = call(served.port, "GET", path, headers)
+        answer = request(served.port, "GET", path, headers)
         assert answer.status == status, (userid, path, answer.body)
         if status == 200 and path == "/":
             assert answer.json()["userid"] == userid
 
 
 def test_public_paths_are_open(served: Server) -> None:
-    assert call(served.port, "GET", "/health").status == 200
-    assert call(served.port, "GET", "/static/app.css").status == 200
+    assert request(served.port, "GET", "/health").status == 200
+    assert request(served.port, "GET", "/static/app.css").status == 200
 
 
 def test_token_then_logout(served: Server) -> None:
-    login = call(served.port, "GET", "/", {"Authorization": basic("bob", PASSWORDS["bob"])})
+    login = request(served.port, "GET", "/", {"Authorization": basic("bob", PASSWORDS["bob"])})
     token = login.headers["Auth-Token"]
     assert login.headers["Auth-Token-Location"] == "/tokens/bob"
-    me = call(served.port, "GET", "/", {"Authorization": f"Token {token}"})
+    me = request(served.port, "GET", "/", {"Authorization": f"Token {token}"})
     assert me.status == 200
     assert me.json()["mechanism"] == "token"
-    gone = call(served.port, "DELETE", "/tokens/bob", {"Authorization": f"Token {token}"})
+    gone = request(served.port, "DELETE", "/tokens/bob", {"Authorization": f"Token {token}"})
     assert gone.status == 204
-    assert call(served.port, "GET", "/", {"Authorization": f"Token {token}"}).status == 401
+    assert request(served.port, "GET", "/", {"Authorization": f"Token {token}"}).status == 401
 
 
 PRODUCTION_APP = """
@@ -130,21 +129,14 @@ def test_production_settings_refuse_plain_http(tmp_path: Path) -> None:
     argv += ["--forwarded-allow-ips", "127.0.0.1", "prod_app:application"]
     with running(argv, port=port, cwd=tmp_path, env=environment(env, tmp_path)):
         alice = {"Authorization": basic("alice", PASSWORDS["alice"])}
-        assert call(port, "GET", "/", alice).status == 403  # plain HTTP
+        assert request(port, "GET", "/", alice).status == 403  # plain HTTP
         proxied = {**alice, "X-Forwarded-Proto": "https"}  # as the TLS proxy on 127.0.0.1
-        assert call(port, "GET", "/", proxied).status == 200
+        assert request(port, "GET", "/", proxied).status == 200
 
 
 def from_peer(port: int, peer: str, headers: dict[str, str]) -> int:
     """The status of ``GET /`` sent from the loopback address ``peer`` (127.0.0.x)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(peer, 0))
-    try:
-        connection.request("GET", "/", headers=headers)
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    finally:
-        connection.close()
+    return request(port, "GET", "/", headers, source=peer).status
 
 
 def test_restauth_serve_behind_a_trusted_tls_proxy(tmp_path: Path) -> None:

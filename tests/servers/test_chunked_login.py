@@ -51,16 +51,16 @@ def port(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 
 def test_a_chunked_login_is_read(port: int) -> None:
-    answer = request(port, "POST", "/tokens", pieces(LOGIN), JSON, chunked=True)
+    answer = request(port, "POST", "/tokens", JSON, pieces(LOGIN), chunked=True)
     assert answer.status == 200
     assert json.loads(answer.body)["token"]
     wrong = LOGIN.replace(b"alice-password", b"wrong-password")
-    assert request(port, "POST", "/tokens", pieces(wrong), JSON, chunked=True).status == 401
+    assert request(port, "POST", "/tokens", JSON, pieces(wrong), chunked=True).status == 401
 
 
 def test_a_chunked_login_over_the_cap_is_413(port: int) -> None:
     padding = b" " * MAX_LOGIN_BODY
-    answer = request(port, "POST", "/tokens", pieces(LOGIN + padding, 4096), JSON, chunked=True)
+    answer = request(port, "POST", "/tokens", JSON, pieces(LOGIN + padding, 4096), chunked=True)
     assert answer.status == 413
     assert answer.headers["content-type"] == "application/problem+json"
 

@@ -8,17 +8,12 @@ here in a subprocess, as a user would run them, and asked over a real socket.
 from __future__ import annotations
 
 import base64
-import http.client
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.services import free_port
+from tests.servers import request, serving
 
 pytest.importorskip("gunicorn")
 pytest.importorskip("waitress")
@@ -41,58 +36,16 @@ def serve(tmp_path: Path, server: str, trusted: list[str]) -> Iterator[int]:
     """Serve the app on a free port; ``trusted`` goes to restauth and, for waitress, which
     drops proxy headers it was not told to trust, to waitress too (the README's recipe)."""
     (tmp_path / "https_app.py").write_text(APP.replace("TRUSTED", repr(trusted)))
-    port = free_port()
-    bind = f"127.0.0.1:{port}"
-    command = {
-        "gunicorn": [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            "2",
-            "-b",
-            bind,
-            "https_app:application",
-        ],
-        "waitress": [sys.executable, "-m", "waitress", "--listen", bind, "https_app:application"],
-    }[server]
+    options = []
     if server == "waitress" and trusted:
-        command[3:3] = [
-            f"--trusted-proxy={trusted[0]}",
-            "--trusted-proxy-headers=x-forwarded-proto",
-        ]
-    path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "PYTHONPATH": path, "RESTAUTH_SECRET_KEY": "k" * 32}
-    process = subprocess.Popen(
-        command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while not _answers(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"{server} did not start: {process.stderr.read()!r}")  # type: ignore[union-attr]
-            time.sleep(0.1)
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _answers(port: int) -> bool:
-    try:
-        status(port, {})
-    except OSError:
-        return False
-    return True
+        options = [f"--trusted-proxy={trusted[0]}", "--trusted-proxy-headers=x-forwarded-proto"]
+    key = {"RESTAUTH_SECRET_KEY": "k" * 32}
+    with serving(server, "https_app:application", tmp_path, key, options=options) as running:
+        yield running.port
 
 
 def status(port: int, headers: dict[str, str]) -> int:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        connection.request("GET", "/", headers=headers)
-        return connection.getresponse().status
-    finally:
-        connection.close()
+    return request(port, "GET", "/", headers).status
 
 
 @pytest.fixture(params=["gunicorn", "waitress"])

@@ -80,7 +80,7 @@ def test_a_worker_restarted_under_a_write_lock_boots_and_recovers(database: Path
     users.add("alice", "alice-password")
     users.close()
     with serve(database) as server:
-        token = json.loads(request(server.port, "POST", "/tokens", LOGIN, JSON).body)["token"]
+        token = json.loads(request(server.port, "POST", "/tokens", JSON, LOGIN).body)["token"]
         holder = hold_write_lock(database)
         try:
             victim = server.workers()[0]
@@ -91,7 +91,7 @@ def test_a_worker_restarted_under_a_write_lock_boots_and_recovers(database: Path
                 "a new worker",
             )
             for _ in range(6):  # whichever worker answers: up, never a 500
-                status = request(server.port, "POST", "/tokens", LOGIN, JSON).status
+                status = request(server.port, "POST", "/tokens", JSON, LOGIN).status
                 assert status == 503  # a login writes: the lock is held
                 check = request(
                     server.port, "GET", "/", headers={"Authorization": f"Token {token}"}
@@ -103,7 +103,7 @@ def test_a_worker_restarted_under_a_write_lock_boots_and_recovers(database: Path
         assert server.process.poll() is None  # the master did not exit
         assert "Worker failed to boot" not in server.log_text()
         for _ in range(6):  # both workers write again
-            login = request(server.port, "POST", "/tokens", LOGIN, JSON)
+            login = request(server.port, "POST", "/tokens", JSON, LOGIN)
             assert login.status == 200
             assert json.loads(login.body)["token"] == token
 

@@ -6,9 +6,9 @@ comes back mid-test is a private redis-server on its own port.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -20,6 +20,7 @@ from webtest import TestApp
 from restauth import AuthMiddleware, MemoryUserStore, PasswordHasher, SQLiteTokenManager
 from restauth.users.sqlite import SQLiteUserStore
 from tests.conftest import FakeClock
+from tests.servers import running
 from tests.services import free_port, redis_url, unavailable
 from tests.storage.conftest import SECRET_KEY
 
@@ -125,46 +126,19 @@ def private_redis(tmp_path: Path) -> Iterator[Callable[[bool], str]]:
     if binary is None:
         unavailable("redis-server", "not installed")
     port = free_port()
-    process: list[subprocess.Popen[bytes]] = []
+    argv = [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    argv += ["--appendonly", "no", "--dir", str(tmp_path)]
+    with contextlib.ExitStack() as started:
 
-    def switch(up: bool) -> str:
-        if up:
-            process.append(
-                subprocess.Popen(
-                    [
-                        str(binary),
-                        "--port",
-                        str(port),
-                        "--bind",
-                        "127.0.0.1",
-                        "--save",
-                        "",
-                        "--appendonly",
-                        "no",
-                        "--dir",
-                        str(tmp_path),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                )
-            )
-            for _ in range(100):
-                if (
-                    subprocess.run(
-                        ["redis-cli", "-p", str(port), "ping"], capture_output=True, check=False
-                    ).stdout.strip()
-                    == b"PONG"
-                ):
-                    break
-                time.sleep(0.05)
-        else:
-            process.pop().terminate()
-            time.sleep(0.2)
-        return f"redis://127.0.0.1:{port}/0"
+        def switch(up: bool) -> str:
+            if up:
+                log = tmp_path / "redis-server.log"
+                started.enter_context(running(argv, cwd=tmp_path, port=port, log=log))
+            else:
+                started.pop_all().close()
+            return f"redis://127.0.0.1:{port}/0"
 
-    yield switch
-    for running in process:
-        running.terminate()
-        running.wait()
+        yield switch
 
 
 def test_redis_going_down_and_coming_back(

@@ -7,13 +7,9 @@ one transaction at a time, so the whole server lets through at most the threshol
 
 from __future__ import annotations
 
-import http.client
 import multiprocessing
 import os
-import signal
-import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -27,13 +23,12 @@ from restauth.throttle.sqlite import SQLiteThrottleStore
 from restauth.tokens.sqlite import SQLiteTokenManager
 from restauth.users.sqlite import SQLiteUserStore
 from tests.conftest import basic, echo_app
-from tests.services import free_port, port_open
+from tests.servers import ROOT, environment, free_port, request, running
 from tests.storage.conftest import SECRET_KEY
 
 PROCESSES = 4
 THREADS = 4  # per process
 THRESHOLD = ThrottlePolicy().user_threshold
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def enrol(path: Path, rounds: int = 4) -> None:
@@ -117,44 +112,18 @@ def test_gunicorn_workers_share_the_counters(tmp_path: Path) -> None:
     path = tmp_path / "restauth.db"
     enrol(path, rounds=10)  # a check takes a while, so other workers take the next requests
     port = free_port()
-    environment = {**os.environ, "RESTAUTH_TEST_DB": str(path), "RESTAUTH_SECRET_KEY": SECRET_KEY}
+    env = environment({"RESTAUTH_TEST_DB": str(path), "RESTAUTH_SECRET_KEY": SECRET_KEY})
     command = [sys.executable, "-m", "gunicorn", "-w", str(PROCESSES), "-b", f"127.0.0.1:{port}"]
     command.append("tests.storage.throttle_app:app")
-    log = tmp_path / "gunicorn.log"
-    server = subprocess.Popen(
-        [*command, "--chdir", str(ROOT), "--error-logfile", str(log)],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the workers go with it
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not port_open("127.0.0.1", port):
-            assert server.poll() is None, log.read_text() if log.exists() else "no log"
-            assert time.monotonic() < deadline, "gunicorn did not start in 30 s"
-            time.sleep(0.1)
+    with running(command, cwd=ROOT, port=port, env=env, log=tmp_path / "gunicorn.log"):
 
         def guess(number: int) -> tuple[int, str]:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            try:
-                authorization = basic("alice", f"guess-{number}")
-                connection.request("GET", "/", headers={"Authorization": authorization})
-                response = connection.getresponse()
-                response.read()
-                return response.status, response.getheader("X-Worker", "")
-            finally:
-                connection.close()
+            authorization = basic("alice", f"guess-{number}")
+            answer = request(port, "GET", "/", {"Authorization": authorization})
+            return answer.status, answer.headers.get("X-Worker", "")
 
         with ThreadPoolExecutor(40) as pool:
             answers = list(pool.map(guess, range(40), timeout=120))
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=15)
     statuses = [status for status, _ in answers]
     assert statuses.count(401) == THRESHOLD  # before the fix: up to 4 x 5
     assert statuses.count(429) == 40 - THRESHOLD
