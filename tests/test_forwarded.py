@@ -139,4 +139,5 @@ def test_remembered_verdicts_are_the_computed_ones_and_stay_bounded() -> None:
         for address in samples:
             assert proxies.trusts(address) == proxies._judge(address), address
     assert len(proxies._verdicts) <= forwarded._MAX_VERDICTS
-    assert proxies.trusts("10.9.9.9") and not proxies.trusts("192.0.2.1")
+    assert proxies.trusts("10.9.9.9")
+    assert not proxies.trusts("192.0.2.1")
