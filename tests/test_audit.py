@@ -31,11 +31,18 @@ def test_login_failure_success_issue_and_revoke_are_recorded(
         "address": "unknown",
         "mechanism": "basic",
     }
-    login = client.post_json("/tokens", {"username": "alice", "password": ALICE_PASSWORD})
+    peer = {"REMOTE_ADDR": "192.0.2.9"}
+    login = client.post_json(
+        "/tokens", {"username": "alice", "password": ALICE_PASSWORD}, extra_environ=peer
+    )
     assert records(caplog, "login.success")
-    assert records(caplog, "token.issue")[0].levelno == logging.INFO
-    client.delete("/tokens/alice", headers={"Authorization": f"Token {login.json['token']}"})
-    assert records(caplog, "token.revoke")
+    (issue,) = records(caplog, "token.issue")
+    assert issue.levelno == logging.INFO
+    assert issue.restauth["address"] == "192.0.2.9"  # type: ignore[attr-defined]
+    token = {"Authorization": f"Token {login.json['token']}"}
+    client.delete("/tokens/alice", headers=token, extra_environ=peer)
+    (revoke,) = records(caplog, "token.revoke")
+    assert revoke.restauth["address"] == "192.0.2.9"  # type: ignore[attr-defined]
 
 
 def test_throttle_and_outage_are_recorded(

@@ -152,7 +152,7 @@ def read_banner(process: subprocess.Popen[str]) -> dict[str, str]:
     return {"url": url.group(1), "data_dir": data.group(1)}
 
 
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_demo_removes_its_temporary_directory(env: dict[str, str], stop: signal.Signals) -> None:
     process = start(["demo", "--port", "0"], env)
     try:

@@ -178,26 +178,52 @@ def test_forwarded_for_counts_only_behind_a_trusted_proxy(
     assert statuses == [401] * 20 + [429]
 
 
+def forwarding_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "trusted_proxies" in r.getMessage()]
+
+
 def test_one_warning_when_an_untrusted_peer_forwards_for_its_clients(
     users: MemoryUserStore, throttle: Throttle, caplog: pytest.LogCaptureFixture
 ) -> None:
     """All traffic from a proxy left out of trusted_proxies shares the proxy's counter:
-    say so once, naming the setting (issue 16 item 2)."""
+    say so once, naming the peer and the setting (issue 16 item 2)."""
     client = TestApp(AuthMiddleware(echo_app, users=users, throttle=throttle))
-    proxy = {"REMOTE_ADDR": "10.9.8.7", "HTTP_X_FORWARDED_FOR": "192.0.2.1"}
+    wrong = {"Authorization": basic("alice", "x")}
+
+    def through_proxy(forwarded_for: str, headers: dict[str, str]) -> None:
+        environ = {"REMOTE_ADDR": "10.9.8.7", "HTTP_X_FORWARDED_FOR": forwarded_for}
+        client.get("/", headers=headers, extra_environ=environ, status=401)
+
     with caplog.at_level(logging.WARNING, logger="restauth"):
-        client.get("/", headers={"Authorization": "Token abc.def"}, extra_environ=proxy, status=401)
-        assert "trusted_proxies" not in caplog.text  # tokens are not counted: nothing to say
-        for _ in range(3):
-            client.get(
-                "/", headers={"Authorization": basic("alice", "x")}, extra_environ=proxy, status=401
-            )
-    warnings = [r for r in caplog.records if "trusted_proxies" in r.getMessage()]
-    assert len(warnings) == 1
-    assert "10.9.8.7" in warnings[0].getMessage()
-    assert (
-        "192.0.2.1" not in caplog.text.split("login.failure")[0]
-    )  # the forwarded value is not echoed
+        for number in range(5):
+            through_proxy(f"192.0.2.{number}", {"Authorization": "Token abc.def"})
+        assert forwarding_warnings(caplog) == []  # tokens are not counted: nothing to say
+        through_proxy("192.0.2.1", wrong)
+        through_proxy("192.0.2.2", {"Authorization": basic("bob", "x")})
+        assert forwarding_warnings(caplog) == []  # two clients: not yet a proxy
+        for number in range(3, 9):
+            through_proxy(f"192.0.2.{number}", {"Authorization": basic(f"u{number}", "x")})
+    (warning,) = forwarding_warnings(caplog)
+    assert "10.9.8.7" in warning
+    assert "192.0.2" not in warning  # the forwarded values are the client's: never echoed
+
+
+def test_a_client_forging_forwarded_for_cannot_use_up_the_warning(
+    users: MemoryUserStore, throttle: Throttle, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = TestApp(AuthMiddleware(echo_app, users=users, throttle=throttle))
+    with caplog.at_level(logging.WARNING, logger="restauth"):
+        forged = {"REMOTE_ADDR": "198.51.100.9", "HTTP_X_FORWARDED_FOR": "203.0.113.1"}
+        for number in range(10):  # one client, one forged value: no proxy, no warning
+            attempt = {"Authorization": basic(f"u{number}", "x")}
+            client.get("/", headers=attempt, extra_environ=forged, status=401)
+        assert forwarding_warnings(caplog) == []
+        for number in range(3):  # the real proxy, met afterwards, is still named
+            proxied = {"REMOTE_ADDR": "10.9.8.7", "HTTP_X_FORWARDED_FOR": f"192.0.2.{number}"}
+            attempt = {"Authorization": basic(f"v{number}", "x")}
+            client.get("/", headers=attempt, extra_environ=proxied, status=401)
+    (warning,) = forwarding_warnings(caplog)
+    assert "10.9.8.7" in warning
 
 
 def test_no_forwarding_warning_for_a_trusted_proxy_or_a_direct_client(

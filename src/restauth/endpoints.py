@@ -101,16 +101,19 @@ class Endpoints:
             return self._challenges.plain_unauthorized  # a login form never gets a challenge
         if auth.external:  # an identity provider's token is not exchanged for a restauth one
             return self._challenges.forbidden
-        return self._issued(auth, self._gate.grant_for(auth))
+        return self._issued(auth, self._gate.grant_for(auth), request)
 
-    def _issued(self, auth: Authenticated, grant: TokenGrant) -> Reply:
+    def _issued(self, auth: Authenticated, grant: TokenGrant, request: Request) -> Reply:
         body = {
             "token": grant.token,
             "userid": auth.identity.userid,
             "roles": sorted(auth.identity.roles),
             "valid_until": format_instant(grant.valid_until),
         }
-        audit.event("token.issue", outcome="ok", userid=grant.userid, mechanism="login")
+        address = self._gate.proxies.client_address(request)
+        audit.event(
+            "token.issue", outcome="ok", userid=grant.userid, address=address, mechanism="login"
+        )
         headers = self._headers(grant)
         if self._cookie is not None:  # the token travels only in Set-Cookie (ASVS 5.0 3.3.4)
             del body["token"]
@@ -120,7 +123,10 @@ class Endpoints:
     # -- /tokens/<userid>, /roles/<userid> -----------------------------------
 
     def _own(
-        self, request: Request, raw_userid: str, action: Callable[[Authenticated], Reply]
+        self,
+        request: Request,
+        raw_userid: str,
+        action: Callable[[Authenticated, Request], Reply],
     ) -> Reply:
         auth = self._gate.authenticate(request)
         if auth is None:
@@ -129,9 +135,9 @@ class Endpoints:
             return auth
         if _path_userid(raw_userid) != auth.identity.userid:
             return self._forbidden(auth)
-        return action(auth)
+        return action(auth, request)
 
-    def _token_info(self, auth: Authenticated) -> Reply:
+    def _token_info(self, auth: Authenticated, request: Request) -> Reply:
         if auth.external:  # no restauth token to describe; the provider's is the client's
             return self._challenges.forbidden
         grant = self._gate.grant_for(auth)
@@ -142,17 +148,18 @@ class Endpoints:
         }
         return json_reply(200, body, self._headers(grant))
 
-    def _logout(self, auth: Authenticated) -> Reply:
+    def _logout(self, auth: Authenticated, request: Request) -> Reply:
         assert self._tokens is not None
         if auth.external:  # logging out of an identity provider happens there
             return self._challenges.forbidden
         backend.call(self._tokens.revoke, auth.identity.userid)
-        audit.event("token.revoke", outcome="ok", userid=auth.identity.userid)
+        address = self._gate.proxies.client_address(request)
+        audit.event("token.revoke", outcome="ok", userid=auth.identity.userid, address=address)
         if self._cookie is None:
             return empty_reply(204, NO_STORE)
         return empty_reply(204, [*NO_STORE, self._cookie.delete_cookie()])
 
-    def _roles(self, auth: Authenticated) -> Reply:
+    def _roles(self, auth: Authenticated, request: Request) -> Reply:
         body = {"authenticated": True, "roles": sorted(auth.identity.roles)}
         if self._tokens is None or auth.external:
             return json_reply(200, body)

@@ -78,8 +78,10 @@ class Server:
 
 
 def environment(extra: Mapping[str, str] = {}, *path: Path) -> dict[str, str]:
-    """This process's environment, plus ``extra``, with ``path`` first on ``PYTHONPATH``."""
-    python_path = [str(p) for p in path]
+    """This process's environment, plus ``extra``, with ``path`` first on ``PYTHONPATH``,
+    then this checkout's ``src``: a server started by a test runs the code of the checkout
+    the test comes from, not whichever ``restauth`` the environment has installed."""
+    python_path = [str(p) for p in (*path, ROOT / "src")]
     if os.environ.get("PYTHONPATH"):
         python_path.append(os.environ["PYTHONPATH"])
     env = {**os.environ, **extra}

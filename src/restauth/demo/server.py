@@ -103,12 +103,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# SIGHUP: the terminal that started the demo was closed.
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 @contextmanager
 def _stopped_by_signals() -> Iterator[None]:
-    """SIGTERM (``kill``, a test's ``terminate()``) and SIGINT end the demo as Ctrl-C does,
+    """SIGTERM (``kill``, a test's ``terminate()``), SIGHUP and SIGINT end the demo as Ctrl-C does,
     so its ``finally`` runs and the temporary directory is removed. SIGINT too: a process
     started in the background by a shell inherits it ignored."""
     if threading.current_thread() is not threading.main_thread():

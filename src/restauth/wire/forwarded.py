@@ -31,6 +31,8 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 _MAX_VERDICTS = 1024
+_FORWARDER_CLIENTS = 3  # different X-Forwarded-For clients that make a peer look like a proxy
+_FORWARDERS_TRACKED = 64
 
 
 class TrustedProxies:
@@ -48,7 +50,8 @@ class TrustedProxies:
                     f"trusted proxy {proxy!r} is not an IP address or network"
                 ) from None
         self._networks = tuple(networks)
-        self._warned = False
+        self._forwarded: dict[str, set[str]] = {}  # untrusted peer -> clients it named
+        self._warned_peers: set[str] = set()
         self._verdicts: dict[str, bool] = {}
 
     def __bool__(self) -> bool:
@@ -94,20 +97,33 @@ class TrustedProxies:
         return peer
 
     def warn_if_untrusted_forwarder(self, request: Request) -> None:
-        """Once: a peer that is not trusted sent ``X-Forwarded-For``. Behind a proxy left out
-        of ``trusted_proxies`` every client has the proxy's address, so all of them share
-        one failed-login counter, and one guesser gets them all throttled. Called when a
-        password attempt fails or is throttled (what the address counter is about)."""
-        if self._warned or request.header("x-forwarded-for") is None:
-            return
+        """Warn about a peer that forwards for others but is not trusted. Behind a proxy
+        left out of ``trusted_proxies`` every client has the proxy's address, so all of
+        them share one failed-login counter, and one guesser gets them all throttled.
+        Called when a password attempt fails or is throttled (what that counter is about).
+
+        A peer counts as a proxy once its ``X-Forwarded-For`` has named
+        :data:`_FORWARDER_CLIENTS` different clients (one client forging the header names
+        one); each such peer is named once, and at most :data:`_FORWARDERS_TRACKED` peers
+        are remembered, so no client can silence the warning or grow the memory."""
+        forwarded = request.header("x-forwarded-for")
         peer = request.peer or "unknown"
-        if self.trusts(peer):
+        if forwarded is None or peer in self._warned_peers or self.trusts(peer):
             return
-        self._warned = True
+        clients = self._forwarded.get(peer)
+        if clients is None:
+            if len(self._forwarded) >= _FORWARDERS_TRACKED:
+                self._forwarded.clear()
+            clients = self._forwarded[peer] = set()
+        clients.add(_rightmost(forwarded))
+        if len(clients) < _FORWARDER_CLIENTS or len(self._warned_peers) >= _FORWARDERS_TRACKED:
+            return
+        self._warned_peers.add(peer)
+        del self._forwarded[peer]
         logger.warning(
-            "requests from %s carry X-Forwarded-For, but %s is not in trusted_proxies: if it "
-            "is your proxy, every client behind it counts as %s, and all of them share one "
-            "failed-login counter; add the proxy to trusted_proxies",
+            "requests from %s carry X-Forwarded-For for several clients, but %s is not in "
+            "trusted_proxies: if it is your proxy, every client behind it counts as %s, and "
+            "all of them share one failed-login counter; add the proxy to trusted_proxies",
             peer,
             peer,
             peer,
