@@ -389,3 +389,14 @@ def test_a_crit_header_is_refused(app: TestApp, idp: IdP) -> None:
         {"crit": "b64"},
     ):
         refused(app, signed({**base, **extra}, claims, idp.private[key.kid]))
+
+
+NON_FINITE = [(claim, value) for claim in ("exp", "nbf", "iat") for value in ("nan", "inf")]
+NON_FINITE.append(("nbf", "-inf"))
+NON_FINITE.append(("iat", "-inf"))  # an exp of -inf is simply past: refused as expired
+
+
+@pytest.mark.parametrize(("claim", "value"), NON_FINITE)
+def test_a_non_finite_time_claim_is_refused(app: TestApp, idp: IdP, claim: str, value: str) -> None:
+    """NaN compares false with everything: an exp of NaN would never be past."""
+    refused(app, idp.token(**{claim: float(value)}))

@@ -394,3 +394,17 @@ def test_a_crit_header_is_refused(any_key: JWTKey, clock: FakeClock) -> None:
     ):
         token = signed({**base, **extra}, claims, any_key._signing)
         assert tokens.authenticate(token) is None, extra
+
+
+@pytest.mark.parametrize("claim", ["exp", "max_exp", "auth_time", "iat", "nbf"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_time_claim_is_refused(claim: str, value: float, clock: FakeClock) -> None:
+    """JSON readers take NaN and Infinity; every comparison with NaN is false, so an exp of
+    NaN would never be past. Refused even under restauth's own signature."""
+    key = JWTKey(HS_SECRET)
+    tokens = manager(key, clock)
+    claims = claims_of(tokens.issue("alice", "s").token)
+    token = jwt.encode(
+        {**claims, claim: value}, HS_SECRET, headers={"kid": key.kid, "typ": TOKEN_TYPE}
+    )
+    assert tokens.authenticate(token) is None

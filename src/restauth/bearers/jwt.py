@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 import urllib.error
@@ -281,7 +282,11 @@ class JWTBearer:
 
 
 def _is_number(value: object) -> TypeGuard[float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite JSON number: NaN compares false with everything (an ``exp`` of NaN would
+    never be past), and JSON readers accept it."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    return math.isfinite(value)
 
 
 def _valid_userid(value: object) -> bool:

@@ -256,9 +256,13 @@ def unverified_part(token: str, index: int) -> dict[str, Any] | None:
 
 
 def _number(value: object) -> float | None:
+    """A finite JSON number, else ``None`` (refused). Python's JSON reader takes ``NaN``
+    and ``Infinity``, and every comparison with NaN is false: an ``exp`` of NaN would
+    never be "past"."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 class _Claims(NamedTuple):
