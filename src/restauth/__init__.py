@@ -10,7 +10,7 @@ from restauth.errors import (
     UnknownUser,
     UserExists,
 )
-from restauth.identity import Identity
+from restauth.identity import Identity, Mechanism
 from restauth.middleware import AuthMiddleware
 from restauth.passwords.cache import PasswordCache
 from restauth.passwords.hasher import PasswordHasher
@@ -77,6 +77,7 @@ __all__ = [
     "ConfigError",
     "CookieMode",
     "Identity",
+    "Mechanism",
     "MemoryTokenManager",
     "MemoryUserStore",
     "MissingSecretKey",
