@@ -20,6 +20,12 @@ def escape(value: str | None) -> str:
     return value.encode("unicode_escape").decode("ascii").replace('"', '\\"')
 
 
+def enabled(level: int) -> bool:
+    """Whether a record at ``level`` would be written: the caller can skip the work of
+    its fields (a request's client address) when not."""
+    return logger.isEnabledFor(level)
+
+
 def event(
     name: str,
     *,

@@ -150,7 +150,8 @@ class Gate:
 
     def _verify(self, request: Request, credentials: Credentials) -> Authenticated | Reply:
         userid = credentials.userid if isinstance(credentials, BasicCredentials) else None
-        address = self.proxies.client_address(request)
+        # The address feeds the password throttle; for a token only a record needs it.
+        address = None if userid is None else self.proxies.client_address(request)
         outcome = self.authenticator.authenticate(credentials, address)
         if isinstance(outcome, Throttled):
             self.proxies.warn_if_untrusted_forwarder(request)
@@ -165,21 +166,22 @@ class Gate:
                 "login.failure",
                 outcome=outcome.name.lower(),
                 userid=userid,
-                address=address,
+                address=address or self.proxies.client_address(request),
                 mechanism="basic" if userid is not None else "token",
                 level=logging.WARNING,
             )
             if outcome is Failure.BAD_TOKEN:
                 return self.challenges.invalid_token
             return self.challenges.unauthorized
-        audit.event(
-            "login.success",
-            outcome="ok",
-            userid=outcome.identity.userid,
-            address=address,
-            mechanism=outcome.identity.mechanism,
-            level=logging.DEBUG,
-        )
+        if audit.enabled(logging.DEBUG):  # off in production: no address to work out
+            audit.event(
+                "login.success",
+                outcome="ok",
+                userid=outcome.identity.userid,
+                address=address or self.proxies.client_address(request),
+                mechanism=outcome.identity.mechanism,
+                level=logging.DEBUG,
+            )
         return outcome
 
 
