@@ -20,3 +20,9 @@ def normalize(text: str) -> str:
 def has_refused_character(text: str) -> bool:
     """True for text with a character no credential may hold (what login refuses)."""
     return _REFUSED.search(text) is not None
+
+
+def without_refused_characters(text: str) -> str:
+    """``text`` with every character :func:`has_refused_character` finds removed (a
+    label a client sends, shown later in a terminal or a page)."""
+    return _REFUSED.sub("", text)

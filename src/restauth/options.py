@@ -51,6 +51,7 @@ class Settings(TypedDict, total=False):
     password_cache: PasswordCache | None
     bearer: Bearer | Sequence[Bearer]
     basic_charset_fallback: str | None
+    admin_role: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,8 @@ class Options:
     any authenticated caller passes. ``challenge=False`` never sends ``WWW-Authenticate``.
     ``password_cache`` remembers right Basic passwords for a few minutes (``None``: off).
     ``bearer`` also accepts an identity provider's JWTs; those callers get no token.
-    ``basic_charset_fallback="latin-1"`` reads Basic credentials that are not valid UTF-8
+    ``admin_role`` names the role whose holders may list and end other users' sessions
+    (``None``: nobody may). ``basic_charset_fallback="latin-1"`` reads Basic credentials that are not valid UTF-8
     as Latin-1 (Python ``requests`` sends ``str`` passwords so); ``None``: UTF-8 only.
     """
 
@@ -91,6 +93,7 @@ class Options:
     password_cache: PasswordCache | None
     bearers: tuple[Bearer, ...]
     basic_charset_fallback: str | None = None
+    admin_role: str | None = None
 
     @classmethod
     def build(
@@ -115,6 +118,7 @@ class Options:
         password_cache: PasswordCache | None = DEFAULT,
         bearer: Bearer | Sequence[Bearer] = (),
         basic_charset_fallback: str | None = None,
+        admin_role: str | None = None,
     ) -> Options:
         """The keywords of ``AuthMiddleware``, with their defaults, checked.
 
@@ -153,6 +157,7 @@ class Options:
             password_cache=PasswordCache() if password_cache is DEFAULT else password_cache,
             bearers=tuple(bearer) if isinstance(bearer, Sequence) else (bearer,),
             basic_charset_fallback=fallback,
+            admin_role=_check_admin_role(admin_role),
         )
 
     @property
@@ -168,6 +173,12 @@ def _check_tokens_needed(
         raise ConfigError("cookie mode needs a token manager (tokens=None turns tokens off)")
     if query_token is not None and (tokens is None or not query_token.isidentifier()):
         raise ConfigError("query_token must be a parameter name, and needs a token manager")
+
+
+def _check_admin_role(role: str | None) -> str | None:
+    if role is not None and (not isinstance(role, str) or not role.strip()):
+        raise ConfigError("admin_role must be a role name, or None for no admin")
+    return role
 
 
 def _check_path(name: str, value: str) -> None:

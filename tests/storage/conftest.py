@@ -55,7 +55,11 @@ def postgres_schema_dsn() -> Iterator[str]:
         connection.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
+TOKEN_BACKENDS = ["memory", "sqlite", "redis", "postgres", "jwt"]
+STORED_TOKEN_BACKENDS = ["memory", "sqlite", "redis", "postgres"]  # keep their tokens
+
+
+@pytest.fixture(params=TOKEN_BACKENDS)
 def token_backend(request: pytest.FixtureRequest) -> str:
     backend: str = request.param
     return backend
@@ -69,6 +73,7 @@ def make_tokens(
     made: list[Any] = []
     shared_memory: list[MemoryTokenManager] = []
     prefix = request.getfixturevalue("redis_prefix") if token_backend == "redis" else ""
+    dsn = request.getfixturevalue("postgres_schema_dsn") if token_backend == "postgres" else ""
 
     def make(ttl: float = 900, max_lifetime: float = 3600, **options: Any) -> Any:
         options = {"max_lifetime": max_lifetime, "clock": clock, **options}
@@ -81,11 +86,23 @@ def make_tokens(
         elif token_backend == "sqlite":
             options.setdefault("secret_key", SECRET_KEY)
             manager = SQLiteTokenManager(tmp_path / "restauth.db", ttl, **options)
-        else:
+        elif token_backend == "redis":
             from restauth.tokens.redis import RedisTokenManager
 
             options.setdefault("secret_key", SECRET_KEY)
             manager = RedisTokenManager(redis_url(), ttl, prefix=prefix, **options)
+        elif token_backend == "postgres":
+            from restauth.tokens.postgres import PostgresTokenManager
+
+            options.setdefault("secret_key", SECRET_KEY)
+            manager = PostgresTokenManager(dsn, ttl, **options)
+        else:  # jwt: signed tokens, sessions and revocations in a shared SQLite file
+            from restauth.tokens.jwt import JWTKey, JWTTokenManager
+            from restauth.tokens.revocation import SQLiteRevocation
+
+            options.pop("secret_key", None)
+            revocation = SQLiteRevocation(tmp_path / "revocations.db")
+            manager = JWTTokenManager(JWTKey(SECRET_KEY * 2), ttl=ttl, revocation=revocation, **options)
         made.append(manager)
         return manager
 

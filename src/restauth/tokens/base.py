@@ -1,9 +1,14 @@
-"""The token manager protocol and the token format every manager shares.
+"""The token manager protocol, sessions, and the token format every manager shares.
+
+A token belongs to a *session*: each login starts one (per device or client), a Basic
+caller reuses the user's "basic" session, and a service token is a session of its own.
+A session has a public id (listed, ended by id: never the secret) and one live token;
+rotation (:meth:`TokenManager.renew`) gives the session a new token and ends the old.
 
 A token is ``<id>.<mac>``: ``id`` is 128 random bits from :mod:`secrets`, ``mac`` is
 ``HMAC-SHA256(secret_key, id)``. A store keeps only the id, so a dump of the store
-cannot be replayed without the key, yet the manager can hand a user their *current*
-token again (the contract reuses one token per user while it is valid).
+cannot be replayed without the key, yet the manager can hand a Basic caller its basic
+session's token again.
 """
 
 from __future__ import annotations
@@ -14,13 +19,20 @@ import os
 import secrets
 from binascii import b2a_base64
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
+from restauth._text import without_refused_characters
 from restauth.errors import MissingSecretKey as MissingSecretKey  # its old home: importable here
 
 DEFAULT_TTL = 15 * 60.0
 DEFAULT_MAX_LIFETIME = 12 * 3600.0
+DEFAULT_MAX_SESSIONS = 20  # per user; a new login beyond it ends the oldest session
 ID_BYTES = 16  # 128 bits (ASVS 5.0 7.2.3)
+SESSION_ID_BYTES = 12  # public, but unguessable: 96 bits
+MAX_CLIENT_LABEL = 120  # characters of a session's client label kept
+
+SessionKind = Literal["login", "basic", "service"]
+"""How a session began: ``POST /tokens``, a Basic request elsewhere, or ``restauth token create``."""
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
@@ -28,10 +40,11 @@ _URLSAFE = bytes.maketrans(b"+/", b"-_")
 class TokenGrant:
     """A live token and what the middleware needs to know about it.
 
-    ``stamp`` is the user's credential stamp when the token was issued; ``valid_until``
-    is the earlier of the idle deadline and the absolute one (epoch seconds). A manager
-    builds one per token request and nobody changes it afterwards; it is not frozen
-    because a frozen dataclass costs about 0.15 µs more per field to build.
+    ``stamp`` is the user's credential stamp when the session began; ``valid_until``
+    is the earlier of the idle deadline and the absolute one (epoch seconds);
+    ``session`` is the session's public id. A manager builds one per token request and
+    nobody changes it afterwards; it is not frozen because a frozen dataclass costs
+    about 0.15 µs more per field to build.
     """
 
     token: str
@@ -39,22 +52,57 @@ class TokenGrant:
     stamp: str
     created: float
     valid_until: float
+    session: str
 
     def __repr__(self) -> str:
         return (
-            f"TokenGrant(userid={self.userid!r}, token=<hidden>, created={self.created}, "
-            f"valid_until={self.valid_until})"
+            f"TokenGrant(userid={self.userid!r}, session={self.session!r}, token=<hidden>, "
+            f"created={self.created}, valid_until={self.valid_until})"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One live session as the endpoints and the CLI show it: never its token.
+
+    ``last_used`` is when the idle deadline last moved (renewal is coarse, see
+    :func:`renewal_step`, so it may lag the last request by up to one step).
+    ``stamp`` is the user's credential stamp when it began: the endpoints list only the
+    sessions of the user's current stamp (the others can no longer be used).
+    """
+
+    id: str
+    userid: str
+    kind: SessionKind
+    client: str
+    created: float
+    last_used: float
+    valid_until: float
+    stamp: str  # the credential stamp it began under: a session of an older one is dead
+
+
+@dataclass(frozen=True, slots=True)
+class DeadToken:
+    """A genuine token whose session is over: for the audit record, never let in.
+
+    A manager returns it instead of ``None`` when it still knows whose the token was
+    (``reason`` is ``"expired"`` or ``"ended"``: logged out, evicted, rotated away).
+    """
+
+    userid: str
+    session: str
+    reason: Literal["expired", "ended"]
 
 
 @runtime_checkable
 class TokenManager(Protocol):
-    """Issue, check (and renew), look up and revoke tokens; one current token per user.
+    """Sessions and their tokens: start, check (and renew), rotate, list and end them.
 
     Every method may raise :class:`restauth.StoreUnavailable` (the request is answered
     503, never let in). Expiry is judged by the manager's ``clock()``: ``ttl`` is an idle
     timeout renewed on use (coarsely: see :func:`renewal_step`), ``max_lifetime`` an
-    absolute cap since issue.
+    absolute cap since the session began. ``max_sessions`` caps a user's login and basic
+    sessions: starting one more ends the oldest (service tokens do not count).
 
     Optional members, each a protocol of its own, read once when the middleware is built
     (never per request):
@@ -70,22 +118,47 @@ class TokenManager(Protocol):
 
     ttl: float
     max_lifetime: float
+    max_sessions: int
 
-    def issue(self, userid: str, stamp: str) -> TokenGrant:
-        """The user's current token if valid under ``stamp`` (renewed), else a new one."""
+    def issue(
+        self,
+        userid: str,
+        stamp: str,
+        *,
+        kind: SessionKind = "login",
+        client: str = "",
+        lifetime: float | None = None,
+    ) -> TokenGrant:
+        """Start a session and return its token.
+
+        ``kind="basic"`` returns the user's basic session instead while it is alive under
+        ``stamp`` (renewed), and starts it otherwise. ``lifetime`` (service tokens) is the
+        session's own idle timeout and absolute cap, in place of ``ttl`` and
+        ``max_lifetime``. ``client`` is a label, cleaned by :func:`client_label`.
+        """
         ...
 
-    def authenticate(self, token: str) -> TokenGrant | None:
-        """Check a presented token; renew it if due and return it, or ``None`` if
-        unknown/expired/revoked."""
+    def authenticate(self, token: str) -> TokenGrant | DeadToken | None:
+        """Check a presented token; renew it if due and return it. ``None`` when the
+        token is not one of this manager's; :class:`DeadToken` when it was, but its
+        session is over (a manager may also answer ``None`` then)."""
         ...
 
-    def lookup(self, userid: str) -> TokenGrant | None:
-        """The user's current valid token, without renewing it."""
+    def renew(self, token: str) -> TokenGrant | None:
+        """Rotate: a new token for the presented token's live session (same id, created
+        and client); the presented token ends at once. ``None`` if it is not live."""
         ...
 
-    def revoke(self, userid: str) -> bool:
-        """Kill the user's token everywhere at once; ``True`` if there was one."""
+    def sessions(self, userid: str) -> list[Session]:
+        """The user's live sessions, oldest first (read by the endpoints and the CLI only)."""
+        ...
+
+    def end(self, userid: str, session: str) -> bool:
+        """End one of the user's sessions everywhere at once; ``True`` if it was live."""
+        ...
+
+    def revoke(self, userid: str) -> int:
+        """End every session of the user everywhere at once; how many were live."""
         ...
 
 
@@ -105,6 +178,10 @@ class TokenCodec:
 
     def new_id(self) -> str:
         return secrets.token_urlsafe(ID_BYTES)
+
+    @staticmethod
+    def new_session_id() -> str:
+        return secrets.token_urlsafe(SESSION_ID_BYTES)
 
     def token_for(self, token_id: str) -> str:
         return f"{token_id}.{self._mac(token_id)}"
@@ -186,3 +263,11 @@ def persistent_secret_key(secret_key: bytes | str | None, manager: str) -> bytes
             "cannot be replayed."
         )
     return secret_key
+
+
+def client_label(value: str | None) -> str:
+    """A session's client label: control characters dropped, cut at
+    :data:`MAX_CLIENT_LABEL` characters (from a login body's ``client`` or a User-Agent)."""
+    if not value:
+        return ""
+    return without_refused_characters(value).strip()[:MAX_CLIENT_LABEL]

@@ -1,4 +1,4 @@
-"""An in-memory token manager: one process, tokens die with it."""
+"""An in-memory token manager: one process, sessions die with it."""
 
 from __future__ import annotations
 
@@ -9,37 +9,83 @@ import time
 from restauth._time import Clock, Duration, as_seconds
 from restauth.tokens.base import (
     DEFAULT_MAX_LIFETIME,
+    DEFAULT_MAX_SESSIONS,
     DEFAULT_TTL,
+    DeadToken,
+    Session,
+    SessionKind,
     TokenCodec,
     TokenGrant,
+    client_label,
     renewal_step,
 )
 
+PURGE_INTERVAL = 60.0  # seconds between sweeps of expired and ended records (by issue)
+
 
 class _Record:
-    """One live token. Mutable so a renewal is a single attribute store (atomic under the GIL)."""
+    """One token of a session. Mutable so a renewal is one attribute store (atomic under
+    the GIL); ``ended`` is set, never cleared, when the session ends or rotates away."""
 
-    __slots__ = ("created", "idle_deadline", "mac", "stamp", "token_id", "userid")
+    __slots__ = (
+        "client",
+        "created",
+        "ended",
+        "expires",
+        "idle_deadline",
+        "kind",
+        "mac",
+        "session",
+        "stamp",
+        "step",
+        "token_id",
+        "ttl",
+        "userid",
+    )
 
     def __init__(
-        self, token_id: str, mac: str, userid: str, stamp: str, created: float, idle: float
+        self,
+        token_id: str,
+        mac: str,
+        session: Session,
+        ttl: float,
+        expires: float,
     ) -> None:
         self.token_id = token_id
         self.mac = mac
-        self.userid = userid
-        self.stamp = stamp
-        self.created = created
-        self.idle_deadline = idle
+        self.userid = session.userid
+        self.stamp = session.stamp
+        self.session = session.id
+        self.kind: SessionKind = session.kind
+        self.client = session.client
+        self.created = session.created
+        self.ttl = ttl
+        self.step = renewal_step(ttl)
+        self.expires = expires
+        self.idle_deadline = session.created + ttl
+        self.ended = False
+
+    def alive(self, now: float) -> bool:
+        return not self.ended and now < self.idle_deadline and now < self.expires
+
+    def view(self) -> Session:
+        valid_until = min(self.idle_deadline, self.expires)
+        last_used = max(self.created, self.idle_deadline - self.ttl)
+        return Session(
+            self.session, self.userid, self.kind, self.client, self.created, last_used,
+            valid_until, self.stamp,
+        )  # fmt: skip
 
 
 class MemoryTokenManager:
-    """Tokens in two dicts (by id, by user), one current token per user.
+    """Sessions in dicts: by token id (the check) and by user (listing, the cap).
 
-    Reads take no lock: a renewal writes the record's deadline only, and a revoked
-    record is already out of the dicts, so a refresh racing a revoke cannot bring the
-    token back. Issue and revoke hold a lock to keep one token per user. Expired
-    records are replaced when their user logs in again and can be swept with
-    :meth:`purge_expired`; there is at most one per user.
+    Reads take no lock: a renewal writes the record's deadline only, and an ended
+    record is marked ``ended`` before it leaves the user's sessions, so a renewal racing
+    an end cannot bring the token back. Starting and ending sessions hold a lock. Ended
+    and expired records are kept until their expiry (a later use is reported as a
+    :class:`DeadToken`) and swept by :meth:`purge_expired`, which a login runs at most
+    every :data:`PURGE_INTERVAL` seconds.
 
     Renewal is coarse, as in every manager (:func:`~restauth.tokens.base.renewal_step`):
     a use moves the idle deadline only when it would move by more than the step, so most
@@ -55,41 +101,54 @@ class MemoryTokenManager:
         ttl: Duration = DEFAULT_TTL,
         *,
         max_lifetime: Duration = DEFAULT_MAX_LIFETIME,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
         clock: Clock = time.time,
         secret_key: bytes | str | None = None,
     ) -> None:
         self.ttl = as_seconds(ttl, "ttl")
         self.max_lifetime = as_seconds(max_lifetime, "max_lifetime")
+        self.max_sessions = check_max_sessions(max_sessions)
         self.clock = clock
         self._codec = TokenCodec(secret_key)
-        self._step = renewal_step(self.ttl)
         self._by_id: dict[str, _Record] = {}
-        self._by_user: dict[str, _Record] = {}
+        self._by_user: dict[str, dict[str, _Record]] = {}  # live sessions, oldest first
         self._lock = threading.Lock()
+        self._next_purge = clock() + PURGE_INTERVAL
 
-    def issue(self, userid: str, stamp: str) -> TokenGrant:
+    def issue(
+        self,
+        userid: str,
+        stamp: str,
+        *,
+        kind: SessionKind = "login",
+        client: str = "",
+        lifetime: float | None = None,
+    ) -> TokenGrant:
         now = self.clock()
         with self._lock:
-            record = self._by_user.get(userid)
-            if record is not None and record.stamp == stamp:
-                deadline = record.created + self.max_lifetime  # _alive and a renewal, inlined
-                idle = record.idle_deadline
-                if now < idle and now < deadline:
-                    if now + self.ttl - idle > self._step:  # renewed_deadline, inlined
-                        idle = record.idle_deadline = now + self.ttl
-                    token = f"{record.token_id}.{record.mac}"
-                    valid_until = idle if idle < deadline else deadline
-                    return TokenGrant(token, record.userid, stamp, record.created, valid_until)
-            if record is not None:
-                self._drop(record)
-            token_id = self._codec.new_id()
-            mac = self._codec.token_for(token_id).partition(".")[2]
-            record = _Record(token_id, mac, userid, stamp, now, now + self.ttl)
-            self._by_id[record.token_id] = record
-            self._by_user[userid] = record
+            sessions = self._live_sessions(userid, stamp, now)
+            if kind == "basic":
+                for record in sessions.values():
+                    if record.kind == "basic":
+                        if now + record.ttl - record.idle_deadline > record.step:
+                            record.idle_deadline = now + record.ttl
+                        return self._grant(record)
+            if kind != "service":
+                self._evict_beyond_cap(sessions, self.max_sessions - 1)
+            ttl = self.ttl if lifetime is None else lifetime
+            expires = now + (self.max_lifetime if lifetime is None else lifetime)
+            session = Session(
+                self._codec.new_session_id(), userid, kind, client_label(client), now, now,
+                now + ttl, stamp,
+            )  # fmt: skip
+            record = self._new_record(session, ttl, expires)
+            sessions[record.session] = record
+        if now >= self._next_purge:
+            self._next_purge = now + PURGE_INTERVAL
+            self.purge_expired()
         return self._grant(record)
 
-    def authenticate(self, token: str) -> TokenGrant | None:
+    def authenticate(self, token: str) -> TokenGrant | DeadToken | None:
         token_id, dot, mac = token.partition(".")
         if not dot or not token.isascii():
             return None
@@ -97,58 +156,133 @@ class MemoryTokenManager:
         if record is None or not hmac.compare_digest(mac, record.mac):
             return None
         now = self.clock()
-        idle = record.idle_deadline
-        deadline = record.created + self.max_lifetime  # _alive and _grant, inlined: hot path
-        if now >= idle or now >= deadline:
-            return None
-        if now + self.ttl - idle > self._step:  # renewed_deadline, inlined: most uses keep it
-            idle = record.idle_deadline = now + self.ttl
-        valid_until = idle if idle < deadline else deadline
-        return TokenGrant(token, record.userid, record.stamp, record.created, valid_until)
+        idle, hard = record.idle_deadline, record.expires  # _alive and _grant, inlined: hot path
+        if record.ended or now >= idle or now >= hard:
+            return DeadToken(record.userid, record.session, "ended" if record.ended else "expired")
+        ttl = record.ttl
+        if now + ttl - idle > record.step:  # renewed_deadline, inlined: most uses keep it
+            idle = record.idle_deadline = now + ttl
+        valid_until = idle if idle < hard else hard
+        return TokenGrant(
+            token, record.userid, record.stamp, record.created, valid_until, record.session
+        )
 
-    def lookup(self, userid: str) -> TokenGrant | None:
-        record = self._by_user.get(userid)
-        if record is None or not self._alive(record, self.clock()):
-            return None
-        return self._grant(record)
-
-    def revoke(self, userid: str) -> bool:
-        with self._lock:
-            record = self._by_user.get(userid)
-            if record is None:
-                return False
-            self._drop(record)
-            return True
-
-    def purge_expired(self) -> int:
-        """Forget every expired token; returns how many."""
+    def renew(self, token: str) -> TokenGrant | None:
         now = self.clock()
         with self._lock:
-            dead = [r for r in self._by_user.values() if not self._alive(r, now)]
-            for record in dead:
-                self._drop(record)
-        return len(dead)
+            old = self._record_of(token)
+            if old is None or not old.alive(now):
+                return None
+            session = old.view()
+            record = self._new_record(session, old.ttl, old.expires)
+            record.idle_deadline = now + old.ttl
+            old.ended = True
+            self._by_user[old.userid][old.session] = record  # same place: still as old
+        return self._grant(record)
+
+    def sessions(self, userid: str) -> list[Session]:
+        now = self.clock()
+        records = list(self._by_user.get(userid, {}).values())
+        return [record.view() for record in records if record.alive(now)]
+
+    def end(self, userid: str, session: str) -> bool:
+        with self._lock:
+            record = self._by_user.get(userid, {}).get(session)
+            if record is None:
+                return False
+            alive = record.alive(self.clock())
+            self._end(record)
+            return alive
+
+    def revoke(self, userid: str) -> int:
+        now = self.clock()
+        with self._lock:
+            records = list(self._by_user.get(userid, {}).values())
+            live = sum(1 for record in records if record.alive(now))
+            for record in records:
+                self._end(record)
+            return live
+
+    def purge_expired(self) -> int:
+        """Forget the records whose tokens died more than their ``ttl`` ago (until then a
+        use is still reported as a :class:`DeadToken`); how many."""
+        now = self.clock()
+        with self._lock:
+            gone = 0
+            for record in list(self._by_id.values()):
+                death = min(record.idle_deadline, record.expires)
+                if now >= death:
+                    self._detach(record)
+                if now >= death + record.ttl:
+                    del self._by_id[record.token_id]
+                    gone += 1
+            for userid in [u for u, sessions in self._by_user.items() if not sessions]:
+                del self._by_user[userid]
+        return gone
 
     def __len__(self) -> int:
-        return len(self._by_user)
+        """How many sessions are live."""
+        now = self.clock()
+        return sum(
+            1 for records in list(self._by_user.values()) for r in records.values() if r.alive(now)
+        )
 
     def close(self) -> None:
         """Nothing to release; present so every manager can be closed alike."""
 
-    def _alive(self, record: _Record, now: float) -> bool:
-        return now < record.idle_deadline and now < record.created + self.max_lifetime
+    # -- under the lock ---------------------------------------------------------------
 
-    def _grant(self, record: _Record, token: str | None = None) -> TokenGrant:
-        valid_until = min(record.idle_deadline, record.created + self.max_lifetime)
+    def _live_sessions(self, userid: str, stamp: str, now: float) -> dict[str, _Record]:
+        """The user's session dict, without those expired or of an older stamp."""
+        sessions = self._by_user.setdefault(userid, {})
+        for record in list(sessions.values()):
+            if record.stamp != stamp:
+                self._end(record)  # a password change ended it already: say so
+            elif not record.alive(now):
+                self._detach(record)
+        return sessions
+
+    def _evict_beyond_cap(self, sessions: dict[str, _Record], keep: int) -> None:
+        """End the oldest login and basic sessions until at most ``keep`` remain."""
+        capped = [r for r in sessions.values() if r.kind != "service"]
+        for record in capped[: max(0, len(capped) - keep)]:
+            self._end(record)
+
+    def _new_record(self, session: Session, ttl: float, expires: float) -> _Record:
+        token_id = self._codec.new_id()
+        mac = self._codec.token_for(token_id).partition(".")[2]
+        record = _Record(token_id, mac, session, ttl, expires)
+        self._by_id[token_id] = record
+        return record
+
+    def _record_of(self, token: str) -> _Record | None:
+        token_id, dot, mac = token.partition(".")
+        record = self._by_id.get(token_id) if dot and token.isascii() else None
+        if record is None or not hmac.compare_digest(mac, record.mac):
+            return None
+        return record
+
+    def _end(self, record: _Record) -> None:
+        record.ended = True
+        self._detach(record)
+
+    def _detach(self, record: _Record) -> None:
+        """Out of the user's live sessions (the record stays findable by its token id)."""
+        sessions = self._by_user.get(record.userid)
+        if sessions is not None and sessions.get(record.session) is record:
+            del sessions[record.session]
+
+    @staticmethod
+    def _grant(record: _Record) -> TokenGrant:
+        valid_until = min(record.idle_deadline, record.expires)
+        token = f"{record.token_id}.{record.mac}"
         return TokenGrant(
-            token or f"{record.token_id}.{record.mac}",
-            record.userid,
-            record.stamp,
-            record.created,
-            valid_until,
+            token, record.userid, record.stamp, record.created, valid_until, record.session
         )
 
-    def _drop(self, record: _Record) -> None:
-        self._by_id.pop(record.token_id, None)
-        if self._by_user.get(record.userid) is record:
-            del self._by_user[record.userid]
+
+def check_max_sessions(value: int) -> int:
+    """``max_sessions`` as given, if it is a whole number of at least 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("max_sessions must be a whole number of at least 1")
+    return value
