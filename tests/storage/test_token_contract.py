@@ -1,4 +1,6 @@
-"""The TokenManager contract, run against every manager (memory, SQLite, Redis)."""
+"""The TokenManager contract of the managers that keep their tokens (memory, SQLite,
+Redis, PostgreSQL): expiry, coarse renewal, forgery, the basic session. Sessions are in
+test_session_contract.py (every manager, JWT included)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,26 @@ from typing import Any
 
 import pytest
 
+from restauth.tokens.base import TokenGrant
 from tests.conftest import FakeClock
-from tests.storage.conftest import SECRET_KEY, TokenFactory
+from tests.storage.conftest import SECRET_KEY, STORED_TOKEN_BACKENDS, TokenFactory
+
+pytestmark = pytest.mark.parametrize("token_backend", STORED_TOKEN_BACKENDS, indirect=True)
+
+
+def refused(tokens: Any, token: str) -> bool:
+    """The token does not let anybody in (unknown, or known but its session is over)."""
+    return not isinstance(tokens.authenticate(token), TokenGrant)
+
+
+def basic(tokens: Any, userid: str = "alice", stamp: str = "s") -> Any:
+    """The user's basic session: the one token a manager hands out again."""
+    return tokens.issue(userid, stamp, kind="basic")
+
+
+def stored_valid_until(tokens: Any, userid: str = "alice") -> float:
+    (session,) = tokens.sessions(userid)
+    return float(session.valid_until)
 
 
 def test_issue_then_authenticate(make_tokens: TokenFactory, clock: FakeClock) -> None:
@@ -23,19 +43,20 @@ def test_issue_then_authenticate(make_tokens: TokenFactory, clock: FakeClock) ->
     assert (checked.token, checked.userid, checked.stamp) == (grant.token, "alice", "stamp-1")
 
 
-def test_one_current_token_per_user_reused_while_valid(make_tokens: TokenFactory) -> None:
+def test_the_basic_session_token_is_reused_while_valid(make_tokens: TokenFactory) -> None:
     tokens = make_tokens()
-    first = tokens.issue("alice", "s")
-    assert tokens.issue("alice", "s").token == first.token
-    assert tokens.issue("bob", "s").token != first.token
+    first = basic(tokens)
+    assert basic(tokens).token == first.token
+    assert basic(tokens, "bob").token != first.token
+    assert tokens.issue("alice", "s").token != first.token  # a login: a session of its own
 
 
 def test_new_stamp_replaces_the_token(make_tokens: TokenFactory) -> None:
     tokens = make_tokens()
-    old = tokens.issue("alice", "before")
-    new = tokens.issue("alice", "after")
+    old = basic(tokens, "alice", "before")
+    new = basic(tokens, "alice", "after")
     assert new.token != old.token
-    assert tokens.authenticate(old.token) is None
+    assert refused(tokens, old.token)
     assert tokens.authenticate(new.token) is not None
 
 
@@ -48,16 +69,16 @@ def test_sliding_ttl_renews_on_use(make_tokens: TokenFactory, clock: FakeClock) 
         assert grant is not None
         assert grant.valid_until == pytest.approx(clock.now + 100)
     clock.advance(100)
-    assert tokens.authenticate(token) is None
+    assert refused(tokens, token)
 
 
 def test_expired_token_is_not_reissued(make_tokens: TokenFactory, clock: FakeClock) -> None:
     tokens = make_tokens(ttl=100)
-    old = tokens.issue("alice", "s").token
+    old = basic(tokens).token
     clock.advance(101)
-    assert tokens.lookup("alice") is None
-    assert tokens.issue("alice", "s").token != old
-    assert tokens.authenticate(old) is None
+    assert tokens.sessions("alice") == []
+    assert basic(tokens).token != old
+    assert refused(tokens, old)
 
 
 def test_absolute_lifetime_caps_renewal(make_tokens: TokenFactory, clock: FakeClock) -> None:
@@ -70,32 +91,31 @@ def test_absolute_lifetime_caps_renewal(make_tokens: TokenFactory, clock: FakeCl
     assert renewed is not None
     assert renewed.valid_until == pytest.approx(grant.created + 250)  # not now + ttl
     clock.advance(71)
-    assert tokens.authenticate(grant.token) is None
-    assert tokens.issue("alice", "s").token != grant.token
+    assert refused(tokens, grant.token)
+    assert basic(tokens).token != grant.token
 
 
-def test_lookup_does_not_renew(make_tokens: TokenFactory, clock: FakeClock) -> None:
+def test_listing_sessions_does_not_renew(make_tokens: TokenFactory, clock: FakeClock) -> None:
     tokens = make_tokens(ttl=100)
     grant = tokens.issue("alice", "s")
     clock.advance(60)
-    looked = tokens.lookup("alice")
-    assert looked is not None
-    assert looked.token == grant.token
-    assert looked.valid_until == pytest.approx(grant.valid_until)
+    (listed,) = tokens.sessions("alice")
+    assert listed.id == grant.session
+    assert listed.valid_until == pytest.approx(grant.valid_until)
     clock.advance(41)
-    assert tokens.authenticate(grant.token) is None
-    assert tokens.lookup("nobody") is None
+    assert refused(tokens, grant.token)
+    assert tokens.sessions("nobody") == []
 
 
 def test_revoke(make_tokens: TokenFactory) -> None:
     tokens = make_tokens()
     grant = tokens.issue("alice", "s")
     other = tokens.issue("bob", "s")
-    assert tokens.revoke("alice") is True
-    assert tokens.revoke("alice") is False
-    assert tokens.authenticate(grant.token) is None
-    assert tokens.lookup("alice") is None
-    assert tokens.authenticate(other.token) is not None
+    assert tokens.revoke("alice") == 1
+    assert tokens.revoke("alice") == 0
+    assert refused(tokens, grant.token)
+    assert tokens.sessions("alice") == []
+    assert isinstance(tokens.authenticate(other.token), TokenGrant)
 
 
 @pytest.mark.parametrize(
@@ -133,15 +153,15 @@ def test_bad_ttl_is_refused(make_tokens: TokenFactory, ttl: object) -> None:
 
 def test_nodes_share_tokens(make_tokens: TokenFactory, clock: FakeClock) -> None:
     node_a, node_b = make_tokens(ttl=100), make_tokens(ttl=100)
-    token = node_a.issue("alice", "s").token
+    token = basic(node_a).token
     assert node_b.authenticate(token) is not None
-    assert node_b.issue("alice", "s").token == token
+    assert basic(node_b).token == token
     clock.advance(90)
     assert node_b.authenticate(token) is not None  # renewal on B...
     clock.advance(90)
     assert node_a.authenticate(token) is not None  # ...extends it for A
     assert node_a.revoke("alice")
-    assert node_b.authenticate(token) is None
+    assert refused(node_b, token)
 
 
 def test_userids_with_unicode_and_spaces(make_tokens: TokenFactory) -> None:
@@ -151,8 +171,8 @@ def test_userids_with_unicode_and_spaces(make_tokens: TokenFactory) -> None:
         checked = tokens.authenticate(grant.token)
         assert checked is not None
         assert checked.userid == userid
-        assert tokens.lookup(userid) is not None
-        assert tokens.revoke(userid)
+        assert [s.id for s in tokens.sessions(userid)] == [grant.session]
+        assert tokens.revoke(userid) == 1
 
 
 def test_stamps_and_userids_come_back_exactly(make_tokens: TokenFactory) -> None:
@@ -188,10 +208,30 @@ def write_probe(token_backend: str) -> Callable[[Any, str], Callable[[], bool]]:
             connection = manager.database.connection()
             before = connection.total_changes  # rows inserted, updated or deleted
             return lambda: bool(manager.database.connection().total_changes - before)
-        grant = manager.lookup(manager.authenticate(token).userid)  # memory: the record itself
-        return lambda: bool(manager.lookup(grant.userid).valid_until != grant.valid_until)
+        if token_backend == "postgres":
+            return _postgres_probe(manager, token)
+        before = stored_valid_until(manager)  # memory: the record itself
+        return lambda: stored_valid_until(manager) != before
 
     return probe
+
+
+def _postgres_probe(manager: Any, token: str) -> Callable[[], bool]:
+    """The row's ``xmin``: any UPDATE of it (even to the same values) makes a new version."""
+    import psycopg
+
+    token_id = token.partition(".")[0]
+
+    def version() -> object:
+        with psycopg.connect(manager.dsn) as connection:
+            row = connection.execute(
+                "SELECT xmin::text FROM restauth_tokens WHERE token_id = %s", (token_id,)
+            ).fetchone()
+        assert row is not None
+        return row[0]
+
+    before = version()
+    return lambda: version() != before
 
 
 def _redis_probe(manager: Any, token: str) -> Callable[[], bool]:
@@ -225,7 +265,7 @@ def test_a_use_within_the_renewal_step_writes_nothing(
     make_tokens: TokenFactory, clock: FakeClock, write_probe: Any
 ) -> None:
     tokens = make_tokens(ttl=900, max_lifetime=10_000)  # step: 9 s
-    issued = tokens.issue("alice", "s")
+    issued = basic(tokens)
     stored = issued.valid_until
     wrote = write_probe(tokens, issued.token)
     for _ in range(3):
@@ -233,30 +273,26 @@ def test_a_use_within_the_renewal_step_writes_nothing(
         grant = tokens.authenticate(issued.token)
         assert grant is not None
         assert grant.valid_until == stored  # what is stored, not now + ttl
-    again = tokens.issue("alice", "s")  # a login reusing the token renews by the same rule
+    again = basic(tokens)  # a Basic request reusing the token renews by the same rule
     assert (again.token, again.valid_until) == (issued.token, stored)
     assert not wrote()
-    looked = tokens.lookup("alice")
-    assert looked is not None
-    assert looked.valid_until == stored
+    assert stored_valid_until(tokens) == stored
 
 
 def test_a_use_past_the_renewal_step_renews(
     make_tokens: TokenFactory, clock: FakeClock, write_probe: Any
 ) -> None:
     tokens = make_tokens(ttl=900, max_lifetime=10_000)
-    issued = tokens.issue("alice", "s")
+    issued = basic(tokens)
     wrote = write_probe(tokens, issued.token)
     clock.advance(9.5)
     grant = tokens.authenticate(issued.token)
     assert grant is not None
     assert grant.valid_until == pytest.approx(clock.now + 900)
     assert wrote()
-    looked = tokens.lookup("alice")
-    assert looked is not None
-    assert looked.valid_until == grant.valid_until  # reported = stored
+    assert stored_valid_until(tokens) == pytest.approx(grant.valid_until)  # reported = stored
     clock.advance(9.5)
-    again = tokens.issue("alice", "s")
+    again = basic(tokens)
     assert again.token == issued.token
     assert again.valid_until == pytest.approx(clock.now + 900)
 
@@ -287,7 +323,7 @@ def test_frequent_uses_keep_a_token_alive_within_a_step_of_the_ttl(
         assert grant is not None
         assert clock.now + 99 <= grant.valid_until <= clock.now + 100
     clock.advance(100)
-    assert tokens.authenticate(token) is None
+    assert refused(tokens, token)
 
 
 def test_revocation_is_immediate_when_no_renewal_is_due(
@@ -298,8 +334,8 @@ def test_revocation_is_immediate_when_no_renewal_is_due(
     clock.advance(1)
     assert node_b.authenticate(token) is not None  # a read only
     assert node_a.revoke("alice")
-    assert node_b.authenticate(token) is None
-    assert node_a.authenticate(token) is None
+    assert refused(node_b, token)
+    assert refused(node_a, token)
 
 
 def test_max_lifetime_holds_when_renewals_are_skipped(
@@ -321,4 +357,4 @@ def test_max_lifetime_holds_when_renewals_are_skipped(
     assert kept is not None
     assert kept.valid_until == pytest.approx(hard)
     clock.advance(0.2)
-    assert tokens.authenticate(issued.token) is None
+    assert refused(tokens, issued.token)
