@@ -10,7 +10,7 @@ from webtest import TestApp
 
 from restauth.audit import escape
 
-from .conftest import ALICE_PASSWORD, basic
+from .conftest import ALICE_PASSWORD, FakeClock, basic
 
 
 def records(caplog: pytest.LogCaptureFixture, name: str) -> list[logging.LogRecord]:
@@ -30,6 +30,7 @@ def test_login_failure_success_issue_and_revoke_are_recorded(
         "userid": "alice",
         "address": "unknown",
         "mechanism": "basic",
+        "session": None,
     }
     peer = {"REMOTE_ADDR": "192.0.2.9"}
     login = client.post_json(
@@ -39,10 +40,40 @@ def test_login_failure_success_issue_and_revoke_are_recorded(
     (issue,) = records(caplog, "token.issue")
     assert issue.levelno == logging.INFO
     assert issue.restauth["address"] == "192.0.2.9"  # type: ignore[attr-defined]
+    session = login.json["session"]
+    assert issue.restauth["session"] == session  # type: ignore[attr-defined]
+    assert issue.restauth["mechanism"] == "login"  # type: ignore[attr-defined]
     token = {"Authorization": f"Token {login.json['token']}"}
     client.delete("/tokens/alice", headers=token, extra_environ=peer)
     (revoke,) = records(caplog, "token.revoke")
     assert revoke.restauth["address"] == "192.0.2.9"  # type: ignore[attr-defined]
+    assert revoke.restauth["session"] == session  # type: ignore[attr-defined]
+    for record in (issue, revoke):
+        assert login.json["token"] not in record.getMessage()
+        assert login.json["token"] not in str(record.restauth)  # type: ignore[attr-defined]
+
+
+def test_the_use_of_an_ended_or_expired_token_is_recorded_with_its_user(
+    client: TestApp, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="restauth")
+    body = {"username": "alice", "password": ALICE_PASSWORD}
+    ended = client.post_json("/tokens", body).json
+    expired = client.post_json("/tokens", body).json
+    client.delete("/tokens/alice", headers={"Authorization": f"Token {ended['token']}"})
+    client.get("/", headers={"Authorization": f"Token {ended['token']}"}, status=401)
+    (record,) = records(caplog, "token.ended")
+    assert record.levelno == logging.WARNING
+    assert record.restauth["userid"] == "alice"  # type: ignore[attr-defined]
+    assert record.restauth["session"] == ended["session"]  # type: ignore[attr-defined]
+    clock.advance(16 * 60)  # past the 15-minute idle timeout
+    client.get("/", headers={"Authorization": f"Bearer {expired['token']}"}, status=401)
+    (record,) = records(caplog, "token.expired")
+    assert record.restauth["userid"] == "alice"  # type: ignore[attr-defined]
+    assert record.restauth["session"] == expired["session"]  # type: ignore[attr-defined]
+    for record in caplog.records:
+        assert ended["token"] not in record.getMessage()
+        assert expired["token"] not in record.getMessage()
 
 
 def test_throttle_and_outage_are_recorded(

@@ -15,6 +15,7 @@ import pytest
 
 from restauth import PasswordHasher, load_config
 from restauth.cli import main
+from restauth.tokens.base import TokenGrant
 from tests.servers import environment, free_port, request, running
 
 KEY = "k" * 32
@@ -116,22 +117,84 @@ def test_password_is_asked_twice_and_never_taken_from_argv(
 
 def test_token_list_and_revoke(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run(["user", "add", "alice", "--password-stdin"], capsys, "pw-alice-1\n")
+    run(["user", "add", "bob", "--password-stdin"], capsys, "pw-bob-12\n")
     loaded = load_config(config)
     users, tokens = loaded.build_users(), loaded.build_tokens()
     assert tokens is not None
-    alice = users.get("alice")
+    alice, bob = users.get("alice"), users.get("bob")
     assert alice is not None
-    grant = tokens.issue("alice", alice.stamp)
+    assert bob is not None
+    laptop = tokens.issue("alice", alice.stamp, client="laptop\x1b[2J")
+    phone = tokens.issue("alice", alice.stamp, client="phone")
+    other = tokens.issue("bob", bob.stamp)
 
     code, out, _ = run(["token", "list"], capsys)
     assert code == 0
-    assert out.startswith("alice\tvalid until ")
-    assert grant.token not in out
-    assert grant.token.partition(".")[0] not in out
+    lines = out.splitlines()
+    assert [line.split("\t")[:3] for line in lines] == [
+        ["alice", laptop.session, "login"],
+        ["alice", phone.session, "login"],
+        ["bob", other.session, "login"],
+    ]
+    assert lines[0].endswith("\tlaptop[2J")  # no escape sequence reaches the terminal
+    for grant in (laptop, phone, other):
+        assert grant.token not in out
+        assert grant.token.partition(".")[0] not in out
+    assert run(["token", "list", "bob"], capsys)[1].splitlines() == [lines[2]]
 
-    assert run(["token", "revoke", "alice"], capsys)[1].strip() == "revoked the token of alice"
-    assert tokens.authenticate(grant.token) is None
-    assert run(["token", "revoke", "alice"], capsys)[1].strip() == "alice had no live token"
+    ended = run(["token", "revoke", "alice", laptop.session], capsys)[1].strip()
+    assert ended == f"ended session {laptop.session} of alice"
+    assert not isinstance(tokens.authenticate(laptop.token), TokenGrant)
+    assert isinstance(tokens.authenticate(phone.token), TokenGrant)
+    code, _, err = run(["token", "revoke", "alice", laptop.session], capsys)
+    assert code != 0
+    assert "no live session" in err
+    assert run(["token", "revoke", "alice"], capsys)[1].strip() == "ended 1 session of alice"
+    assert not isinstance(tokens.authenticate(phone.token), TokenGrant)
+    assert run(["token", "revoke", "alice"], capsys)[1].strip() == "ended 0 sessions of alice"
+    assert isinstance(tokens.authenticate(other.token), TokenGrant)
+
+
+def test_token_create_prints_a_service_token_once(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(["user", "add", "ci-bot", "--password-stdin"], capsys, "pw-ci-bot-1\n")
+    code, out, err = run(["token", "create", "ci-bot", "--label", "ci", "--ttl", "30d"], capsys)
+    assert code == 0
+    token = out.strip()
+    assert "shown only now" in err
+    assert token not in err
+    loaded = load_config(config)
+    tokens = loaded.build_tokens()
+    assert tokens is not None
+    grant = tokens.authenticate(token)
+    assert isinstance(grant, TokenGrant)
+    assert grant.valid_until == pytest.approx(grant.created + 30 * 86400, abs=5)
+    (session,) = tokens.sessions("ci-bot")
+    assert (session.kind, session.client, session.id) == ("service", "ci", grant.session)
+    listed = run(["token", "list"], capsys)[1]
+    assert "\tservice\t" in listed
+    assert token not in listed
+    run(["user", "passwd", "ci-bot", "--password-stdin"], capsys, "pw-ci-bot-2\n")
+    assert run(["token", "list"], capsys)[1] == ""  # a password change ends it too
+
+
+@pytest.mark.parametrize("ttl", ["0", "-1d", "soon", "11y", "4000d"])
+def test_token_create_refuses_a_bad_ttl(
+    config: Path, capsys: pytest.CaptureFixture[str], ttl: str
+) -> None:
+    run(["user", "add", "ci-bot", "--password-stdin"], capsys, "pw-ci-bot-1\n")
+    code, out, err = run(["token", "create", "ci-bot", f"--ttl={ttl}"], capsys)
+    assert code != 0
+    assert out == ""
+    assert "--ttl" in err
+
+
+def test_token_create_for_an_unknown_user(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["token", "create", "nobody"], capsys)
+    assert code != 0
+    assert out == ""
+    assert "no such user" in err
 
 
 def test_a_store_that_fails_on_first_use_is_one_line(

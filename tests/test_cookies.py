@@ -46,7 +46,7 @@ def test_login_sets_the_cookie_and_shows_the_token_nowhere_else(client: TestApp)
         "/tokens", {"username": "alice", "password": ALICE_PASSWORD}, headers=CSRF
     )
     token = login(client)
-    assert set(response.json) == {"userid", "roles", "valid_until"}
+    assert set(response.json) == {"userid", "roles", "session", "valid_until"}
     assert token not in response.text
     assert "Auth-Token" not in response.headers
     assert response.headers["Auth-Token-Valid-Until"]

@@ -24,7 +24,7 @@ def login(client: TestApp, userid: str = "alice", password: str = ALICE_PASSWORD
 def test_login_with_json(client: TestApp, clock: FakeClock) -> None:
     response = client.post_json("/tokens", {"username": "alice", "password": ALICE_PASSWORD})
     body = response.json
-    assert set(body) == {"token", "userid", "roles", "valid_until"}
+    assert set(body) == {"token", "userid", "roles", "session", "valid_until"}
     assert body["userid"] == "alice"
     assert body["roles"] == ["admin", "user"]
     assert body["valid_until"] == "2027-01-15T08:15:00.000Z"
@@ -46,8 +46,11 @@ def test_login_with_basic_credentials(client: TestApp) -> None:
     assert response.json["userid"] == "bob"
 
 
-def test_login_reuses_the_current_token(client: TestApp) -> None:
-    assert login(client) == login(client)
+def test_each_login_starts_a_session_of_its_own(client: TestApp) -> None:
+    first, second = login(client), login(client)
+    assert first != second
+    for token in (first, second):
+        client.get("/", headers={"Authorization": f"Token {token}"}, status=200)
 
 
 def test_login_normalises_unicode(users: MemoryUserStore, client: TestApp) -> None:
@@ -119,10 +122,23 @@ def test_login_when_store_is_down_is_503(tokens: MemoryTokenManager) -> None:
 def test_token_info_for_own_token(client: TestApp) -> None:
     token = login(client)
     response = client.get("/tokens/alice", headers={"Authorization": f"Token {token}"})
+    session = response.json["session"]
     assert response.json == {
         "userid": "alice",
+        "session": session,
         "valid_until": "2027-01-15T08:15:00.000Z",
         "created": "2027-01-15T08:00:00.000Z",
+        "sessions": [
+            {
+                "id": session,
+                "kind": "login",
+                "client": "",
+                "created": "2027-01-15T08:00:00.000Z",
+                "last_used": "2027-01-15T08:00:00.000Z",
+                "valid_until": "2027-01-15T08:15:00.000Z",
+                "current": True,
+            }
+        ],
     }
     assert response.headers["Auth-Token"] == token
     assert response.headers["Cache-Control"] == "no-store"
@@ -165,17 +181,21 @@ def test_logout_with_the_token(client: TestApp) -> None:
     client.get("/", headers={"Authorization": basic("alice", token)}, status=401)
 
 
-def test_logout_with_password_mints_no_new_token(
+def test_logout_with_password_ends_the_basic_session_only(
     client: TestApp, tokens: MemoryTokenManager
 ) -> None:
     token = login(client)
-    response = client.delete(
-        "/tokens/alice", headers={"Authorization": basic("alice", ALICE_PASSWORD)}
-    )
+    password = {"Authorization": basic("alice", ALICE_PASSWORD)}
+    basic_token = client.get("/", headers=password).headers["Auth-Token"]
+    response = client.delete("/tokens/alice", headers=password)
     assert response.status_int == 204
     assert "Auth-Token" not in response.headers
-    assert tokens.lookup("alice") is None
-    client.get("/", headers={"Authorization": f"Bearer {token}"}, status=401)
+    assert [s.kind for s in tokens.sessions("alice")] == ["login"]  # none minted to end it
+    client.get("/", headers={"Authorization": f"Bearer {basic_token}"}, status=401)
+    client.get("/", headers={"Authorization": f"Bearer {token}"}, status=200)
+    again = client.delete("/tokens/alice", headers=password)  # no basic session: still 204
+    assert again.status_int == 204
+    assert [s.kind for s in tokens.sessions("alice")] == ["login"]
 
 
 def test_logout_with_token_as_password(client: TestApp) -> None:

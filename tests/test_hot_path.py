@@ -75,7 +75,7 @@ def test_merge_keeps_the_app_list_and_merges_its_expose_list() -> None:
 @pytest.mark.parametrize(
     ("cls", "args"),
     [
-        (TokenGrant, ("t", "u", "s", 1.0, 2.0)),
+        (TokenGrant, ("t", "u", "s", 1.0, 2.0, "session")),
         (Identity, ("u", frozenset({"r"}), "basic")),
         (Authenticated, (Identity("u", frozenset(), "token"), "s")),
         (TokenCredentials, ("t", "bearer")),
@@ -90,7 +90,7 @@ def test_hot_path_values_are_slotted_dataclasses(cls: type, args: tuple[object, 
     assert [getattr(positional, name) for name in names[: len(args)]] == list(args)
     assert not hasattr(positional, "__dict__")  # slots: small and quick to build
     with pytest.raises(TypeError):
-        cls(*args, *range(6))  # more arguments than fields
+        cls(*args, *range(7))  # more arguments than fields
 
 
 def test_the_identity_an_application_reads_is_frozen_and_hashable() -> None:

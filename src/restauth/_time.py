@@ -34,3 +34,19 @@ def as_seconds(value: Duration, name: str) -> float:
     if seconds > MAX_DURATION:
         raise ValueError(f"{name} must be at most {MAX_DURATION:.0f} seconds (ten years)")
     return seconds
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+
+
+def parse_duration(text: str, name: str) -> float:
+    """``"30d"``, ``"12h"``, ``"90m"``, ``"45s"`` or plain seconds, checked as
+    :func:`as_seconds` checks a duration (a command line's way to say one)."""
+    text = text.strip().lower()
+    unit = _UNITS.get(text[-1:])
+    number = text[:-1] if unit is not None else text
+    try:
+        value = float(number) * (unit or 1.0)
+    except ValueError:
+        raise ValueError(f"{name} must be a duration such as 30d, 12h, 90m or 3600") from None
+    return as_seconds(value, name)

@@ -33,8 +33,10 @@ def event(
     userid: str | None = None,
     address: str | None = None,
     mechanism: str | None = None,
+    session: str | None = None,
     level: int = logging.INFO,
 ) -> None:
+    """Write one record. ``session`` is a session's public id, never its token."""
     if not logger.isEnabledFor(level):
         return
     fields = {
@@ -43,14 +45,16 @@ def event(
         "userid": userid,
         "address": address,
         "mechanism": mechanism,
+        "session": session,
     }
     logger.log(
         level,
-        '%s outcome=%s userid="%s" address=%s mechanism=%s',
+        '%s outcome=%s userid="%s" address=%s mechanism=%s session=%s',
         name,
         outcome,
         escape(userid),
         escape(address),
         mechanism or "-",
+        escape(session),
         extra={"restauth": fields},
     )

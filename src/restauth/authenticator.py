@@ -21,6 +21,7 @@ from restauth.passwords.hasher import Check, PasswordHasher
 from restauth.throttle.policy import Attempt, Throttle
 from restauth.tokens.base import (
     DEFAULT_MAX_TOKEN_LENGTH,
+    DeadToken,
     LimitsTokenLength,
     TokenGrant,
     TokenManager,
@@ -118,14 +119,16 @@ class Authenticator:
 
     def authenticate(
         self, credentials: Credentials, address: str | None = None
-    ) -> Authenticated | Failure | Throttled:
+    ) -> Authenticated | Failure | Throttled | DeadToken:
         """Raises :class:`restauth.StoreUnavailable` when a store cannot answer.
-        ``address`` is the client's, for the throttle's per-address counter."""
+        ``address`` is the client's, for the throttle's per-address counter. A genuine
+        token whose session is over comes back as its :class:`DeadToken` (refused like
+        any bad token; the gate writes whose it was in the audit record)."""
         if isinstance(credentials, BasicCredentials):
             return self._basic(credentials.userid, credentials.password, address)
         return self._any_token(credentials)
 
-    def _any_token(self, credentials: TokenCredentials) -> Authenticated | Failure:
+    def _any_token(self, credentials: TokenCredentials) -> Authenticated | Failure | DeadToken:
         if credentials.scheme == "bearer":
             for bearer in self.bearers:
                 if bearer.handles(credentials.token):
@@ -181,7 +184,9 @@ class Authenticator:
         if self.tokens is None or not looks_like_token(password, self._max_token_length):
             return None
         grant = call(self.tokens.authenticate, password)
-        if grant is None or grant.userid != user.userid or grant.stamp != user.stamp:
+        if not isinstance(grant, TokenGrant):
+            return None
+        if grant.userid != user.userid or grant.stamp != user.stamp:
             return None
         return Authenticated(Identity(user.userid, user.roles, "token-basic"), user.stamp, grant)
 
@@ -234,19 +239,19 @@ class Authenticator:
         logger.info("password hash of user %s upgraded", escape(userid))
         return new_hash
 
-    def _token(self, token: str, mechanism: Mechanism) -> Authenticated | Failure:
+    def _token(self, token: str, mechanism: Mechanism) -> Authenticated | Failure | DeadToken:
         tokens = self.tokens
         if tokens is None:
             return Failure.BAD_TOKEN
         step: Callable[..., object] = tokens.authenticate
         try:  # two store calls, one ``try`` (backend.call's rule, without two more frames)
             grant = tokens.authenticate(token)
-            if grant is None:
-                return Failure.BAD_TOKEN
+            if not isinstance(grant, TokenGrant):
+                return Failure.BAD_TOKEN if grant is None else grant
             step = self.users.get
             user = self.users.get(grant.userid)
         except Exception as error:
             raise failed(step, error) from error
-        if user is None or user.stamp != grant.stamp:
-            return Failure.BAD_TOKEN
+        if user is None or user.stamp != grant.stamp:  # a password change or removal ended it
+            return DeadToken(grant.userid, grant.session, "ended")
         return Authenticated(Identity(user.userid, user.roles, mechanism), user.stamp, grant)

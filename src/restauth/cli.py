@@ -20,6 +20,7 @@ from typing import Any
 from restauth import __version__
 from restauth._storage import Closeable
 from restauth._text import normalize
+from restauth._time import parse_duration
 from restauth.config.loader import Config, load_config
 from restauth.errors import ConfigError, StoreUnavailable, UsageError
 from restauth.passwords.hasher import SCHEMES, PasswordHasher
@@ -180,19 +181,58 @@ def _user_roles(args: argparse.Namespace) -> int:
 
 
 def _token_list(args: argparse.Namespace) -> int:
+    """One line per live session: never a token."""
     with _tokens(args) as (tokens, users):
-        for userid in users.userids():
-            grant = tokens.lookup(userid)
-            if grant is not None:  # the token itself is never printed
-                print(f"{userid}\tvalid until {format_instant(grant.valid_until)}")
+        userids = [normalize(args.userid)] if args.userid else users.userids()
+        for userid in userids:
+            user = users.get(userid)
+            if user is None:
+                continue
+            for session in tokens.sessions(userid):
+                if session.stamp != user.stamp:  # ended by a password change
+                    continue
+                print(
+                    f"{userid}\t{session.id}\t{session.kind}\t"
+                    f"created {format_instant(session.created)}\t"
+                    f"last used {format_instant(session.last_used)}\t"
+                    f"valid until {format_instant(session.valid_until)}\t{session.client}"
+                )
     return 0
 
 
 def _token_revoke(args: argparse.Namespace) -> int:
     with _tokens(args) as (tokens, _users_store):
         userid = normalize(args.userid)
-        revoked = tokens.revoke(userid)
-    print(f"revoked the token of {userid}" if revoked else f"{userid} had no live token")
+        if args.session is not None:
+            if not tokens.end(userid, args.session):
+                raise UsageError(f"{userid} has no live session {args.session!r}")
+            print(f"ended session {args.session} of {userid}")
+            return 0
+        count = tokens.revoke(userid)
+    print(f"ended {count} session{'s' if count != 1 else ''} of {userid}")
+    return 0
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    """A service token, printed once: the store keeps only its id."""
+    try:
+        lifetime = parse_duration(args.ttl, "--ttl")
+    except (ValueError, TypeError) as error:
+        raise UsageError(str(error)) from None
+    with _tokens(args) as (tokens, users):
+        userid = normalize(args.userid)
+        user = users.get(userid)
+        if user is None:
+            raise UsageError(f"no such user: {userid!r}")
+        grant = tokens.issue(
+            userid, user.stamp, kind="service", client=args.label, lifetime=lifetime
+        )
+    print(grant.token)
+    print(
+        f"service token for {userid}: session {grant.session}, valid until "
+        f"{format_instant(grant.valid_until)}; it is shown only now",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -264,14 +304,29 @@ def _user_commands(commands: Any) -> None:
 
 
 def _token_commands(commands: Any) -> None:
-    token = commands.add_parser("token", help="inspect and revoke tokens in the configured store")
+    token = commands.add_parser(
+        "token", help="list, end and create sessions (tokens) in the configured store"
+    )
     actions = token.add_subparsers(dest="action", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", help="users with a live token (never the token)")
+    listing = actions.add_parser("list", help="live sessions, of one user or all (never a token)")
+    listing.add_argument("userid", nargs="?", help="only this user's sessions")
     listing.set_defaults(handler=_token_list)
-    revoke = actions.add_parser("revoke", help="log a user out everywhere")
+    revoke = actions.add_parser(
+        "revoke", help="end one session of a user, or all of them (log out everywhere)"
+    )
     revoke.add_argument("userid")
+    revoke.add_argument("session", nargs="?", help="the session id (default: every session)")
     revoke.set_defaults(handler=_token_revoke)
-    for parser in (listing, revoke):
+    create = actions.add_parser(
+        "create", help="a service token for scripts (printed once, never again)"
+    )
+    create.add_argument("userid")
+    create.add_argument("--label", default="service", help="the session's client label")
+    create.add_argument(
+        "--ttl", default="30d", help="its lifetime: 30d, 12h, 90m or seconds (default 30d)"
+    )
+    create.set_defaults(handler=_token_create)
+    for parser in (listing, revoke, create):
         _add_config(parser)
 
 

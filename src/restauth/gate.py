@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode
 from restauth import audit, backend
 from restauth.authenticator import Authenticated, Authenticator, Failure, Throttled
 from restauth.options import Options
-from restauth.tokens.base import TokenGrant
+from restauth.tokens.base import DeadToken, SessionKind, TokenGrant
 from restauth.wire.credentials import (
     BasicCredentials,
     Credentials,
@@ -80,12 +80,22 @@ class Gate:
             return self.https_required
         return self._verify(request, credentials)
 
-    def grant_for(self, auth: Authenticated) -> TokenGrant:
-        """The token to hand back: the one presented, else the user's current one."""
+    def grant_for(self, auth: Authenticated, request: Request) -> TokenGrant:
+        """The token to hand back: the one presented, else the user's basic session's
+        (RESTHeart answers every Basic request with a token; one session serves them all,
+        so a script using Basic does not start a session per request)."""
         if auth.grant is not None:
             return auth.grant
-        assert self.options.tokens is not None
-        return backend.call(self.options.tokens.issue, auth.identity.userid, auth.stamp)
+        return self.start_session(auth, "basic", request.header("user-agent") or "")
+
+    def start_session(self, auth: Authenticated, kind: SessionKind, client: str) -> TokenGrant:
+        """A new session of ``kind`` for the caller (the basic one: reused while alive)."""
+        tokens = self.options.tokens
+        assert tokens is not None
+        try:
+            return tokens.issue(auth.identity.userid, auth.stamp, kind=kind, client=client)
+        except Exception as error:  # backend.call's rule, with keywords
+            raise backend.failed(tokens.issue, error) from error
 
     def token_headers(self, grant: TokenGrant) -> list[Header]:
         """The headers an authenticated response carries; in cookie mode, never the token."""
@@ -140,6 +150,8 @@ class Gate:
             return self.https_required
         outcome = self.authenticator.authenticate(TokenCredentials(token, "cookie"))
         if not isinstance(outcome, Authenticated):
+            if isinstance(outcome, DeadToken):
+                self._dead_token(request, outcome)
             return None
         if not cookie.csrf_ok(request, proxies.origin):
             assert self.csrf_refused is not None
@@ -159,6 +171,9 @@ class Gate:
             return problem(
                 429, "Too many failed attempts; retry later.", [("Retry-After", str(outcome.wait))]
             )
+        if isinstance(outcome, DeadToken):
+            self._dead_token(request, outcome)
+            return self.challenges.invalid_token
         if isinstance(outcome, Failure):
             if userid is not None:  # a wrong password: counted per address
                 self.proxies.warn_if_untrusted_forwarder(request)
@@ -183,6 +198,17 @@ class Gate:
                 level=logging.DEBUG,
             )
         return outcome
+
+    def _dead_token(self, request: Request, dead: DeadToken) -> None:
+        """A genuine token of a session that is over: whose it was, in the audit record."""
+        audit.event(
+            "token.expired" if dead.reason == "expired" else "token.ended",
+            outcome="refused",
+            userid=dead.userid,
+            session=dead.session,
+            address=self.proxies.client_address(request),
+            level=logging.WARNING,
+        )
 
 
 def query_token(query: str, name: str) -> tuple[str | None, str]:

@@ -70,8 +70,9 @@ class Options:
     ``password_cache`` remembers right Basic passwords for a few minutes (``None``: off).
     ``bearer`` also accepts an identity provider's JWTs; those callers get no token.
     ``admin_role`` names the role whose holders may list and end other users' sessions
-    (``None``: nobody may). ``basic_charset_fallback="latin-1"`` reads Basic credentials that are not valid UTF-8
-    as Latin-1 (Python ``requests`` sends ``str`` passwords so); ``None``: UTF-8 only.
+    (``None``: nobody may). ``basic_charset_fallback="latin-1"`` reads Basic
+    credentials that are not valid UTF-8 as Latin-1 (Python ``requests`` sends ``str``
+    passwords so); ``None``: UTF-8 only.
     """
 
     users: UserStore

@@ -141,7 +141,7 @@ class Pipeline:
             if not allowed:
                 return self.challenges.forbidden
             return Admit(auth.identity, private=True, query=query)
-        ours = gate.token_headers(auth.grant or gate.grant_for(auth))
+        ours = gate.token_headers(auth.grant or gate.grant_for(auth, request))
         if not allowed:
             forbidden = self.challenges.forbidden
             return Reply(

@@ -11,7 +11,7 @@ from restauth.authenticator import Authenticated, Authenticator, Failure
 from restauth.errors import StoreUnavailable
 from restauth.passwords.cache import PasswordCache
 from restauth.passwords.hasher import PasswordHasher
-from restauth.tokens.base import TokenGrant
+from restauth.tokens.base import DeadToken, TokenGrant
 from restauth.tokens.memory import MemoryTokenManager
 from restauth.users.base import User, UserStore, WritableUserStore
 from restauth.users.memory import MemoryUserStore
@@ -114,7 +114,8 @@ def test_stale_stamp_kills_the_token(
 ) -> None:
     grant = token_of("alice", users, tokens)
     users.set_password("alice", "new-pw")
-    assert auth.authenticate(TokenCredentials(grant.token, "token")) is Failure.BAD_TOKEN
+    ended = DeadToken("alice", grant.session, "ended")  # refused; its user is recorded
+    assert auth.authenticate(TokenCredentials(grant.token, "token")) == ended
     assert auth.authenticate(BasicCredentials("alice", grant.token)) is Failure.BAD_PASSWORD
 
 
@@ -123,7 +124,8 @@ def test_removed_user_kills_the_token(
 ) -> None:
     grant = token_of("bob", users, tokens)
     users.remove("bob")
-    assert auth.authenticate(TokenCredentials(grant.token, "bearer")) is Failure.BAD_TOKEN
+    ended = DeadToken("bob", grant.session, "ended")
+    assert auth.authenticate(TokenCredentials(grant.token, "bearer")) == ended
 
 
 def test_without_a_token_manager_tokens_fail(users: MemoryUserStore) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from restauth.tokens.base import TokenGrant
 from restauth.wire.token_headers import format_instant, merge_token_headers, token_headers
 
-GRANT = TokenGrant("tok.mac", "al ice/\r\nX: y", "s", 0.0, 1_800_000_000.5)
+GRANT = TokenGrant("tok.mac", "al ice/\r\nX: y", "s", 0.0, 1_800_000_000.5, "session-1")
 
 
 def test_format_instant_is_iso8601_utc_millis() -> None:

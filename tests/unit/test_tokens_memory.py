@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from restauth.tokens.base import ID_BYTES, TokenCodec, looks_like_token
-from restauth.tokens.memory import MemoryTokenManager
+from restauth.tokens.base import ID_BYTES, DeadToken, TokenCodec, TokenGrant, looks_like_token
+from restauth.tokens.memory import PURGE_INTERVAL, MemoryTokenManager
 from tests.conftest import FakeClock
 
 
@@ -47,16 +47,30 @@ def test_tokens_from_another_key_are_refused(clock: FakeClock) -> None:
     assert other.authenticate(grant.token) is None
 
 
-def test_purge_expired_forgets_only_dead_tokens(clock: FakeClock) -> None:
+def test_purge_forgets_dead_records_once_their_tombstone_time_is_over(clock: FakeClock) -> None:
     tokens = MemoryTokenManager(ttl=10, clock=clock)
     old = tokens.issue("old", "s")
     clock.advance(5)
     fresh = tokens.issue("fresh", "s")
-    clock.advance(6)
-    assert tokens.purge_expired() == 1
+    clock.advance(6)  # old expired 1 s ago: kept to say so, not yet forgotten
+    assert tokens.purge_expired() == 0
     assert len(tokens) == 1
+    assert isinstance(tokens.authenticate(old.token), DeadToken)
+    clock.advance(10)  # old died 11 s ago (> its ttl): forgotten; fresh died 1 s ago
+    assert tokens.purge_expired() == 1
     assert tokens.authenticate(old.token) is None
-    assert tokens.authenticate(fresh.token) is not None
+    assert isinstance(tokens.authenticate(fresh.token), DeadToken)
+    assert len(tokens) == 0
+
+
+def test_logins_sweep_dead_records(clock: FakeClock) -> None:
+    tokens = MemoryTokenManager(ttl=10, clock=clock)
+    for n in range(100):
+        tokens.issue(f"user{n}", "s")
+    clock.advance(PURGE_INTERVAL + 1)
+    tokens.issue("alice", "s")  # a login past the interval sweeps
+    assert len(tokens._by_id) == 1
+    assert list(tokens._by_user) == ["alice"]
 
 
 def _race_renewals_against_revoke(tokens: MemoryTokenManager) -> list[bool]:
@@ -70,7 +84,7 @@ def _race_renewals_against_revoke(tokens: MemoryTokenManager) -> list[bool]:
         start.wait()
         for _ in range(200):
             was_revoked = revoked.is_set()
-            ok = tokens.authenticate(grant.token) is not None
+            ok = isinstance(tokens.authenticate(grant.token), TokenGrant)
             if was_revoked:
                 after_revoke.append(ok)
 
@@ -85,8 +99,8 @@ def _race_renewals_against_revoke(tokens: MemoryTokenManager) -> list[bool]:
         thread.start()
     for thread in threads:
         thread.join()
-    after_revoke.append(tokens.authenticate(grant.token) is not None)
-    after_revoke.append(tokens.lookup("alice") is not None)
+    after_revoke.append(isinstance(tokens.authenticate(grant.token), TokenGrant))
+    after_revoke.append(bool(tokens.sessions("alice")))
     return after_revoke
 
 
@@ -97,25 +111,30 @@ def test_refresh_racing_revoke_never_resurrects(clock: FakeClock) -> None:
         assert not any(_race_renewals_against_revoke(tokens))
 
 
-def test_concurrent_issues_leave_one_token_per_user(clock: FakeClock) -> None:
+def test_concurrent_basic_sessions_leave_one_per_user(clock: FakeClock) -> None:
     tokens = MemoryTokenManager(clock=clock)
     seen: list[str] = []
     lock = threading.Lock()
 
-    def login(stamp: str) -> None:
+    def use_basic() -> None:
         for _ in range(100):
-            token = tokens.issue("alice", stamp).token
+            token = tokens.issue("alice", "s", kind="basic").token
             with lock:
                 seen.append(token)
 
-    threads = [threading.Thread(target=login, args=(f"s{i % 2}",)) for i in range(4)]
+    threads = [threading.Thread(target=use_basic) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(tokens) == 1
-    live = [t for t in set(seen) if tokens.authenticate(t) is not None]
-    assert len(live) == 1
+    assert len(set(seen)) == 1
+    assert [s.kind for s in tokens.sessions("alice")] == ["basic"]
+
+
+def test_max_sessions_is_checked() -> None:
+    for bad in (0, -1, 1.5, True, "20"):
+        with pytest.raises(ValueError, match="max_sessions"):
+            MemoryTokenManager(max_sessions=bad)  # type: ignore[arg-type]
 
 
 def test_codec_refuses_wrong_shapes() -> None:

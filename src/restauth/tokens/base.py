@@ -32,7 +32,7 @@ SESSION_ID_BYTES = 12  # public, but unguessable: 96 bits
 MAX_CLIENT_LABEL = 120  # characters of a session's client label kept
 
 SessionKind = Literal["login", "basic", "service"]
-"""How a session began: ``POST /tokens``, a Basic request elsewhere, or ``restauth token create``."""
+"""How a session began: ``POST /tokens``, Basic elsewhere, or ``restauth token create``."""
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
