@@ -1,0 +1,258 @@
+"""The session endpoints over HTTP (issue 17): a token per login, listed, ended one by one
+or all at once, rotated, managed by an admin; the basic session of Basic callers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from webtest import TestApp
+
+from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore
+
+from .conftest import ALICE_PASSWORD, BOB_PASSWORD, FakeClock, basic, echo_app
+
+ALICE = {"username": "alice", "password": ALICE_PASSWORD}
+
+
+def log_in(client: TestApp, body: dict[str, str] = ALICE, **headers: str) -> dict[str, Any]:
+    response = client.post_json("/tokens", body, headers=headers)
+    data: dict[str, Any] = response.json
+    assert response.headers["Auth-Token"] == data["token"]
+    return data
+
+
+def token(value: str) -> dict[str, str]:
+    return {"Authorization": f"Token {value}"}
+
+
+def listed(client: TestApp, credentials: dict[str, str], userid: str = "alice") -> list[Any]:
+    sessions: list[Any] = client.get(f"/tokens/{userid}", headers=credentials).json["sessions"]
+    return sessions
+
+
+def test_two_devices_get_two_sessions(client: TestApp) -> None:
+    laptop = log_in(client, {**ALICE, "client": "laptop"})
+    phone = log_in(client, ALICE, **{"User-Agent": "Phone/1.0 (\x07bell)"})
+    assert laptop["token"] != phone["token"]
+    assert laptop["session"] != phone["session"]
+    info = client.get("/tokens/alice", headers=token(phone["token"]))
+    assert info.json["session"] == phone["session"]
+    assert info.headers["Auth-Token"] == phone["token"]
+    sessions = info.json["sessions"]
+    assert [(s["id"], s["client"], s["kind"], s["current"]) for s in sessions] == [
+        (laptop["session"], "laptop", "login", False),
+        (phone["session"], "Phone/1.0 (bell)", "login", True),
+    ]
+    for session in sessions:
+        assert set(session) == {
+            "id", "kind", "client", "created", "last_used", "valid_until", "current"
+        }  # fmt: skip
+    assert laptop["token"] not in info.text
+    assert laptop["token"].partition(".")[0] not in info.text
+
+
+def test_ending_one_device_leaves_the_other(client: TestApp) -> None:
+    laptop, phone = log_in(client), log_in(client)
+    response = client.delete(
+        f"/tokens/alice/{laptop['session']}", headers=token(phone["token"]), status=204
+    )
+    assert "Set-Cookie" not in response.headers
+    client.get("/", headers=token(laptop["token"]), status=401)
+    client.get("/", headers=token(phone["token"]), status=200)
+    assert [s["id"] for s in listed(client, token(phone["token"]))] == [phone["session"]]
+    client.delete(f"/tokens/alice/{laptop['session']}", headers=token(phone["token"]), status=404)
+
+
+def test_logging_out_ends_the_calling_session_only(client: TestApp) -> None:
+    laptop, phone = log_in(client), log_in(client)
+    client.delete("/tokens/alice", headers=token(laptop["token"]), status=204)
+    client.get("/", headers=token(laptop["token"]), status=401)
+    client.get("/", headers=token(phone["token"]), status=200)
+
+
+def test_log_out_everywhere(client: TestApp) -> None:
+    laptop, phone = log_in(client), log_in(client)
+    basic_token = client.get("/", headers={"Authorization": basic("alice", ALICE_PASSWORD)})
+    bob = log_in(client, {"username": "bob", "password": BOB_PASSWORD})
+    client.delete("/tokens/alice?all=true", headers=token(phone["token"]), status=204)
+    for dead in (laptop["token"], phone["token"], basic_token.headers["Auth-Token"]):
+        client.get("/", headers=token(dead), status=401)
+    client.get("/", headers=token(bob["token"]), status=200)
+    password = {"Authorization": basic("alice", ALICE_PASSWORD)}
+    assert [s["kind"] for s in listed(client, password)] == ["basic"]  # a fresh one
+
+
+@pytest.mark.parametrize("flag", ["maybe", "2", "truee"])
+def test_a_flag_that_is_not_a_boolean_is_400(client: TestApp, flag: str) -> None:
+    laptop = log_in(client)
+    client.delete(f"/tokens/alice?all={flag}", headers=token(laptop["token"]), status=400)
+    client.post(f"/tokens?renew={flag}", headers=token(laptop["token"]), status=400)
+    client.get("/", headers=token(laptop["token"]), status=200)
+
+
+def test_all_false_ends_the_calling_session(client: TestApp) -> None:
+    laptop, phone = log_in(client), log_in(client)
+    client.delete("/tokens/alice?all=false", headers=token(laptop["token"]), status=204)
+    client.get("/", headers=token(laptop["token"]), status=401)
+    client.get("/", headers=token(phone["token"]), status=200)
+
+
+def test_basic_callers_share_one_basic_session(client: TestApp) -> None:
+    password = {"Authorization": basic("alice", ALICE_PASSWORD), "User-Agent": "script/1"}
+    first = client.get("/", headers=password).headers["Auth-Token"]
+    again = client.get("/", headers=password).headers["Auth-Token"]
+    assert first == again
+    sessions = listed(client, password)
+    assert [(s["kind"], s["client"], s["current"]) for s in sessions] == [
+        ("basic", "script/1", True)
+    ]
+    client.get("/", headers=token(first), status=200)
+    as_password = {"Authorization": basic("alice", first)}  # token-as-password
+    assert client.get("/", headers=as_password).json["mechanism"] == "token-basic"
+
+
+def test_token_as_password_works_with_any_session(client: TestApp) -> None:
+    laptop, phone = log_in(client), log_in(client)
+    for value in (laptop["token"], phone["token"]):
+        response = client.get("/", headers={"Authorization": basic("alice", value)})
+        assert response.json["mechanism"] == "token-basic"
+        assert response.headers["Auth-Token"] == value
+    client.delete(
+        "/tokens/alice", headers={"Authorization": basic("alice", laptop["token"])}, status=204
+    )
+    client.get("/", headers={"Authorization": basic("alice", laptop["token"])}, status=401)
+    client.get("/", headers={"Authorization": basic("alice", phone["token"])}, status=200)
+
+
+def test_renew_rotates_the_token(client: TestApp, clock: FakeClock) -> None:
+    old = log_in(client, {**ALICE, "client": "phone"})
+    clock.advance(60)
+    response = client.post("/tokens?renew=true", headers=token(old["token"]))
+    new = response.json
+    assert new["token"] != old["token"]
+    assert response.headers["Auth-Token"] == new["token"]
+    assert response.headers["Cache-Control"] == "no-store"
+    assert new["session"] == old["session"]
+    assert new["valid_until"] == "2027-01-15T08:16:00.000Z"
+    client.get("/", headers=token(old["token"]), status=401)  # ended at once
+    client.get("/", headers=token(new["token"]), status=200)
+    (session,) = listed(client, token(new["token"]))
+    assert (session["id"], session["client"], session["current"]) == (old["session"], "phone", True)
+    client.post("/tokens?renew=true", headers=token(old["token"]), status=401)
+
+
+def test_renew_needs_a_token(client: TestApp) -> None:
+    password = {"Authorization": basic("alice", ALICE_PASSWORD)}
+    response = client.post("/tokens?renew=true", headers=password, status=400)
+    assert "token" in response.json["detail"]
+    client.post("/tokens?renew=true", status=401)
+    client.post("/tokens?renew=true", headers=token("nope.nope"), status=401)
+
+
+def test_logging_in_with_a_token_starts_no_new_session(client: TestApp) -> None:
+    first = log_in(client)
+    again = client.post("/tokens", headers=token(first["token"])).json
+    assert (again["token"], again["session"]) == (first["token"], first["session"])
+    assert len(listed(client, token(first["token"]))) == 1
+
+
+def test_another_users_sessions_are_403(client: TestApp) -> None:
+    bob = log_in(client, {"username": "bob", "password": BOB_PASSWORD})
+    alice = log_in(client)
+    for method, path in [
+        ("get", "/tokens/alice"),
+        ("delete", "/tokens/alice"),
+        ("delete", "/tokens/alice?all=true"),
+        ("delete", f"/tokens/alice/{alice['session']}"),
+    ]:
+        getattr(client, method)(path, headers=token(bob["token"]), status=403)
+    client.get("/", headers=token(alice["token"]), status=200)
+
+
+def test_the_cap_ends_the_oldest_login(users: MemoryUserStore, clock: FakeClock) -> None:
+    tokens = MemoryTokenManager(max_sessions=2, clock=clock)
+    client = TestApp(AuthMiddleware(echo_app, users=users, tokens=tokens))
+    first, second, third = log_in(client), log_in(client), log_in(client)
+    client.get("/", headers=token(first["token"]), status=401)
+    assert [s["id"] for s in listed(client, token(third["token"]))] == [
+        second["session"],
+        third["session"],
+    ]
+
+
+def test_sessions_of_an_old_password_are_not_listed(
+    client: TestApp, users: MemoryUserStore
+) -> None:
+    log_in(client)
+    users.set_password("alice", "a-new-password-1")
+    fresh = log_in(client, {"username": "alice", "password": "a-new-password-1"})
+    assert [s["id"] for s in listed(client, token(fresh["token"]))] == [fresh["session"]]
+
+
+def test_a_userid_with_a_slash(users: MemoryUserStore, client: TestApp) -> None:
+    users.add("jo/sé", "pw-of-jose")
+    body = {"username": "jo/sé", "password": "pw-of-jose"}
+    one, two = log_in(client, body), log_in(client, body)
+    path = "/tokens/jo%2Fs%C3%A9"
+    assert len(listed(client, token(one["token"]), "jo%2Fs%C3%A9")) == 2
+    client.delete(f"{path}/{one['session']}", headers=token(two["token"]), status=204)
+    client.get("/", headers=token(one["token"]), status=401)
+    client.delete(path, headers=token(two["token"]), status=204)
+    client.get("/", headers=token(two["token"]), status=401)
+
+
+def test_a_client_label_must_be_a_string(client: TestApp) -> None:
+    client.post_json("/tokens", {**ALICE, "client": 7}, status=400)
+
+
+def test_other_methods_on_a_session_are_405(client: TestApp) -> None:
+    alice = log_in(client)
+    response = client.put(
+        f"/tokens/alice/{alice['session']}", headers=token(alice["token"]), status=405
+    )
+    assert response.headers["Allow"] == "GET, DELETE"
+
+
+# -- the admin role ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client(users: MemoryUserStore, tokens: MemoryTokenManager) -> TestApp:
+    return TestApp(AuthMiddleware(echo_app, users=users, tokens=tokens, admin_role="admin"))
+
+
+def test_an_admin_lists_and_ends_another_users_sessions(admin_client: TestApp) -> None:
+    client = admin_client
+    admin = log_in(client)  # alice holds the "admin" role
+    bob_body = {"username": "bob", "password": BOB_PASSWORD}
+    bob_one, bob_two = log_in(client, bob_body), log_in(client, bob_body)
+    listing = client.get("/tokens/bob", headers=token(admin["token"]))
+    assert listing.json["userid"] == "bob"
+    assert [(s["id"], s["current"]) for s in listing.json["sessions"]] == [
+        (bob_one["session"], False),
+        (bob_two["session"], False),
+    ]
+    assert listing.headers["Auth-Token"] == admin["token"]  # the admin's own
+    client.delete(f"/tokens/bob/{bob_one['session']}", headers=token(admin["token"]), status=204)
+    client.get("/", headers=token(bob_one["token"]), status=401)
+    client.get("/", headers=token(bob_two["token"]), status=200)
+    client.delete("/tokens/bob", headers=token(admin["token"]), status=204)  # all of bob's
+    client.get("/", headers=token(bob_two["token"]), status=401)
+    client.get("/", headers=token(admin["token"]), status=200)
+
+
+def test_without_the_role_nobody_is_admin(admin_client: TestApp) -> None:
+    bob = log_in(admin_client, {"username": "bob", "password": BOB_PASSWORD})
+    admin_client.get("/tokens/alice", headers=token(bob["token"]), status=403)
+
+
+def test_admin_role_off_by_default(client: TestApp) -> None:
+    alice = log_in(client)  # holds "admin", but no admin_role is configured
+    client.get("/tokens/bob", headers=token(alice["token"]), status=403)
+
+
+@pytest.mark.parametrize("role", ["", "  ", 5])
+def test_a_bad_admin_role_is_refused(users: MemoryUserStore, role: object) -> None:
+    with pytest.raises(ValueError, match="admin_role"):
+        AuthMiddleware(echo_app, users=users, admin_role=role)  # type: ignore[arg-type]
