@@ -228,3 +228,50 @@ def test_own_origin_behind_a_trusted_proxy(users: MemoryUserStore) -> None:
     assert client.post_json("/tokens", body, headers=proxied).json["userid"] == "alice"
     forged = {**proxied, "Origin": "https://localhost"}  # the Host the proxy connected to
     client.post_json("/tokens", body, headers=forged, status=403)
+
+
+# -- sessions in cookie mode (issue 17) -----------------------------------------------
+
+
+def cookie_of(response: object) -> str | None:
+    headers = getattr(response, "headers")  # noqa: B009 - webtest's response
+    for value in headers.getall("Set-Cookie"):
+        name, _, rest = value.partition("=")
+        if name == COOKIE:
+            return rest.partition(";")[0]
+    return None
+
+
+def test_renew_in_cookie_mode_sets_the_new_token_as_the_cookie(client: TestApp) -> None:
+    old = login(client)
+    client.post("/tokens?renew=true", headers=with_cookie(old), status=403)  # CSRF first
+    response = client.post("/tokens?renew=true", headers=with_cookie(old, **CSRF))
+    new = cookie_of(response)
+    assert new is not None
+    assert new != old
+    assert "token" not in response.json
+    assert new not in response.text
+    assert "Auth-Token" not in response.headers
+    client.get("/", headers=with_cookie(new), status=200)
+    assert client.get("/", headers=with_cookie(old), expect_errors=True).status_int == 401
+
+
+def test_ending_another_device_keeps_this_cookie(client: TestApp) -> None:
+    mine, other = login(client), login(client)
+    sessions = client.get("/tokens/alice", headers=with_cookie(mine)).json["sessions"]
+    (theirs,) = [s["id"] for s in sessions if not s["current"]]
+    response = client.delete(f"/tokens/alice/{theirs}", headers=with_cookie(mine, **CSRF))
+    assert response.status_int == 204
+    assert cookie_of(response) is None  # this device stays logged in
+    client.get("/", headers=with_cookie(mine), status=200)
+    assert client.get("/", headers=with_cookie(other), expect_errors=True).status_int == 401
+
+
+def test_log_out_everywhere_in_cookie_mode_clears_the_cookie(client: TestApp) -> None:
+    mine, other = login(client), login(client)
+    client.delete("/tokens/alice?all=true", headers=with_cookie(mine), status=403)  # CSRF
+    response = client.delete("/tokens/alice?all=true", headers=with_cookie(mine, **CSRF))
+    assert response.status_int == 204
+    assert cookie_of(response) == ""
+    for token in (mine, other):
+        assert client.get("/", headers=with_cookie(token), expect_errors=True).status_int == 401
