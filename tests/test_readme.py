@@ -10,6 +10,7 @@ addresses instead of ``db.internal``). ``curl`` lines are sent as curl would sen
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -91,7 +92,7 @@ def curl(port: int, command: str, **replace: str) -> Answer:
         command = command.replace(f"<{placeholder}>", value)
     argv = shlex.split(command)
     assert argv[0] == "curl"
-    method, headers, url = "GET", {}, ""
+    method, headers, url = "GET", {"User-Agent": "curl/8"}, ""
     words = iter(argv[1:])
     for word in words:
         if word == "-i":
@@ -160,9 +161,21 @@ def test_usage(tmp_path: Path) -> None:
         for command in curls[2:4]:  # Bearer, token as the Basic password
             answer = curl(port, command, token=token)
             assert (answer.status, answer.body) == (200, login.body)
-        assert curl(port, curls[4], token=token).status == 204  # log out
+        laptop = curl(port, curls[4])  # a login: a session of its own
+        assert laptop.status == 200
+        other = json.loads(laptop.body)["token"]
+        assert other != token
+        sessions = json.loads(curl(port, curls[5], token=token).body)["sessions"]
+        assert [(s["kind"], s["client"], s["current"]) for s in sessions] == [
+            ("basic", "curl/8", True),  # curl's own User-Agent, as this helper sends it
+            ("login", "laptop", False),
+        ]
+        assert curl(port, curls[6], token=token).status == 204  # log out: this session
         assert curl(port, curls[2], token=token).status == 401
-    assert len(curls) == 5
+        assert curl(port, curls[2], token=other).status == 200  # the laptop's is alive
+        assert curl(port, curls[7]).status == 204  # log out everywhere
+        assert curl(port, curls[2], token=other).status == 401
+    assert len(curls) == 8
 
 
 # -- Storage and scaling out: one machine, SQLite -------------------------------------
