@@ -2,17 +2,20 @@
 
 Every ```sql block builds the application's database, every ```python block is run in
 order as one module (in a temporary directory, where the doc's ``app.db`` lives), then the
-module's ``application`` is driven through a Basic login, a token and an outage.
+module's ``application`` is driven through a Basic login, sessions, rotation and an outage,
+and its ``DictTokenManager`` through the session contract every restauth manager keeps.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
+import logging
 import re
 import sqlite3
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,8 @@ from restauth import TokenManager, UserStore
 from restauth._storage import Closeable
 from restauth.throttle import SharesThrottleCounters
 from restauth.users import HasPasswordHasher
-from tests.conftest import basic
+from tests.conftest import FakeClock, basic
+from tests.storage import test_session_contract as contract
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "extending.md"
 BLOCK = re.compile(r"^```(python|sql)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -87,21 +91,109 @@ def test_basic_login(client: TestApp) -> None:
     client.get("/", status=401)
 
 
+def login(client: TestApp, client_label: str | None = None) -> dict[str, Any]:
+    body = {"username": "alice", "password": PASSWORD}
+    if client_label is not None:
+        body["client"] = client_label
+    answer = client.post("/tokens", json.dumps(body), headers={"Content-Type": "application/json"})
+    result: dict[str, Any] = answer.json
+    return result
+
+
+def token(value: str) -> dict[str, str]:
+    return {"Authorization": f"Token {value}"}
+
+
 def test_token_request(client: TestApp) -> None:
-    login = client.post(
-        "/tokens",
-        json.dumps({"username": "alice", "password": PASSWORD}),
-        headers={"Content-Type": "application/json"},
-    )
-    token = login.json["token"]
-    assert login.json["userid"] == "alice"
-    response = client.get("/", headers={"Authorization": f"Token {token}"})
+    login_answer = login(client)
+    token_value = login_answer["token"]
+    assert login_answer["userid"] == "alice"
+    response = client.get("/", headers=token(token_value))
     assert response.text.startswith("hello alice")
-    assert response.headers["Auth-Token"] == token  # one current token, renewed
-    tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
-    client.get("/", headers={"Authorization": f"Token {tampered}"}, status=401)
-    client.delete("/tokens/alice", headers={"Authorization": f"Token {token}"}, status=204)
-    client.get("/", headers={"Authorization": f"Token {token}"}, status=401)
+    assert response.headers["Auth-Token"] == token_value  # the presented token, renewed
+    tampered = token_value[:-1] + ("A" if token_value[-1] != "A" else "B")
+    client.get("/", headers=token(tampered), status=401)
+    client.delete("/tokens/alice", headers=token(token_value), status=204)
+    client.get("/", headers=token(token_value), status=401)
+
+
+def test_two_logins_are_two_sessions(client: TestApp) -> None:
+    """Each login its own token; ending one leaves the other; all=true ends every one."""
+    phone, laptop = login(client, "phone"), login(client, "laptop")
+    assert phone["token"] != laptop["token"]
+    assert phone["session"] != laptop["session"]
+    listing = client.get("/tokens/alice", headers=token(laptop["token"])).json
+    assert listing["session"] == laptop["session"]
+    sessions = {s["client"]: s for s in listing["sessions"]}
+    assert set(sessions) == {"phone", "laptop"}
+    assert [sessions["phone"]["current"], sessions["laptop"]["current"]] == [False, True]
+    assert phone["token"] not in json.dumps(listing)
+    client.delete(f"/tokens/alice/{phone['session']}", headers=token(laptop["token"]), status=204)
+    client.get("/", headers=token(phone["token"]), status=401)
+    client.get("/", headers=token(laptop["token"]), status=200)
+    tablet = login(client, "tablet")
+    client.delete("/tokens/alice?all=true", headers=token(tablet["token"]), status=204)
+    for gone in (laptop, tablet):
+        client.get("/", headers=token(gone["token"]), status=401)
+
+
+def test_basic_callers_share_the_basic_session(client: TestApp) -> None:
+    auth = {"Authorization": basic("alice", PASSWORD)}
+    first = client.get("/", headers=auth).headers["Auth-Token"]
+    assert client.get("/", headers=auth).headers["Auth-Token"] == first
+    (session,) = client.get("/tokens/alice", headers=auth).json["sessions"]
+    assert (session["kind"], session["current"]) == ("basic", True)
+    client.get("/", headers={"Authorization": basic("alice", first)}, status=200)  # as password
+
+
+def test_renew_ends_the_old_token_at_once(
+    client: TestApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rotated-away token is a DeadToken: refused, and audited with its user and session."""
+    old = login(client)
+    new = client.post("/tokens?renew=true", headers=token(old["token"])).json
+    assert new["token"] != old["token"]
+    assert new["session"] == old["session"]
+    client.get("/", headers=token(new["token"]), status=200)
+    with caplog.at_level(logging.WARNING, logger="restauth.audit"):
+        client.get("/", headers=token(old["token"]), status=401)
+    (record,) = [r for r in caplog.records if r.name == "restauth.audit"]
+    fields = record.restauth  # type: ignore[attr-defined]
+    assert (fields["event"], fields["userid"], fields["session"]) == (
+        "token.ended",
+        "alice",
+        old["session"],
+    )
+    assert old["token"] not in record.getMessage()
+
+
+def make_manager(example: types.ModuleType, clock: FakeClock) -> Callable[..., Any]:
+    """A ``make_tokens`` of the session contract for the doc's manager: one process, so
+    every "node" is the same object (as for ``MemoryTokenManager``)."""
+    made: list[Any] = []
+
+    def make(ttl: float = 900, max_lifetime: float = 3600, **options: Any) -> Any:
+        if not made:
+            made.append(example.DictTokenManager(ttl, max_lifetime, clock=clock, **options))
+        return made[0]
+
+    return make
+
+
+CONTRACT = [getattr(contract, name) for name in dir(contract) if name.startswith("test_")]
+
+
+@pytest.mark.parametrize("check", CONTRACT, ids=lambda check: check.__name__[5:])
+def test_the_example_keeps_the_session_contract(
+    example: types.ModuleType, check: Callable[..., None]
+) -> None:
+    """Two logins, two tokens; end one, end all; the cap; the basic session; renew;
+    service tokens; expiry; 8 threads: what tests/storage asks of restauth's own managers."""
+    clock = FakeClock()
+    arguments: dict[str, Any] = {"make_tokens": make_manager(example, clock)}
+    if "clock" in inspect.signature(check).parameters:
+        arguments["clock"] = clock
+    check(**arguments)
 
 
 def test_a_password_reset_ends_the_sessions(client: TestApp) -> None:
