@@ -2,6 +2,7 @@
 // localStorage), send it with No-Auth-Challenge so the browser never shows its own
 // login dialog. In cookie mode the server keeps the token in an HttpOnly cookie and
 // the page only remembers who is logged in; unsafe requests then carry X-Requested-With.
+// Server data (notes, a session's client label) is only ever set with textContent.
 "use strict";
 
 const store = window.sessionStorage;
@@ -78,7 +79,8 @@ async function login(event) {
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "No-Auth-Challenge": "true",
                  "X-Requested-With": "restauth-demo" },
-      body: JSON.stringify({ username: $("username").value, password: $("password").value }),
+      body: JSON.stringify({ username: $("username").value, password: $("password").value,
+                             client: $("client").value.trim() || deviceLabel() }),
     });
     if (response.status === 401) { message("login-error", "Wrong user name or password."); return; }
     if (!response.ok) { message("login-error", `Login failed (HTTP ${response.status}).`); return; }
@@ -110,7 +112,7 @@ async function enter() {
     clearInterval(ticker);
     ticker = setInterval(tick, 1000);
     tick();
-    await Promise.all([loadNotes(), loadAdmin()]);
+    await Promise.all([loadNotes(), loadSessions(), loadAdmin()]);
   } catch (error) { /* expire() already showed the form */ }
 }
 
@@ -167,17 +169,102 @@ async function loadAdmin() {
   $("admin-section").hidden = false;
 }
 
-async function logout() {
-  const s = session();
-  if (s) {
-    try { await api("DELETE", "/tokens/" + encodeURIComponent(s.userid)); } catch (e) { /* gone */ }
+// "Chrome on Linux": the default label of this login in the sessions list.
+function deviceLabel() {
+  const ua = navigator.userAgent;
+  const browser = [["Edge", /Edg\//], ["Firefox", /Firefox\//], ["Chrome", /Chrom(e|ium)\//],
+                   ["Safari", /Safari\//]].find(([, re]) => re.test(ua));
+  const system = [["Android", /Android/], ["iOS", /iPhone|iPad/], ["Windows", /Windows/],
+                  ["macOS", /Mac OS X/], ["Linux", /Linux/]].find(([, re]) => re.test(ua));
+  return (browser ? browser[0] : "A browser") + (system ? " on " + system[0] : "");
+}
+
+function sessionsPath(suffix) {
+  return "/tokens/" + encodeURIComponent(session().userid) + (suffix || "");
+}
+
+function when(label, iso) {
+  const time = document.createElement("time");
+  time.dateTime = iso;
+  time.title = iso;
+  time.textContent = new Date(iso).toLocaleString();
+  const part = document.createElement("span");
+  part.append(label + " ", time);
+  return part;
+}
+
+function renderSessions(sessions) {
+  $("sessions").replaceChildren(...sessions.map((item) => {
+    const row = document.createElement("li");
+    row.dataset.session = item.id;
+    const name = document.createElement("strong");
+    name.className = "client";
+    name.textContent = item.client || "(no label)";
+    const details = document.createElement("div");
+    details.className = "muted small";
+    const kind = document.createElement("span");
+    kind.className = "kind";
+    kind.textContent = item.kind;
+    details.append(kind, when("created", item.created), when("last used", item.last_used),
+                   when("valid until", item.valid_until));
+    const about = document.createElement("div");
+    about.append(name);
+    if (item.current) {
+      const badge = document.createElement("span");
+      badge.className = "badge";
+      badge.textContent = "this device";
+      about.append(" ", badge);
+    }
+    about.append(details);
+    row.append(about);
+    if (!item.current) {
+      const end = document.createElement("button");
+      end.type = "button";
+      end.className = "secondary end";
+      end.textContent = "End";
+      end.addEventListener("click", () => endSession(item.id));
+      row.append(end);
+    }
+    return row;
+  }));
+}
+
+async function loadSessions() {
+  $("sessions").setAttribute("aria-busy", "true");
+  try {
+    const response = await api("GET", sessionsPath());
+    if (response.ok) renderSessions((await response.json()).sessions);
+  } finally {
+    $("sessions").setAttribute("aria-busy", "false");
+  }
+}
+
+async function endSession(id) {
+  try {
+    const response = await api("DELETE", sessionsPath("/" + encodeURIComponent(id)));
+    message("app-error", response.ok || response.status === 404 ? ""
+      : `Could not end the session (HTTP ${response.status}).`);
+    await loadSessions();
+  } catch (error) { /* expired */ }
+}
+
+async function logout(everywhere) {
+  if (session()) {
+    try { await api("DELETE", sessionsPath(everywhere ? "?all=true" : "")); } catch (e) { /* gone */ }
   }
   expire("");
+}
+
+async function refresh() {
+  try { await loadSessions(); } catch (error) { /* expired */ }
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   $("login-form").addEventListener("submit", login);
   $("note-form").addEventListener("submit", addNote);
-  $("logout-button").addEventListener("click", logout);
+  $("logout-button").addEventListener("click", () => logout(false));
+  $("logout-all-button").addEventListener("click", () => logout(true));
+  $("sessions-refresh").addEventListener("click", refresh);
+  $("client").placeholder = deviceLabel();
   enter();
 });
