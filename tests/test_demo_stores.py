@@ -59,7 +59,9 @@ def test_token_revoke_logs_a_demo_user_out(tmp_path: Path) -> None:
             text=True,
             check=True,
         )
-        assert listed.stdout.startswith("bob\tvalid until ")
+        userid, session, kind, *_ = listed.stdout.split("\t")
+        assert (userid, kind) == ("bob", "basic")  # the Basic request's session
+        assert answer.headers["Auth-Token"] not in listed.stdout
         revoked = subprocess.run(
             [sys.executable, "-m", "restauth.cli", "token", "revoke", "bob"],
             env=env,
@@ -67,7 +69,7 @@ def test_token_revoke_logs_a_demo_user_out(tmp_path: Path) -> None:
             text=True,
             check=True,
         )
-        assert revoked.stdout.strip() == "revoked the token of bob"
+        assert revoked.stdout.strip() == "ended 1 session of bob"
         assert request(port, "GET", "/api/notes", bearer).status == 401
 
 
