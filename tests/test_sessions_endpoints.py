@@ -256,3 +256,32 @@ def test_admin_role_off_by_default(client: TestApp) -> None:
 def test_a_bad_admin_role_is_refused(users: MemoryUserStore, role: object) -> None:
     with pytest.raises(ValueError, match="admin_role"):
         AuthMiddleware(echo_app, users=users, admin_role=role)  # type: ignore[arg-type]
+
+
+def test_a_bare_flag_is_true(client: TestApp) -> None:
+    laptop, phone = log_in(client), log_in(client)
+    client.delete("/tokens/alice?all", headers=token(laptop["token"]), status=204)
+    client.get("/", headers=token(phone["token"]), status=401)
+    fresh = log_in(client)
+    rotated = client.post("/tokens?renew", headers=token(fresh["token"])).json
+    assert rotated["token"] != fresh["token"]
+
+
+def test_renewing_a_dead_token_is_401_invalid_token(client: TestApp) -> None:
+    alice = log_in(client)
+    client.delete("/tokens/alice", headers=token(alice["token"]), status=204)
+    response = client.post("/tokens?renew=true", headers=token(alice["token"]), status=401)
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+def test_a_manager_of_the_one_token_protocol_is_refused_at_start(users: MemoryUserStore) -> None:
+    class OneTokenPerUser:
+        ttl = max_lifetime = 900.0
+
+        def issue(self, userid: str, stamp: str) -> None: ...
+        def authenticate(self, token: str) -> None: ...
+        def lookup(self, userid: str) -> None: ...
+        def revoke(self, userid: str) -> bool: ...
+
+    with pytest.raises(ValueError, match="lacks renew, sessions, end"):
+        AuthMiddleware(echo_app, users=users, tokens=OneTokenPerUser())  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from restauth import __version__
+from restauth import __version__, audit
 from restauth._storage import Closeable
 from restauth._text import normalize
 from restauth._time import parse_duration
@@ -206,9 +206,12 @@ def _token_revoke(args: argparse.Namespace) -> int:
         if args.session is not None:
             if not tokens.end(userid, args.session):
                 raise UsageError(f"{userid} has no live session {args.session!r}")
+            audit.event("token.revoke", outcome="ok", userid=userid, session=args.session,
+                        mechanism="cli")  # fmt: skip
             print(f"ended session {args.session} of {userid}")
             return 0
         count = tokens.revoke(userid)
+    audit.event("token.revoke", outcome=f"all:{count}", userid=userid, mechanism="cli")
     print(f"ended {count} session{'s' if count != 1 else ''} of {userid}")
     return 0
 
@@ -227,6 +230,8 @@ def _token_create(args: argparse.Namespace) -> int:
         grant = tokens.issue(
             userid, user.stamp, kind="service", client=args.label, lifetime=lifetime
         )
+    audit.event("token.issue", outcome="ok", userid=userid, session=grant.session,
+                mechanism="service")  # fmt: skip
     print(grant.token)
     print(
         f"service token for {userid}: session {grant.session}, valid until "

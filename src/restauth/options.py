@@ -130,6 +130,7 @@ class Options:
         if throttle is DEFAULT:  # counters where the tokens (or users) live: shared by all
             throttle = Throttle(store=shared_store(tokens, users))
         cookie_mode = CookieMode() if cookie is True else (cookie or None)
+        _check_token_manager(tokens)
         _check_tokens_needed(tokens, cookie_mode, query_token)
         _check_path("tokens_path", tokens_path)
         _check_path("roles_path", roles_path)
@@ -174,6 +175,23 @@ def _check_tokens_needed(
         raise ConfigError("cookie mode needs a token manager (tokens=None turns tokens off)")
     if query_token is not None and (tokens is None or not query_token.isidentifier()):
         raise ConfigError("query_token must be a parameter name, and needs a token manager")
+
+
+_SESSION_METHODS = ("issue", "authenticate", "renew", "sessions", "end", "revoke")
+
+
+def _check_token_manager(tokens: object) -> None:
+    """A manager written for the one-token protocol (before sessions) is refused here, at
+    start-up, naming what it lacks, rather than answering every login 503."""
+    if tokens is None:
+        return
+    missing = [name for name in _SESSION_METHODS if not callable(getattr(tokens, name, None))]
+    if missing:
+        raise ConfigError(
+            f"tokens={type(tokens).__name__} lacks {', '.join(missing)}: a TokenManager "
+            "keeps sessions (issue, authenticate, renew, sessions, end, revoke; see "
+            "docs/extending.md)"
+        )
 
 
 def _check_admin_role(role: str | None) -> str | None:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 _RENEW_NEEDS_TOKEN = problem(400, "renew=true rotates a token: authenticate with the token.")
 _BAD_FLAG = problem(400, "A flag in the query must be true or false.")
 _NO_SUCH_SESSION = problem(404, "There is no such session.")
-_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
+_TRUE, _FALSE = ("true", "1", "yes", ""), ("false", "0", "no")  # a bare ?all is true
 
 
 class SessionEndpoints:
@@ -85,9 +85,13 @@ class SessionEndpoints:
         return auth
 
     def _renew(self, request: Request) -> Reply:
-        auth = self._login_auth(request, None)
-        if not isinstance(auth, Authenticated):
+        auth = self._gate.authenticate(request)
+        if auth is None:
+            return self._challenges.plain_unauthorized
+        if isinstance(auth, Reply):  # a dead token: 401 invalid_token, as on any path
             return auth
+        if auth.external:
+            return self._challenges.forbidden
         if auth.grant is None:
             return _RENEW_NEEDS_TOKEN
         tokens = self._manager()
@@ -163,7 +167,7 @@ class SessionEndpoints:
             return self.forbidden(auth, request)
         if not backend.call(self._manager().end, userid, session):
             return _NO_SUCH_SESSION
-        self._ended(request, userid, session)
+        self._ended(request, userid, session, None if own else auth.identity.userid)
         calling = own and auth.grant is not None and auth.grant.session == session
         return self._logged_out(calling)
 
@@ -211,13 +215,14 @@ class SessionEndpoints:
         )
         return self._logged_out(calling=own)
 
-    def _ended(self, request: Request, userid: str, session: str) -> None:
+    def _ended(self, request: Request, userid: str, session: str, admin: str | None = None) -> None:
         audit.event(
             "token.revoke",
             outcome="ok",
             userid=userid,
             session=session,
             address=self._proxies.client_address(request),
+            mechanism=None if admin is None else f"admin:{admin}",
         )
 
     def _logged_out(self, calling: bool) -> Reply:
@@ -289,7 +294,8 @@ def _query_names(request: Request) -> set[str]:
 
 
 def _flag(request: Request, name: str) -> bool | None:
-    """A ``true``/``false`` query flag (absent: false); ``None`` for anything else."""
+    """A ``true``/``false`` query flag (absent: false; bare, ``?all``: true); ``None``
+    for anything else (answered 400: a typo must not silently mean false)."""
     values = [v for k, v in parse_qsl(request.query, keep_blank_values=True) if k == name]
     if not values:
         return False
