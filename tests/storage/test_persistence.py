@@ -11,6 +11,7 @@ import pytest
 
 from restauth import MissingSecretKey, PasswordHasher
 from restauth.errors import SchemaTooNew, StoreUnavailable
+from restauth.tokens.base import TokenGrant
 from restauth.tokens.sqlite import SQLiteTokenManager
 from restauth.users.sqlite import SQLiteUserStore
 from tests.conftest import FakeClock
@@ -37,8 +38,9 @@ def test_sqlite_data_survives_a_restart(tmp_path: Path, clock: FakeClock) -> Non
     tokens = SQLiteTokenManager(path, clock=clock, secret_key=SECRET_KEY)
     assert users.get("alice").roles == frozenset({"admin"})
     grant = tokens.authenticate(token)
-    assert grant is not None
+    assert isinstance(grant, TokenGrant)
     assert grant.userid == "alice"
+    assert [s.id for s in tokens.sessions("alice")] == [grant.session]  # the session list too
     # A restart with another key cannot check the stored tokens: they are refused, not crashed.
     other = SQLiteTokenManager(path, clock=clock, secret_key="another-key-0123456789")
     assert other.authenticate(token) is None
@@ -47,7 +49,9 @@ def test_sqlite_data_survives_a_restart(tmp_path: Path, clock: FakeClock) -> Non
 def test_redis_data_survives_a_new_client(redis_prefix: str, clock: FakeClock) -> None:
     token = redis_manager(redis_prefix, clock, secret_key=SECRET_KEY).issue("alice", "s").token
     again = redis_manager(redis_prefix, clock, secret_key=SECRET_KEY)
-    assert again.authenticate(token) is not None
+    grant = again.authenticate(token)
+    assert isinstance(grant, TokenGrant)
+    assert [s.id for s in again.sessions("alice")] == [grant.session]  # the session list too
     other = redis_manager(redis_prefix, clock, secret_key="another-key-0123456789")
     assert other.authenticate(token) is None
 
@@ -101,15 +105,73 @@ def test_sqlite_dump_authenticates_nobody(tmp_path: Path, clock: FakeClock) -> N
 def test_redis_dump_authenticates_nobody(redis_prefix: str, clock: FakeClock) -> None:
     manager = redis_manager(redis_prefix, clock, secret_key=SECRET_KEY)
     token = manager.issue("alice", "stamp").token
+    manager.issue("alice", "stamp", kind="basic")  # every kind of key: hash, zset, string
     client = manager.client
     values: set[str] = set()
     for key in client.scan_iter(match=redis_prefix + "*"):
         values.add(key.decode())
-        if client.type(key) == b"hash":
-            values.update(v.decode() for v in client.hgetall(key).values())
+        kind = client.type(key)
+        if kind == b"hash":
+            values.update(f.decode() for pair in client.hgetall(key).items() for f in pair)
+        elif kind == b"zset":
+            values.update(member.decode() for member in client.zrange(key, 0, -1))
         else:
             values.add(client.get(key).decode())
     _try_everything(manager, values, token)
+
+
+def _log_in_and_out(path: str, number: int, start: Any, results: Any) -> None:
+    """In a child process: 12 logins of alice; every third kept, the others ended."""
+    tokens = SQLiteTokenManager(path, max_sessions=1000, secret_key=SECRET_KEY)
+    kept: list[tuple[str, str]] = []
+    ended: list[str] = []
+    problems: list[str] = []
+    start.wait()
+    try:
+        for round_ in range(12):
+            grant = tokens.issue("alice", "s", client=f"process {number}")
+            if not isinstance(tokens.authenticate(grant.token), TokenGrant):
+                problems.append(f"{number}/{round_}: a new session did not work")
+            if round_ % 3 == 0:
+                kept.append((grant.session, grant.token))
+                continue
+            if tokens.end("alice", grant.session) is not True:
+                problems.append(f"{number}/{round_}: a live session could not be ended")
+            ended.append(grant.token)
+            if isinstance(tokens.authenticate(grant.token), TokenGrant):
+                problems.append(f"{number}/{round_}: an ended session still works")
+    except Exception as error:  # reported to the parent, which fails the test
+        problems.append(f"{number}: {type(error).__name__}: {error}")
+    results.put((kept, ended, problems))
+
+
+def test_sqlite_processes_lose_and_resurrect_no_session(tmp_path: Path) -> None:
+    """Issue 17: four processes log one user in and out on one file at once; every
+    session kept is listed and works, every one ended stays ended."""
+    import multiprocessing
+
+    path = str(tmp_path / "auth.db")
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(4, timeout=30), context.Queue()
+    workers = [
+        context.Process(target=_log_in_and_out, args=(path, number, start, results))
+        for number in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=30)
+    assert [problem for _, _, problems in outcomes for problem in problems] == []
+    kept = [pair for pairs, _, _ in outcomes for pair in pairs]
+    ended = [token for _, tokens, _ in outcomes for token in tokens]
+    assert (len(kept), len(ended)) == (16, 32)
+    tokens = SQLiteTokenManager(path, max_sessions=1000, secret_key=SECRET_KEY)
+    assert {session.id for session in tokens.sessions("alice")} == {s for s, _ in kept}
+    assert all(isinstance(tokens.authenticate(token), TokenGrant) for _, token in kept)
+    assert not any(isinstance(tokens.authenticate(token), TokenGrant) for token in ended)
+    assert tokens.revoke("alice") == 16
+    tokens.close()
 
 
 def test_users_and_tokens_share_one_sqlite_file(tmp_path: Path, clock: FakeClock) -> None:
@@ -119,7 +181,7 @@ def test_users_and_tokens_share_one_sqlite_file(tmp_path: Path, clock: FakeClock
     with sqlite3.connect(path) as connection:
         versions = dict(connection.execute("SELECT component, version FROM restauth_schema"))
         journal = connection.execute("PRAGMA journal_mode").fetchone()[0]
-    assert versions == {"users": 1, "tokens": 1}
+    assert versions == {"users": 1, "tokens": 2}
     assert journal == "wal"
     SQLiteUserStore(path)  # opening again migrates nothing and loses nothing
     assert SQLiteUserStore(path).get("alice") is not None
@@ -169,7 +231,7 @@ def test_building_sqlite_stores_touches_no_file(tmp_path: Path) -> None:
     SQLiteRevocation(missing)
     assert not missing.parent.exists()
     with pytest.raises(StoreUnavailable, match="cannot be opened"):
-        tokens.lookup("alice")
+        tokens.sessions("alice")
 
 
 def test_postgres_repr_hides_the_dsn() -> None:

@@ -7,10 +7,10 @@ beside one writer; ``busy_timeout`` makes a writer wait for another process inst
 failing with ``database is locked``.
 
 Building a store does no I/O: a store only declares its tables
-(:meth:`SQLiteDatabase.require`); they are checked (a read) and, if missing, created (a
-write) on first use, like the connection. A file that is locked or cannot be opened when
-a worker starts is then a 503 for the requests that need it, retried by the next one,
-never a worker that fails to boot.
+(:meth:`SQLiteDatabase.require`); they are checked (a read) and, if missing or older,
+created or upgraded (a write) on first use, like the connection. A file that is locked
+or cannot be opened when a worker starts is then a 503 for the requests that need it,
+retried by the next one, never a worker that fails to boot.
 """
 
 from __future__ import annotations
@@ -19,25 +19,38 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from restauth._storage.schema import CREATE_SCHEMA_TABLE, SCHEMA_TABLE, needs_creation
+from restauth._storage.schema import (
+    CREATE_SCHEMA_TABLE,
+    SCHEMA_TABLE,
+    is_current,
+    needs_creation,
+    upgrade_steps,
+)
 from restauth.errors import StoreUnavailable
 
 DEFAULT_TIMEOUT = 10.0  # seconds a writer waits for another process's write lock
 _VERSION = f"SELECT version FROM {SCHEMA_TABLE} WHERE component = ?"
 
 
+Upgrade = Callable[[sqlite3.Connection], None]
+"""One upgrade step: given the connection inside the ``BEGIN IMMEDIATE`` that runs it,
+bring a component's tables from one version to the next (raise to roll it all back)."""
+
+
 @dataclass(frozen=True)
 class Schema:
-    """A component's tables: its name in ``restauth_schema``, its version, how to create it."""
+    """A component's tables: its name in ``restauth_schema``, its version, how to create
+    it, and ``upgrades[n]``, the step from version ``n`` to ``n + 1``."""
 
     component: str
     version: int
     statements: tuple[str, ...]
+    upgrades: Mapping[int, Upgrade] = field(default_factory=dict)
 
 
 class SQLiteDatabase:
@@ -55,11 +68,19 @@ class SQLiteDatabase:
         self._lock = threading.Lock()
         self._pending: list[Schema] = []  # required, not yet found or created
 
-    def require(self, component: str, version: int, statements: Sequence[str]) -> None:
-        """Have ``component``'s tables created on first use; no I/O here, so building a
-        store never fails (a locked or missing file is a 503 later, and is retried)."""
+    def require(
+        self,
+        component: str,
+        version: int,
+        statements: Sequence[str],
+        upgrades: Mapping[int, Upgrade] | None = None,
+    ) -> None:
+        """Have ``component``'s tables created, or upgraded by ``upgrades`` (step ``n``
+        from version ``n``), on first use; no I/O here, so building a store never fails
+        (a locked or missing file is a 503 later, and is retried)."""
+        schema = Schema(component, version, tuple(statements), dict(upgrades or {}))
         with self._lock:
-            self._pending.append(Schema(component, version, tuple(statements)))
+            self._pending.append(schema)
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection, the required tables ready (:class:`StoreUnavailable`
@@ -124,22 +145,30 @@ class SQLiteDatabase:
                     self._pending.remove(schema)
 
     def _migrate(self, connection: sqlite3.Connection, schema: Schema) -> None:
-        """Create ``schema``'s tables unless they are there; refuse a file from a newer
-        release. Tables that exist cost one read, no write lock: a worker that restarts
-        while another process writes needs nothing from it."""
-        where = str(self.path)
-        found = _version(connection, schema.component, self.path)
-        if not needs_creation(found, schema.component, schema.version, where):
+        """Create ``schema``'s tables unless they are there, upgrade them if they are
+        older; refuse a file from a newer release. Current tables cost one read, no write
+        lock: a worker that restarts while another process writes needs nothing from it.
+        Otherwise the version is read again under the write lock, so of several processes
+        starting at once one creates or upgrades and the others find it done."""
+        where, component, version = str(self.path), schema.component, schema.version
+        if is_current(_version(connection, component, self.path), component, version, where):
             return
         with _immediate(connection, self.path):
             connection.execute(CREATE_SCHEMA_TABLE)
-            found = _version(connection, schema.component, self.path)
-            if needs_creation(found, schema.component, schema.version, where):
+            found = _version(connection, component, self.path)
+            if needs_creation(found, component, version, where):
                 for statement in schema.statements:
                     connection.execute(statement)
                 connection.execute(
                     f"INSERT INTO {SCHEMA_TABLE} (component, version) VALUES (?, ?)",
-                    (schema.component, schema.version),
+                    (component, version),
+                )
+            elif found is not None and found < version:
+                for step in upgrade_steps(found, component, version, schema.upgrades, where):
+                    schema.upgrades[step](connection)
+                connection.execute(
+                    f"UPDATE {SCHEMA_TABLE} SET version = ? WHERE component = ?",
+                    (version, component),
                 )
 
     def close(self) -> None:
