@@ -49,6 +49,7 @@ def test_every_documented_name_is_importable(name: str) -> None:
         ("CookieMode", "restauth.wire.cookies"),
         ("RedisTokenManager", "restauth.tokens.redis"),
         ("PostgresUserStore", "restauth.users.postgres"),
+        ("PostgresTokenManager", "restauth.tokens.postgres"),
     ],
 )
 def test_names_from_submodules_are_exported(name: str, module: str) -> None:
@@ -62,7 +63,7 @@ def test_the_optional_stores_are_imported_lazily() -> None:
         "import sys, restauth\n"
         "heavy = ('redis', 'psycopg', 'psycopg_pool', 'jwt')\n"
         "assert not [m for m in heavy if m in sys.modules], sys.modules.keys()\n"
-        "from restauth import RedisTokenManager, PostgresUserStore\n"
+        "from restauth import RedisTokenManager, PostgresUserStore, PostgresTokenManager\n"
         "assert 'redis' in sys.modules and 'psycopg' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
@@ -72,15 +73,16 @@ def test_a_missing_extra_names_the_pip_command() -> None:
     script = (
         "import sys\n"
         "sys.modules['psycopg'] = None  # as if the postgres extra were not installed\n"
-        "try:\n"
-        "    from restauth import PostgresUserStore\n"
-        "except ImportError as error:\n"
-        "    print(error)\n"
+        "for name in ('PostgresUserStore', 'PostgresTokenManager'):\n"
+        "    try:\n"
+        "        exec(f'from restauth import {name}')\n"
+        "    except ImportError as error:\n"
+        "        print(error)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     )
-    assert "pip install 'restauth[postgres]'" in result.stdout
+    assert result.stdout.count("pip install 'restauth[postgres]'") == 2
 
 
 def test_star_import_has_no_optional_names() -> None:
@@ -88,3 +90,4 @@ def test_star_import_has_no_optional_names() -> None:
     exec("from restauth import *", namespace)  # noqa: S102 - a fixed string
     assert {"Throttle", "ThrottlePolicy", "CookieMode"} <= namespace.keys()
     assert "RedisTokenManager" not in namespace  # would need the extra
+    assert "PostgresTokenManager" not in namespace

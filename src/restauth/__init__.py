@@ -45,6 +45,7 @@ _LAZY = {
     "RedisRevocation": ("restauth.tokens.revocation", "redis"),
     "RedisTokenManager": ("restauth.tokens.redis", "redis"),
     "PostgresUserStore": ("restauth.users.postgres", "postgres"),
+    "PostgresTokenManager": ("restauth.tokens.postgres", "postgres"),
 }
 
 

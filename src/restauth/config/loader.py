@@ -34,7 +34,13 @@ from restauth.passwords.cache import DEFAULT_MAX_ENTRIES, PasswordCache
 from restauth.passwords.cache import DEFAULT_TTL as DEFAULT_CACHE_TTL
 from restauth.passwords.hasher import SCHEMES, PasswordHasher, looks_like_hash
 from restauth.throttle.policy import Throttle, ThrottlePolicy, shared_store
-from restauth.tokens.base import DEFAULT_MAX_LIFETIME, DEFAULT_TTL, SECRET_KEY_ENV, TokenManager
+from restauth.tokens.base import (
+    DEFAULT_MAX_LIFETIME,
+    DEFAULT_MAX_SESSIONS,
+    DEFAULT_TTL,
+    SECRET_KEY_ENV,
+    TokenManager,
+)
 from restauth.users.base import UserStore
 from restauth.wire.cookies import CookieMode
 from restauth.wire.credentials import DEFAULT_MAX_HEADER_SIZE
@@ -44,7 +50,9 @@ if TYPE_CHECKING:
 
 CONFIG_ENV = "RESTAUTH_CONFIG"
 USER_KINDS = ("memory", "sqlite", "postgres")
-TOKEN_KINDS = ("memory", "sqlite", "redis", "jwt", "none")
+TOKEN_KINDS = ("memory", "sqlite", "redis", "postgres", "jwt", "none")
+SESSION_KINDS = ("memory", "sqlite", "redis", "postgres")  # take max_sessions
+KEYED_KINDS = ("sqlite", "redis", "postgres")  # keep token ids: need the same key everywhere
 MASK = "********"
 
 __all__ = ["CONFIG_ENV", "Config", "ConfigError", "from_config", "load_config"]
@@ -83,6 +91,10 @@ class TokensSpec:
     secret_key_env: str = SECRET_KEY_ENV
     secret_key: str | None = field(default=None, repr=False)
     jwt: JWTSpec | None = None
+    dsn: str | None = field(default=None, repr=False)
+    dsn_env: str | None = None
+    pool: dict[str, Any] = field(default_factory=dict)  # postgres: min_size, max_size, timeout
+    max_sessions: int | None = None  # None: the manager's default (DEFAULT_MAX_SESSIONS)
 
 
 @dataclass(frozen=True)
@@ -121,11 +133,14 @@ class Config:
         spec = self.tokens
         if spec.kind == "none":
             return None
+        sessions: dict[str, Any] = {}  # given only when set: each manager has its default
+        if spec.max_sessions is not None:
+            sessions["max_sessions"] = spec.max_sessions
         if spec.kind == "memory":
             from restauth.tokens.memory import MemoryTokenManager
 
             return MemoryTokenManager(
-                spec.ttl, max_lifetime=spec.max_lifetime, secret_key=spec.secret_key
+                spec.ttl, max_lifetime=spec.max_lifetime, secret_key=spec.secret_key, **sessions
             )
         if spec.jwt is not None:
             try:
@@ -145,8 +160,23 @@ class Config:
 
             assert spec.path is not None
             return SQLiteTokenManager(
-                spec.path, spec.ttl, max_lifetime=spec.max_lifetime, secret_key=spec.secret_key
+                spec.path,
+                spec.ttl,
+                max_lifetime=spec.max_lifetime,
+                secret_key=spec.secret_key,
+                **sessions,
             )
+        if spec.kind == "postgres":
+            postgres = _extra("restauth.tokens.postgres", "postgres", "[tokens] kind = postgres")
+            manager = postgres.PostgresTokenManager(
+                spec.dsn,
+                spec.ttl,
+                max_lifetime=spec.max_lifetime,
+                secret_key=spec.secret_key,
+                **sessions,
+                **spec.pool,
+            )
+            return manager
         redis_tokens = _extra("restauth.tokens.redis", "redis", "[tokens] kind = redis")
         manager = redis_tokens.RedisTokenManager(
             spec.url,
@@ -154,6 +184,7 @@ class Config:
             max_lifetime=spec.max_lifetime,
             secret_key=spec.secret_key,
             prefix=spec.prefix,
+            **sessions,
         )
         return manager
 
@@ -202,9 +233,7 @@ def _describe_users(spec: UsersSpec) -> dict[str, Any]:
     if spec.path is not None:
         users["path"] = str(spec.path)
     if spec.dsn is not None:
-        users["dsn"] = _mask_url(spec.dsn)
-        users["dsn_from"] = f"${spec.dsn_env}" if spec.dsn_env else "file"
-        users |= {f"pool_{k}" if k != "timeout" else k: v for k, v in spec.pool.items()}
+        users |= _describe_dsn(spec.dsn, spec.dsn_env, spec.pool)
     if spec.accounts:
         users["accounts"] = [
             {"userid": a.userid, "roles": list(a.roles), "password_hash": MASK}
@@ -220,13 +249,25 @@ def _describe_tokens(spec: TokensSpec) -> dict[str, Any]:
         tokens["secret_key"] = (
             f"{MASK} (from ${spec.secret_key_env})" if spec.secret_key else "random per process"
         )
+    if spec.kind in SESSION_KINDS:
+        tokens["max_sessions"] = (
+            DEFAULT_MAX_SESSIONS if spec.max_sessions is None else spec.max_sessions
+        )
     if spec.path is not None:
         tokens["path"] = str(spec.path)
     if spec.url is not None:
         tokens |= {"url": _mask_url(spec.url), "prefix": spec.prefix}
+    if spec.dsn is not None:
+        tokens |= _describe_dsn(spec.dsn, spec.dsn_env, spec.pool)
     if spec.jwt is not None:
         tokens |= spec.jwt.describe()
     return tokens
+
+
+def _describe_dsn(dsn: str, env: str | None, pool: dict[str, Any]) -> dict[str, Any]:
+    """A PostgreSQL DSN masked, where it came from, and the pool's settings."""
+    described: dict[str, Any] = {"dsn": _mask_url(dsn), "dsn_from": f"${env}" if env else "file"}
+    return described | {f"pool_{k}" if k != "timeout" else k: v for k, v in pool.items()}
 
 
 def _describe_rule(rule: ACLRule) -> dict[str, Any]:
@@ -352,6 +393,9 @@ def _read_main(table: Table) -> tuple[dict[str, Any], ThrottlePolicy | None]:
     fallback = table.string("basic_charset_fallback")
     if fallback is not None:  # "latin-1"; checked by Options.build with the rest
         options["basic_charset_fallback"] = fallback
+    admin_role = table.string("admin_role")
+    if admin_role is not None:  # checked by Options.build with the rest
+        options["admin_role"] = admin_role
     cookie = _read_cookie(table)
     if cookie is not None:
         options["cookie"] = cookie
@@ -436,16 +480,21 @@ def _read_users(table: Table, base: Path, env: Mapping[str, str]) -> UsersSpec:
         path = table.path("path", base)
     else:
         dsn, dsn_env = table.value_or_env("dsn", env)  # refused if it holds a password
-        pool = {
-            "min_size": table.integer("pool_min_size", 1, minimum=0),
-            "max_size": table.integer("pool_max_size", 10, minimum=1),
-            "timeout": table.number("timeout", 5.0),
-        }
-        if pool["min_size"] > pool["max_size"]:
-            raise table.error("pool_min_size", "must not exceed pool_max_size")
+        pool = _read_pool(table)
     table.finish()
-    pool = pool if kind == "postgres" else {}
     return UsersSpec(kind, rounds, path, dsn, dsn_env, accounts, pool, scheme)
+
+
+def _read_pool(table: Table) -> dict[str, Any]:
+    """A PostgreSQL store's pool: ``pool_min_size``, ``pool_max_size``, ``timeout``."""
+    pool = {
+        "min_size": table.integer("pool_min_size", 1, minimum=0),
+        "max_size": table.integer("pool_max_size", 10, minimum=1),
+        "timeout": table.number("timeout", 5.0),
+    }
+    if pool["min_size"] > pool["max_size"]:
+        raise table.error("pool_min_size", "must not exceed pool_max_size")
+    return pool
 
 
 def _read_account(row: dict[str, Any], index: int) -> Account:
@@ -478,22 +527,32 @@ def _read_tokens(table: Table, base: Path, env: Mapping[str, str]) -> TokensSpec
     key_env = table.string("secret_key_env", SECRET_KEY_ENV) or SECRET_KEY_ENV
     secret_key = env.get(key_env) or None
     jwt = read_jwt(table, base, env, secret_key, key_env) if kind == "jwt" else None
-    if secret_key is None and kind in ("sqlite", "redis"):
+    if secret_key is None and kind in KEYED_KINDS:
         raise table.error(
             "secret_key_env",
             f"${key_env} is not set; a {kind} token store needs the same key on every node",
         )
     if secret_key is not None and len(secret_key.encode()) < 16:
         raise table.error("secret_key_env", f"${key_env} must hold at least 16 bytes")
-    path = url = url_env = None
+    path = url = url_env = dsn = dsn_env = None
     prefix = "restauth:"
+    pool: dict[str, Any] = {}
     if kind == "sqlite":
         path = table.path("path", base)
     elif kind == "redis":
         url, url_env = table.value_or_env("url", env)  # refused if it holds a password
         prefix = table.string("prefix", prefix) or prefix
+    elif kind == "postgres":
+        dsn, dsn_env = table.value_or_env("dsn", env)  # as [users]: no password in the file
+        pool = _read_pool(table)
+    max_sessions = None  # the manager's default; the key is unknown to the other kinds
+    if kind in SESSION_KINDS and "max_sessions" in table:
+        max_sessions = table.integer("max_sessions", DEFAULT_MAX_SESSIONS, minimum=1)
     table.finish()
-    return TokensSpec(kind, ttl, max_lifetime, path, url, url_env, prefix, key_env, secret_key, jwt)
+    return TokensSpec(
+        kind, ttl, max_lifetime, path, url, url_env, prefix, key_env, secret_key, jwt,
+        dsn, dsn_env, pool, max_sessions,
+    )  # fmt: skip
 
 
 def _mask_url(url: str) -> str:
