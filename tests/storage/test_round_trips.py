@@ -10,7 +10,7 @@ import pytest
 from webtest import TestApp
 
 from restauth import AuthMiddleware, MemoryUserStore, PasswordHasher, SQLiteTokenManager
-from restauth.tokens.base import renewal_step
+from restauth.tokens.base import DeadToken, TokenGrant, renewal_step
 from tests.conftest import FakeClock, echo_app
 from tests.services import redis_url
 from tests.storage.conftest import SECRET_KEY
@@ -70,6 +70,7 @@ def test_sqlite_token_request_is_one_read(tmp_path: Path, clock: FakeClock) -> N
     tokens = SQLiteTokenManager(path, clock=clock, secret_key=SECRET_KEY, timeout=0.1)
     app = TestApp(AuthMiddleware(echo_app, users=users, tokens=tokens))
     token = tokens.issue("alice", users.get("alice").stamp).token
+    token_id = token.partition(".")[0]
     auth = {"Authorization": f"Token {token}"}
     statements = traced(tokens)
     holder = sqlite3.connect(path, isolation_level=None)
@@ -83,6 +84,30 @@ def test_sqlite_token_request_is_one_read(tmp_path: Path, clock: FakeClock) -> N
         holder.close()
     assert len(statements) == 3
     assert all(statement.startswith("SELECT userid, stamp") for statement in statements)
+    assert all(statement.endswith(f"WHERE token_id = '{token_id}'") for statement in statements)
+
+
+def test_sqlite_renewal_cannot_resurrect_an_ended_session(tmp_path: Path, clock: FakeClock) -> None:
+    """The check reads the row live; another process ends the session before the due
+    renewal's UPDATE runs: the UPDATE renews nothing and the token is reported dead."""
+    path = tmp_path / "t.db"
+    tokens = SQLiteTokenManager(path, ttl=100, clock=clock, secret_key=SECRET_KEY)
+    other = SQLiteTokenManager(path, ttl=100, clock=clock, secret_key=SECRET_KEY)
+    grant = tokens.issue("alice", "s")
+    clock.advance(10)  # past the 1 s step: the check will renew
+    ended: list[bool] = []
+
+    def end_before_the_update(statement: str) -> None:
+        if statement.startswith("UPDATE restauth_tokens SET idle_deadline") and not ended:
+            ended.append(other.end("alice", grant.session))
+
+    tokens.database.connection().set_trace_callback(end_before_the_update)
+    verdict = tokens.authenticate(grant.token)
+    assert ended == [True]
+    assert verdict == DeadToken("alice", grant.session, "ended")
+    tokens.database.connection().set_trace_callback(None)
+    assert other.sessions("alice") == []
+    assert stored_deadline(path) <= clock.now  # ended: its idle deadline was not moved on
 
 
 def test_sqlite_renewal_writes_only_past_the_step(tmp_path: Path, clock: FakeClock) -> None:
@@ -106,18 +131,19 @@ def test_sqlite_renewal_writes_only_past_the_step(tmp_path: Path, clock: FakeClo
 
 
 def test_sqlite_reissue_writes_only_past_the_step(tmp_path: Path, clock: FakeClock) -> None:
-    """A Basic request hands out the user's current token: a read unless a renewal is due."""
+    """A Basic request hands out the user's basic session's token: a read unless a
+    renewal is due."""
     path = tmp_path / "t.db"
     tokens = SQLiteTokenManager(path, ttl=1000, clock=clock, secret_key=SECRET_KEY)
-    first = tokens.issue("alice", "s")
+    first = tokens.issue("alice", "s", kind="basic")
     statements = traced(tokens)
     clock.advance(5)
-    again = tokens.issue("alice", "s")
+    again = tokens.issue("alice", "s", kind="basic")
     assert (again.token, again.valid_until) == (first.token, first.valid_until)
-    assert len(statements) == 1  # the SELECT of the current token
+    assert len(statements) == 1  # the SELECT of the basic session
     clock.advance(20)
-    renewed = tokens.issue("alice", "s")
-    assert renewed.token == first.token
+    renewed = tokens.issue("alice", "s", kind="basic")
+    assert (renewed.token, renewed.session) == (first.token, first.session)
     assert renewed.valid_until == stored_deadline(path) == clock.now + 1000
     assert "UPDATE restauth_tokens SET idle_deadline" in " ".join(statements[1:])
 
@@ -128,35 +154,53 @@ def test_sqlite_coarse_renewal_keeps_revocation_and_max_lifetime(
     tokens = SQLiteTokenManager(
         tmp_path / "t.db", ttl=100, max_lifetime=250, clock=clock, secret_key=SECRET_KEY
     )
-    token = tokens.issue("alice", "s").token
+    issued = tokens.issue("alice", "s")
     for _ in range(4):  # renewed well past max_lifetime's reach, then capped by it
         clock.advance(60)
-        grant = tokens.authenticate(token)
-        assert grant is not None
+        grant = tokens.authenticate(issued.token)
+        assert isinstance(grant, TokenGrant)
         assert grant.valid_until <= grant.created + 250
     clock.advance(11)  # 251 s after issue
-    assert tokens.authenticate(token) is None
-    token = tokens.issue("alice", "s").token
-    assert tokens.authenticate(token) is not None
+    assert tokens.authenticate(issued.token) == DeadToken("alice", issued.session, "expired")
+    grant = tokens.issue("alice", "s")
+    assert isinstance(tokens.authenticate(grant.token), TokenGrant)
     tokens.revoke("alice")
-    assert tokens.authenticate(token) is None  # the very next request
+    ended = DeadToken("alice", grant.session, "ended")
+    assert tokens.authenticate(grant.token) == ended  # the very next request
+
+
+def stored_userids(path: Path) -> list[str]:
+    """The userid of every row of the tokens table, tombstones included."""
+    with sqlite3.connect(path) as connection:
+        return [userid for (userid,) in connection.execute("SELECT userid FROM restauth_tokens")]
 
 
 def test_expired_sqlite_tokens_are_purged_by_logins(tmp_path: Path, clock: FakeClock) -> None:
+    """Expired, ended and rotated-away tokens stay as tombstones (a use is reported as a
+    dead token of its user) until their death plus their ttl; then a login deletes them."""
     path = tmp_path / "t.db"
     tokens = SQLiteTokenManager(
         path, ttl=60, clock=clock, secret_key=SECRET_KEY, purge_interval=600
     )
     for number in range(50):
         tokens.issue(f"user{number}", "s")
-    clock.advance(61)
+    ended = tokens.issue("ended", "s")
+    rotated = tokens.issue("rotated", "s")
+    clock.advance(30)
+    assert tokens.end("ended", ended.session)
+    assert tokens.renew(rotated.token) is not None  # the old token ends; the new one dies at 90
+    clock.advance(31)  # 61 s: the 50 have expired
     tokens.issue("fresh", "s")  # before the interval: nothing purged yet
-    assert len(tokens) == 51
-    clock.advance(600)
+    assert len(stored_userids(path)) == 50 + 1 + 2 + 1  # rotated: its old token and new
+    assert len(tokens) == 2  # live sessions: rotated (renewed) and fresh
+    clock.advance(509)  # 570 s
+    recent = tokens.issue("recent", "s")  # dies at 630: still a tombstone at 661
+    clock.advance(91)  # 661 s
     tokens.issue("later", "s")
-    with sqlite3.connect(path) as connection:
-        rows = {userid for (userid,) in connection.execute("SELECT userid FROM restauth_tokens")}
-    assert rows == {"later"}
+    assert sorted(stored_userids(path)) == ["later", "recent"]
+    assert tokens.authenticate(recent.token) == DeadToken("recent", recent.session, "expired")
+    assert tokens.authenticate(ended.token) is None  # forgotten
+    assert tokens.purge_expired() == 0
 
 
 def test_the_purge_deletes_in_bounded_batches(
@@ -181,14 +225,12 @@ def test_the_purge_deletes_in_bounded_batches(
     remaining = []
     for number in range(3):
         tokens.issue(f"login{number}", "s")
-        remaining.append(len(tokens))
+        remaining.append(len(stored_userids(path)))
     deletes = [s for s in statements if s.startswith("DELETE FROM restauth_tokens WHERE token_id")]
     assert [d.count("', '") + 1 for d in deletes] == [10, 10, 10, 10, 10, 5]
     assert statements.count("BEGIN IMMEDIATE") == len(deletes) + 3  # + the three new tokens
     assert remaining == [56 - 20 + 1, 37 - 20 + 1, 18 - 15 + 1]  # the next login goes on
-    with sqlite3.connect(path) as connection:
-        rows = {userid for (userid,) in connection.execute("SELECT userid FROM restauth_tokens")}
-    assert rows == {"alive", "login0", "login1", "login2"}
+    assert set(stored_userids(path)) == {"alive", "login0", "login1", "login2"}
     assert tokens.purge_expired() == 0
 
 
