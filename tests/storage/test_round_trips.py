@@ -49,6 +49,38 @@ def test_redis_token_request_is_one_round_trip(redis_prefix: str, users: MemoryU
     assert client.commands == ["EVALSHA"] * 3
 
 
+def test_every_redis_session_operation_is_one_round_trip(
+    redis_prefix: str, clock: FakeClock
+) -> None:
+    """Issue 17: each method of the manager is one script (atomic), the Basic session's
+    reuse and a dead token's verdict included."""
+    from restauth.tokens.redis import RedisTokenManager
+
+    client = counting_redis_client()
+    tokens = RedisTokenManager(client, prefix=redis_prefix, clock=clock, secret_key=SECRET_KEY)
+    warm = tokens.issue("warm", "s")  # each script loaded once (EVALSHA, NOSCRIPT, EVAL)
+    for call in (
+        lambda: tokens.authenticate(warm.token),
+        lambda: tokens.renew(warm.token),
+        lambda: tokens.sessions("warm"),
+        lambda: tokens.end("warm", warm.session),
+        lambda: tokens.revoke("warm"),
+    ):
+        call()
+    client.commands.clear()
+    login = tokens.issue("alice", "s")
+    basic = tokens.issue("alice", "s", kind="basic")
+    assert tokens.issue("alice", "s", kind="basic").token == basic.token
+    assert isinstance(tokens.authenticate(login.token), TokenGrant)
+    renewed = tokens.renew(login.token)
+    assert renewed is not None
+    assert isinstance(tokens.authenticate(login.token), DeadToken)
+    assert len(tokens.sessions("alice")) == 2
+    assert tokens.end("alice", basic.session)
+    assert tokens.revoke("alice") == 1
+    assert client.commands == ["EVALSHA"] * 9
+
+
 def traced(tokens: SQLiteTokenManager) -> list[str]:
     """The statements ``tokens`` runs on this thread from now on."""
     statements: list[str] = []

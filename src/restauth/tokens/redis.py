@@ -1,25 +1,52 @@
-"""Tokens in Redis (extra ``restauth[redis]``): shared by every process on every machine.
+"""Tokens in Redis (extra ``restauth[redis]``): sessions shared by every process on every
+machine.
 
-Each check is one round trip: a Lua script reads the record, judges it by the
-manager's ``clock()`` (passed in, so tests and every node agree on one notion of
-time), renews it if a renewal is due and returns it, atomically. Renewal is coarse
-(:func:`~restauth.tokens.base.renewal_step`): while the stored deadline is within one
-step of ``now + ttl`` the script only reads, so most checks write nothing (no key
-change, nothing for replicas or the AOF), and the grant reports the stored deadline.
-Redis's own key expiry only collects garbage a little after the clock says the token
-died. Keys (all under ``prefix``):
-``token:<id>`` is a hash (userid, stamp, created, deadline) and ``user:<userid>`` holds
-the id of the user's current token. A token is ``id.HMAC(secret_key, id)`` and only the
-id is stored, so ``redis-cli --scan`` plus ``GET`` yields nothing that authenticates.
+Every method is one Lua script (one round trip, atomic), which judges expiry by the
+manager's ``clock()`` (passed in, so tests and every node agree on one notion of time);
+Redis's own key expiry only collects garbage after the clock says a record is useless.
+A Token check reads the token's hash and, only when a renewal is due (coarse renewal,
+:func:`~restauth.tokens.base.renewal_step`), writes its new idle deadline: most checks
+write nothing (no key change, nothing for replicas or the AOF). The scripts' text is in
+:mod:`restauth.tokens._redis_scripts`.
 
-The scripts touch keys they compute, so they need a standalone Redis (or Sentinel),
-not Redis Cluster.
+Keys, all under ``prefix``:
+
+- ``token:<id>``: a hash per token: ``userid``, ``stamp``, ``created``, ``deadline``
+  (idle), ``session`` (the public id), ``kind``, ``client``, ``ttl`` (the session's idle
+  timeout), ``expires`` (its absolute end) and, once the session is over, ``ended`` (when;
+  its ``deadline`` is then 0). A record outlives its token's death by ``ttl`` (PEXPIRE),
+  so a late use is reported as a :class:`~restauth.tokens.base.DeadToken`.
+- ``sessions:<userid>``: a sorted set of the user's session ids, oldest first (the
+  score is an order number: listing, and the cap ending the oldest).
+- ``session-tokens:<userid>``: a hash, session id -> the id of its current token
+  (ending a session by id; rotation replaces the value).
+- ``basic-session:<userid>``: the id of the user's basic session, so a Basic request
+  finds it in three reads and writes nothing while no renewal is due.
+
+A token is ``id.HMAC(secret_key, id)`` and only the id is stored, so a dump of Redis
+yields nothing that authenticates.
+
+**Upgrade from the previous release** (a ``token:<id>`` hash of userid, stamp, created
+and deadline, and ``user:<userid>`` holding the user's one token id) needs no command:
+the scripts upgrade a record on first touch. A token hash without ``session`` gets
+``session`` = the first 24 hex digits of SHA-1 of ``"session:" + id`` (the same on every
+node, so two managers upgrading at once agree), ``kind`` "login", ``ttl`` = this
+manager's ttl and ``expires`` = created + this manager's max_lifetime; if still alive it
+joins the user's sessions as the oldest. A ``user:<userid>`` key is read (and deleted) by
+whatever touches that user (a login, the session list, an end, a revoke), which upgrades
+the token it names; a Token check upgrades the token presented. After the upgrade the
+tokens authenticate, are listed, ended, rotated and revoked like any other. During a
+rolling upgrade a node still on the previous release also refuses a session that a new
+node ended (its deadline is 0), but knows nothing of sessions it did not start: finish
+the rollout before relying on the session endpoints.
+
+The scripts touch keys they compute, so they need a standalone Redis (or Sentinel), not
+Redis Cluster.
 """
 
 from __future__ import annotations
 
 import time
-from string import Template
 from typing import Any
 
 import redis
@@ -28,91 +55,29 @@ from restauth._storage.redis import LuaScript, errors_as_unavailable, redis_clie
 from restauth._time import Clock, Duration, as_seconds
 from restauth.errors import StoreUnavailable
 from restauth.throttle.redis import RedisThrottleStore
+from restauth.tokens._redis_scripts import TEMPLATES, script_text
 from restauth.tokens.base import (
     DEFAULT_MAX_LIFETIME,
+    DEFAULT_MAX_SESSIONS,
     DEFAULT_TTL,
+    DeadToken,
+    Session,
+    SessionKind,
     TokenCodec,
     TokenGrant,
+    client_label,
     persistent_secret_key,
-    renewal_step,
 )
+from restauth.tokens.memory import check_max_sessions
 
-GARBAGE_GRACE = 60.0  # seconds a dead record may linger in Redis before it expires there
-
-# The scripts are templates: the numbers that never change for a manager ($ttl,
-# $max_lifetime, $grace, $step: renewal_step(ttl)) are written into its copy of the text,
-# so a check sends only the key and now (an exact float repr for Lua).
-
-# KEYS[1] token key. ARGV[1]: now. No renewal due (the stored deadline within a step of
-# now + ttl): a read, nothing written. The reply is one string, "created deadline
-# <bytes in stamp> <stamp><userid>": an array of four costs redis-py's parser about 8 µs
-# more per request. '%.17g' writes a float exactly (Lua's own tostring keeps 14 digits).
-_AUTHENTICATE = """
-local r = redis.call('HMGET', KEYS[1], 'userid', 'stamp', 'created', 'deadline')
-if not r[1] then return false end
-local now, stored = tonumber(ARGV[1]), tonumber(r[4])
-local hard = tonumber(r[3]) + $max_lifetime
-if now >= stored or now >= hard then return false end
-local deadline = r[4]
-if now + $ttl - stored > $step then
-  deadline = string.format('%.17g', now + $ttl)
-  redis.call('HSET', KEYS[1], 'deadline', deadline)
-  local keep = math.min(now + $ttl, hard) - now + $grace
-  redis.call('PEXPIRE', KEYS[1], math.ceil(keep * 1000))
-end
-return r[3] .. ' ' .. deadline .. ' ' .. #r[2] .. ' ' .. r[2] .. r[1]
-"""
-
-# KEYS[1] user key, KEYS[2] key for a new token. ARGV: now, new deadline, stamp, userid,
-# new id, token key prefix.
-_ISSUE = """
-local now, maxlife, grace = tonumber(ARGV[1]), $max_lifetime, $grace
-local old = redis.call('GET', KEYS[1])
-if old then
-  local key = ARGV[6] .. old
-  local r = redis.call('HMGET', key, 'stamp', 'created', 'deadline')
-  if r[1] then
-    local hard, stored = tonumber(r[2]) + maxlife, tonumber(r[3])
-    if r[1] == ARGV[3] and now < stored and now < hard then
-      if tonumber(ARGV[2]) - stored <= $step then return {old, r[2], r[3]} end
-      redis.call('HSET', key, 'deadline', ARGV[2])
-      local keep = math.min(tonumber(ARGV[2]), hard) - now + grace
-      redis.call('PEXPIRE', key, math.ceil(keep * 1000))
-      return {old, r[2], ARGV[2]}
-    end
-    redis.call('DEL', key)
-  end
-end
-redis.call('HSET', KEYS[2], 'userid', ARGV[4], 'stamp', ARGV[3], 'created', ARGV[1],
-           'deadline', ARGV[2])
-local keep = math.min(tonumber(ARGV[2]), now + maxlife) - now + grace
-redis.call('PEXPIRE', KEYS[2], math.ceil(keep * 1000))
-redis.call('SET', KEYS[1], ARGV[5], 'PX', math.ceil((maxlife + grace) * 1000))
-return {ARGV[5], ARGV[1], ARGV[2]}
-"""
-
-# KEYS[1] user key. ARGV: now, token key prefix.
-_LOOKUP = """
-local id = redis.call('GET', KEYS[1])
-if not id then return false end
-local r = redis.call('HMGET', ARGV[2] .. id, 'stamp', 'created', 'deadline')
-if not r[1] then return false end
-local now = tonumber(ARGV[1])
-if now >= tonumber(r[3]) or now >= tonumber(r[2]) + $max_lifetime then return false end
-return {id, r[1], r[2], r[3]}
-"""
-
-# KEYS[1] user key. ARGV: token key prefix.
-_REVOKE = """
-local id = redis.call('GET', KEYS[1])
-if not id then return 0 end
-redis.call('DEL', KEYS[1])
-return redis.call('DEL', ARGV[1] .. id)
-"""
+GARBAGE_GRACE = 60.0  # seconds a user's keys outlive the absolute end of their sessions
+_KINDS = ("login", "basic", "service")
 
 
 class RedisTokenManager:
-    """Tokens in Redis under ``prefix``; ``url_or_client`` is a ``redis://`` URL or a client."""
+    """Sessions in Redis under ``prefix``; ``url_or_client`` is a ``redis://`` URL or a
+    client. See the module docstring for the keys and the upgrade from the previous
+    release."""
 
     def __init__(
         self,
@@ -120,44 +85,59 @@ class RedisTokenManager:
         ttl: Duration = DEFAULT_TTL,
         *,
         max_lifetime: Duration = DEFAULT_MAX_LIFETIME,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
         clock: Clock = time.time,
         secret_key: bytes | str | None = None,
         prefix: str = "restauth:",
     ) -> None:
         self.ttl = as_seconds(ttl, "ttl")
         self.max_lifetime = as_seconds(max_lifetime, "max_lifetime")
+        self.max_sessions = check_max_sessions(max_sessions)
         self.clock = clock
         self.prefix = prefix
         self._codec = TokenCodec(persistent_secret_key(secret_key, "RedisTokenManager"))
         self.client = redis_client(url_or_client)
         self._token_prefix = prefix + "token:"
         numbers = {
+            "prefix_len": str(len(prefix.encode("utf-8"))),  # Lua counts bytes
             "ttl": repr(self.ttl),
             "max_lifetime": repr(self.max_lifetime),
+            "max_sessions": str(self.max_sessions),
             "grace": repr(GARBAGE_GRACE),
-            "step": repr(renewal_step(self.ttl)),
         }
+        scripts = {name: LuaScript(self.client, script_text(name, numbers)) for name in TEMPLATES}
+        self._authenticate = scripts["authenticate"]
+        self._issue = scripts["issue"]
+        self._renew = scripts["renew"]
+        self._sessions = scripts["sessions"]
+        self._end = scripts["end"]
+        self._revoke = scripts["revoke"]
 
-        def script(template: str) -> LuaScript:
-            return LuaScript(self.client, Template(template).substitute(numbers))
-
-        self._authenticate = script(_AUTHENTICATE)
-        self._issue = script(_ISSUE)
-        self._lookup = script(_LOOKUP)
-        self._revoke = script(_REVOKE)
-
-    def issue(self, userid: str, stamp: str) -> TokenGrant:
+    def issue(
+        self,
+        userid: str,
+        stamp: str,
+        *,
+        kind: SessionKind = "login",
+        client: str = "",
+        lifetime: float | None = None,
+    ) -> TokenGrant:
+        if kind not in _KINDS:
+            raise ValueError(f"kind must be one of {', '.join(_KINDS)}, not {kind!r}")
+        life = None if lifetime is None else as_seconds(lifetime, "lifetime")
         now = self.clock()
-        new_id = self._codec.new_id()
-        keys = (self._user_key(userid), self._token_prefix + new_id)
+        ttl = self.ttl if life is None else life
+        expires = now + (self.max_lifetime if life is None else life)
+        token_id = self._codec.new_id()
+        keys = (*self._user_keys(userid), self._token_prefix + token_id)
+        arguments = (userid, stamp, kind, client_label(client), repr(ttl), repr(expires))
         with errors_as_unavailable():
             reply: Any = self._issue(
-                2, *keys, repr(now), repr(now + self.ttl), stamp, userid, new_id, self._token_prefix
+                4, *keys, repr(now), *arguments, token_id, self._codec.new_session_id()
             )
-        token_id, created, deadline = (text(value) for value in reply)
-        return self._grant(token_id, userid, stamp, float(created), float(deadline))
+        return self._grant(reply)
 
-    def authenticate(self, token: str) -> TokenGrant | None:
+    def authenticate(self, token: str) -> TokenGrant | DeadToken | None:
         token_id = self._codec.id_of(token)
         if token_id is None:
             return None
@@ -169,26 +149,52 @@ class RedisTokenManager:
             return None
         if isinstance(reply, str):  # a client that decodes responses
             reply = reply.encode("utf-8")
-        created, deadline, size, rest = reply.split(b" ", 3)
+        status, created, valid_until, session, size, rest = reply.split(b" ", 5)
         length = int(size)
-        issued, idle, hard = float(created), float(deadline), float(created) + self.max_lifetime
-        stamp, userid = rest[:length].decode("utf-8"), rest[length:].decode("utf-8")
-        return TokenGrant(token, userid, stamp, issued, idle if idle < hard else hard)
+        userid = rest[length:].decode("utf-8")
+        if status != b"L":
+            ended = status == b"E"
+            return DeadToken(userid, session.decode("ascii"), "ended" if ended else "expired")
+        stamp = rest[:length].decode("utf-8")
+        return TokenGrant(
+            token, userid, stamp, float(created), float(valid_until), session.decode("ascii")
+        )
 
-    def lookup(self, userid: str) -> TokenGrant | None:
-        with errors_as_unavailable():
-            reply: Any = self._lookup(
-                1, self._user_key(userid), repr(self.clock()), self._token_prefix
-            )
-        if not reply:
+    def renew(self, token: str) -> TokenGrant | None:
+        token_id = self._codec.id_of(token)
+        if token_id is None:
             return None
-        token_id, stamp, created, deadline = (text(value) for value in reply)
-        return self._grant(token_id, userid, stamp, float(created), float(deadline))
-
-    def revoke(self, userid: str) -> bool:
+        new_id = self._codec.new_id()
+        keys = (self._token_prefix + token_id, self._token_prefix + new_id)
         with errors_as_unavailable():
-            removed: Any = self._revoke(1, self._user_key(userid), self._token_prefix)
-        return bool(removed)
+            reply: Any = self._renew(2, *keys, repr(self.clock()), new_id)
+        return self._grant(reply) if reply else None
+
+    def sessions(self, userid: str) -> list[Session]:
+        keys = self._user_keys(userid)[:2]
+        with errors_as_unavailable():
+            reply: Any = self._sessions(2, *keys, repr(self.clock()), userid)
+        listed = []
+        for row in reply:
+            session, kind, client, created, deadline, expires, ttl, stamp = map(text, row)
+            begun, idle = float(created), float(deadline)
+            last_used = max(begun, idle - float(ttl))
+            valid_until = min(idle, float(expires))
+            listed.append(
+                Session(session, userid, _kind(kind), client, begun, last_used, valid_until, stamp)
+            )
+        return listed
+
+    def end(self, userid: str, session: str) -> bool:
+        keys = self._user_keys(userid)[:2]
+        with errors_as_unavailable():
+            live: Any = self._end(2, *keys, repr(self.clock()), userid, session)
+        return bool(live)
+
+    def revoke(self, userid: str) -> int:
+        with errors_as_unavailable():
+            live: Any = self._revoke(3, *self._user_keys(userid), repr(self.clock()), userid)
+        return int(live)
 
     def throttle_store(self) -> RedisThrottleStore:
         """Failure counters in the same Redis, so all nodes throttle together (the
@@ -201,11 +207,33 @@ class RedisTokenManager:
     def __repr__(self) -> str:
         return f"RedisTokenManager(prefix={self.prefix!r}, ttl={self.ttl})"
 
-    def _user_key(self, userid: str) -> str:
-        return self.prefix + "user:" + userid
+    def _user_keys(self, userid: str) -> tuple[str, str, str]:
+        """The user's sessions zset, session -> token hash, and basic session pointer."""
+        prefix = self.prefix
+        return (
+            prefix + "sessions:" + userid,
+            prefix + "session-tokens:" + userid,
+            prefix + "basic-session:" + userid,
+        )
 
-    def _grant(
-        self, token_id: str, userid: str, stamp: str, created: float, deadline: float
-    ) -> TokenGrant:
-        valid_until = min(deadline, created + self.max_lifetime)
-        return TokenGrant(self._codec.token_for(token_id), userid, stamp, created, valid_until)
+    def _grant(self, reply: bytes | str) -> TokenGrant:
+        """A grant from a reply ``"<id> <created> <valid until> <session> <n> <stamp><userid>"``
+        (``n``: bytes in the stamp)."""
+        raw = reply.encode("utf-8") if isinstance(reply, str) else reply
+        token_id, created, valid_until, session, size, rest = raw.split(b" ", 5)
+        length = int(size)
+        return TokenGrant(
+            self._codec.token_for(token_id.decode("ascii")),
+            rest[length:].decode("utf-8"),
+            rest[:length].decode("utf-8"),
+            float(created),
+            float(valid_until),
+            session.decode("ascii"),
+        )
+
+
+def _kind(value: str) -> SessionKind:
+    """A stored kind as the type says (an unknown one, written by hand, reads as login)."""
+    if value == "basic":
+        return "basic"
+    return "service" if value == "service" else "login"
