@@ -59,7 +59,7 @@ def test_token_revoke_logs_a_demo_user_out(tmp_path: Path) -> None:
             text=True,
             check=True,
         )
-        userid, session, kind, *_ = listed.stdout.split("\t")
+        userid, _session, kind, *_ = listed.stdout.split("\t")
         assert (userid, kind) == ("bob", "basic")  # the Basic request's session
         assert answer.headers["Auth-Token"] not in listed.stdout
         revoked = subprocess.run(

@@ -102,7 +102,9 @@ def make_tokens(
 
             options.pop("secret_key", None)
             revocation = SQLiteRevocation(tmp_path / "revocations.db")
-            manager = JWTTokenManager(JWTKey(SECRET_KEY * 2), ttl=ttl, revocation=revocation, **options)
+            manager = JWTTokenManager(
+                JWTKey(SECRET_KEY * 2), ttl=ttl, revocation=revocation, **options
+            )
         made.append(manager)
         return manager
 

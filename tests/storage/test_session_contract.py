@@ -37,7 +37,8 @@ def test_two_logins_are_two_sessions_with_two_tokens(make_tokens: TokenFactory) 
     phone = tokens.issue("alice", "s", client="phone")
     assert laptop.token != phone.token
     assert laptop.session != phone.session
-    assert laptop.session not in laptop.token and laptop.token not in laptop.session
+    assert laptop.session not in laptop.token
+    assert laptop.token not in laptop.session
     assert live(tokens, laptop.token).session == laptop.session
     assert live(tokens, phone.token).session == phone.session
     listed = tokens.sessions("alice")
@@ -165,9 +166,7 @@ def test_renew_refuses_what_is_not_live(make_tokens: TokenFactory) -> None:
     assert tokens.renew(grant.token) is None
 
 
-def test_a_service_token_has_its_own_lifetime(
-    make_tokens: TokenFactory, clock: FakeClock
-) -> None:
+def test_a_service_token_has_its_own_lifetime(make_tokens: TokenFactory, clock: FakeClock) -> None:
     tokens = make_tokens(ttl=100, max_lifetime=1000)
     service = tokens.issue("ci-bot", "s", kind="service", client="ci", lifetime=30 * 86400)
     assert service.valid_until == pytest.approx(clock.now + 30 * 86400)
@@ -269,7 +268,8 @@ def test_eight_threads_lose_and_resurrect_no_session(make_tokens: TokenFactory) 
     for thread in threads:
         thread.join()
     assert not failures, failures
-    assert len(kept) == 32 and len(ended) == 64
+    assert len(kept) == 32
+    assert len(ended) == 64
     assert set(ids(node_a.sessions("alice"))) == {g.session for g in kept}
     for grant in kept:
         live(node_b, grant.token)

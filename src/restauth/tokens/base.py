@@ -181,7 +181,9 @@ class TokenCodec:
 
     @staticmethod
     def new_session_id() -> str:
-        return secrets.token_urlsafe(SESSION_ID_BYTES)
+        """Hex: it goes in URLs and on command lines, where a leading ``-`` would read as
+        an option."""
+        return secrets.token_hex(SESSION_ID_BYTES)
 
     def token_for(self, token_id: str) -> str:
         return f"{token_id}.{self._mac(token_id)}"
