@@ -14,7 +14,7 @@ from webtest import TestApp
 
 from restauth import AuthMiddleware, MemoryUserStore, PasswordHasher, SQLiteUserStore
 from tests.conftest import BOB_PASSWORD, FakeClock, basic, echo_app
-from tests.storage.conftest import TokenFactory
+from tests.storage.conftest import STORED_TOKEN_BACKENDS, TokenFactory
 
 
 @pytest.fixture
@@ -60,7 +60,30 @@ def test_token_from_a_works_on_b(nodes: tuple[TestApp, TestApp]) -> None:
     assert response.headers["Auth-Token"] == token
     as_password = node_b.get("/x", headers={"Authorization": basic("alice", token)})
     assert as_password.json["mechanism"] == "token-basic"
-    assert login(node_b) == token  # one current token per user, whichever node is asked
+    again = login(node_b)  # a second login, on the other node: a session of its own
+    assert again != token
+    for node in (node_a, node_b):
+        for value in (token, again):
+            node.get("/x", headers={"Authorization": f"Token {value}"}, status=200)
+
+
+def test_sessions_are_shared_by_the_nodes(nodes: tuple[TestApp, TestApp]) -> None:
+    node_a, node_b = nodes
+    laptop = node_a.post_json("/tokens", {"username": "alice", "password": "alice-pw"}).json
+    phone = node_b.post_json("/tokens", {"username": "alice", "password": "alice-pw"}).json
+    mine = {"Authorization": f"Token {phone['token']}"}
+    listed = node_a.get("/tokens/alice", headers=mine).json["sessions"]
+    assert [(s["id"], s["current"]) for s in listed] == [
+        (laptop["session"], False),
+        (phone["session"], True),
+    ]
+    node_a.delete(f"/tokens/alice/{laptop['session']}", headers=mine, status=204)
+    node_b.get("/x", headers={"Authorization": f"Token {laptop['token']}"}, status=401)
+    renewed = node_b.post("/tokens?renew=true", headers=mine).json
+    node_a.get("/x", headers=mine, status=401)  # the rotated-away token, on the other node
+    node_a.get("/x", headers={"Authorization": f"Token {renewed['token']}"}, status=200)
+    node_a.delete("/tokens/alice?all=true", headers={"Authorization": basic("alice", "alice-pw")})
+    node_b.get("/x", headers={"Authorization": f"Token {renewed['token']}"}, status=401)
 
 
 def test_logout_on_a_is_refused_on_b_at_once(nodes: tuple[TestApp, TestApp]) -> None:
@@ -74,6 +97,7 @@ def test_logout_on_a_is_refused_on_b_at_once(nodes: tuple[TestApp, TestApp]) -> 
     node_b.get("/x", headers={"Authorization": basic("alice", token)}, status=401)
 
 
+@pytest.mark.parametrize("token_backend", STORED_TOKEN_BACKENDS, indirect=True)
 def test_renewal_on_b_extends_for_a(nodes: tuple[TestApp, TestApp], clock: FakeClock) -> None:
     node_a, node_b = nodes
     token = login(node_a)

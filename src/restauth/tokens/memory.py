@@ -135,8 +135,8 @@ class MemoryTokenManager:
                         return self._grant(record)
             if kind != "service":
                 self._evict_beyond_cap(sessions, self.max_sessions - 1)
-            ttl = self.ttl if lifetime is None else lifetime
-            expires = now + (self.max_lifetime if lifetime is None else lifetime)
+            ttl = self.ttl if lifetime is None else as_seconds(lifetime, "lifetime")
+            expires = now + (self.max_lifetime if lifetime is None else ttl)
             session = Session(
                 self._codec.new_session_id(), userid, kind, client_label(client), now, now,
                 now + ttl, stamp,
