@@ -67,6 +67,7 @@ def test_a_store_outage_record_names_the_caller(caplog: pytest.LogCaptureFixture
         "userid": "jörg",
         "address": "203.0.113.9",  # as every other record: the client, through the proxy
         "mechanism": None,
+        "session": None,
     }
     assert 'userid="j\\xf6rg"' in record.getMessage()
     assert_no_secret(caplog, SECRET, basic("jörg", SECRET).split()[1])

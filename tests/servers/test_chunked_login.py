@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from restauth import AuthMiddleware, MemoryUserStore, PasswordHasher
-from restauth.endpoints import MAX_LOGIN_BODY
+from restauth.endpoints.login_body import MAX_LOGIN_BODY
 from tests.conftest import echo_app
 from tests.servers import request, serving
 

@@ -102,10 +102,14 @@ def test_a_worker_restarted_under_a_write_lock_boots_and_recovers(database: Path
             holder.close()
         assert server.process.poll() is None  # the master did not exit
         assert "Worker failed to boot" not in server.log_text()
-        for _ in range(6):  # both workers write again
+        sessions = set()
+        for _ in range(6):  # both workers write again: a new session per login
             login = request(server.port, "POST", "/tokens", JSON, LOGIN)
             assert login.status == 200
-            assert json.loads(login.body)["token"] == token
+            sessions.add(json.loads(login.body)["session"])
+        assert len(sessions) == 6
+        check = request(server.port, "GET", "/", headers={"Authorization": f"Token {token}"})
+        assert check.status == 200  # the first session lived through it all
 
 
 def test_tables_missing_under_a_lock_are_created_by_a_later_request(database: Path) -> None:

@@ -257,7 +257,7 @@ def test_processes_starting_at_once_upgrade_once(tmp_path: Path) -> None:
     for worker in workers:
         worker.join(timeout=30)
     assert len(set(sessions)) == 1, sessions
-    assert len(sessions[0]) == 16  # a session id, not an error
+    assert len(sessions[0]) == 24  # a session id (96 bits, hex), not an error
     assert versions(path) == {"users": 1, "tokens": 2}
     assert sorted(dump(path, "SELECT userid FROM restauth_tokens")) == [("alice",), ("bob",)]
 
