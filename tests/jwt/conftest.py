@@ -150,5 +150,7 @@ def make_revocation(
         import redis
 
         client = redis.Redis.from_url(redis_url())
-        client.delete(prefix + "revoked")
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
         client.close()

@@ -212,3 +212,16 @@ def test_bearer_rows_are_checked(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="https"):
         from_config(echo_app, path, environ={})
+
+
+def test_build_passes_the_session_cap(tmp_path: Path) -> None:
+    from restauth.config.jwt import build_jwt_manager
+    from restauth.tokens.base import DEFAULT_MAX_SESSIONS
+
+    env = {"RESTAUTH_SECRET_KEY": SECRET}
+    spec = load_config(write(tmp_path, '[tokens]\nkind = "jwt"\n'), environ=env).tokens.jwt
+    assert spec is not None
+    capped = build_jwt_manager(spec, ttl=600, max_lifetime=3600, secret_key=SECRET, max_sessions=3)
+    assert capped.max_sessions == 3
+    default = build_jwt_manager(spec, ttl=600, max_lifetime=3600, secret_key=SECRET)
+    assert default.max_sessions == DEFAULT_MAX_SESSIONS

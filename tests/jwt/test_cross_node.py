@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +11,12 @@ from webtest import TestApp
 
 from restauth import AuthMiddleware, MemoryUserStore
 from restauth.tokens.jwt import JWTKey, JWTTokenManager
-from restauth.tokens.revocation import CachedRevocation, MemoryRevocation, RevocationStore
+from restauth.tokens.revocation import (
+    CachedRevocation,
+    MemoryRevocation,
+    RevocationStore,
+    SQLiteRevocation,
+)
 from tests.conftest import ALICE_PASSWORD, FakeClock, basic, echo_app
 from tests.jwt.conftest import HS_SECRET
 
@@ -144,18 +150,43 @@ def test_one_redis_round_trip_per_token_request(users: MemoryUserStore, clock: F
     revocation = RedisRevocation(client, prefix=f"restauth-test:{id(client)}:")
     app = node(users, clock, revocation)
     token = login(app)
+    app.get("/x", headers=bearer(token), status=200)  # loads the script (EVALSHA, EVAL)
     client.commands.clear()
     for _ in range(3):
         app.get("/x", headers=bearer(token), status=200)
-    assert client.commands == ["ZSCORE"] * 3
+    # One script reads the user's "not before" instant and the session's floor together.
+    assert client.commands == ["EVALSHA"] * 3
+    for key in client.scan_iter(match=revocation.prefix + "*"):
+        client.delete(key)
+    client.close()
 
 
-def test_sqlite_revocation_check_is_one_statement(tmp_path: Any) -> None:
-    from restauth.tokens.revocation import SQLiteRevocation
-
-    store = SQLiteRevocation(tmp_path / "r.db")
+def test_sqlite_token_request_is_one_statement(
+    users: MemoryUserStore, clock: FakeClock, tmp_path: Path
+) -> None:
+    revocation = SQLiteRevocation(tmp_path / "r.db")
+    app = node(users, clock, revocation)
+    token = login(app)
     statements: list[str] = []
-    store.database.connection().set_trace_callback(statements.append)
-    assert store.not_before("alice") is None
-    assert len(statements) == 1
-    store.close()
+    revocation.database.connection().set_trace_callback(statements.append)
+    for _ in range(3):
+        app.get("/x", headers=bearer(token), status=200)
+    assert len(statements) == 3
+    assert all(s.startswith("SELECT") for s in statements)
+    revocation.close()
+
+
+def test_cached_token_request_is_no_round_trip(users: MemoryUserStore, clock: FakeClock) -> None:
+    backing = MemoryRevocation()
+    monotonic = FakeClock(0.0)
+    cached = CachedRevocation(backing, max_staleness=5, clock=clock, monotonic=monotonic)
+    app = node(users, clock, cached)
+    token = login(app)
+    app.get("/x", headers=bearer(token), status=200)  # the first check reads the snapshot
+    touched: list[str] = []
+    backing.check = lambda *a: touched.append("check")  # type: ignore[assignment,method-assign,return-value]
+    backing.snapshot = lambda *a: touched.append("snapshot")  # type: ignore[assignment,method-assign,return-value]
+    for _ in range(3):
+        clock.advance(1)
+        app.get("/x", headers=bearer(token), status=200)
+    assert touched == []

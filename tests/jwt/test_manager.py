@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from restauth import TokenManager
+from restauth.tokens.base import DeadToken, TokenGrant
 from restauth.tokens.jwt import TOKEN_TYPE, JWTKey, JWTTokenManager
 from restauth.tokens.revocation import CachedRevocation, MemoryRevocation
 from tests.conftest import FakeClock
@@ -37,6 +38,18 @@ def header_of(token: str) -> dict[str, Any]:
     return header
 
 
+def live(verdict: TokenGrant | DeadToken | None) -> TokenGrant:
+    assert isinstance(verdict, TokenGrant), verdict
+    return verdict
+
+
+def dead(verdict: TokenGrant | DeadToken | None, reason: str) -> DeadToken:
+    """A genuine token whose session is over: known, never let in."""
+    assert isinstance(verdict, DeadToken), verdict
+    assert verdict.reason == reason
+    return verdict
+
+
 def test_is_a_token_manager(any_key: JWTKey, clock: FakeClock) -> None:
     assert isinstance(manager(any_key, clock), TokenManager)
 
@@ -54,41 +67,45 @@ def test_issue_and_verify(any_key: JWTKey, clock: FakeClock) -> None:
     assert claims["max_exp"] == clock.now + 3600
     assert claims["auth_time"] == claims["iat"] == clock.now
     assert claims["stamp"] == "stamp-1"
-    again = tokens.authenticate(grant.token)
-    assert again is not None
+    assert (claims["sid"], claims["gen"]) == (grant.session, 0)
+    again = live(tokens.authenticate(grant.token))
     assert again.token == grant.token
-    assert again.userid == "alice"
-    assert tokens.issue("alice", "stamp-1").token != grant.token  # each login signs a new JWT
-    assert tokens.lookup("alice") is None  # stateless: no current token kept anywhere
+    assert (again.userid, again.session) == ("alice", grant.session)
+    other = tokens.issue("alice", "stamp-1")
+    assert other.token != grant.token  # each login signs a new JWT, of a new session
+    assert other.session != grant.session
 
 
 def test_another_node_with_the_same_key_verifies(any_key: JWTKey, clock: FakeClock) -> None:
     token = manager(any_key, clock).issue("alice", "s").token
-    assert manager(any_key, clock).authenticate(token) is not None
+    assert isinstance(manager(any_key, clock).authenticate(token), TokenGrant)
 
 
 def test_sliding_ttl_re_signs_past_half_idle_life(clock: FakeClock) -> None:
     tokens = manager(JWTKey(HS_SECRET), clock)
     first = tokens.issue("alice", "s")
     clock.advance(449)
-    assert tokens.authenticate(first.token).token == first.token  # type: ignore[union-attr]
+    assert live(tokens.authenticate(first.token)).token == first.token
     clock.advance(1)
-    renewed = tokens.authenticate(first.token)
-    assert renewed is not None
+    renewed = live(tokens.authenticate(first.token))
     assert renewed.token != first.token
     assert renewed.valid_until == clock.now + 900
-    assert renewed.created == first.created
+    assert (renewed.created, renewed.session) == (first.created, first.session)
     assert claims_of(renewed.token)["max_exp"] == claims_of(first.token)["max_exp"]
+    assert claims_of(renewed.token)["gen"] == 0  # the same session, not rotated
+    (session,) = tokens.sessions("alice")
+    assert (session.last_used, session.valid_until) == (clock.now, clock.now + 900)
     clock.advance(800)  # the first token's idle life is over; the renewed one lives on
-    assert tokens.authenticate(first.token) is None
-    assert tokens.authenticate(renewed.token) is not None
+    assert dead(tokens.authenticate(first.token), "expired").session == first.session
+    live(tokens.authenticate(renewed.token))
 
 
 def test_idle_timeout(clock: FakeClock) -> None:
     tokens = manager(JWTKey(HS_SECRET), clock)
     token = tokens.issue("alice", "s").token
     clock.advance(900)
-    assert tokens.authenticate(token) is None
+    dead(tokens.authenticate(token), "expired")
+    assert tokens.sessions("alice") == []
 
 
 def test_max_lifetime_caps_renewals(clock: FakeClock) -> None:
@@ -97,11 +114,11 @@ def test_max_lifetime_caps_renewals(clock: FakeClock) -> None:
     start = clock.now
     for _ in range(10):  # active all along: renewed every 450 s
         clock.advance(450)
-        grant = tokens.authenticate(token)
+        verdict = tokens.authenticate(token)
         if clock.now >= start + 3600:
-            assert grant is None
+            dead(verdict, "expired")
             break
-        assert grant is not None
+        grant = live(verdict)
         assert grant.valid_until <= start + 3600
         token = grant.token
     else:
@@ -112,11 +129,11 @@ def test_revoke_kills_tokens_signed_before_and_not_a_new_login(clock: FakeClock)
     tokens = manager(JWTKey(HS_SECRET), clock)
     old = tokens.issue("alice", "s").token
     bob = tokens.issue("bob", "s").token
-    assert tokens.revoke("alice") is True
-    assert tokens.authenticate(old) is None
-    assert tokens.authenticate(bob) is not None  # per user
+    assert tokens.revoke("alice") == 1
+    dead(tokens.authenticate(old), "ended")
+    live(tokens.authenticate(bob))  # per user
     fresh = tokens.issue("alice", "s")  # same instant as the logout
-    assert tokens.authenticate(fresh.token) is not None
+    live(tokens.authenticate(fresh.token))
 
 
 def test_revoke_covers_a_node_whose_clock_runs_ahead(clock: FakeClock) -> None:
@@ -125,7 +142,7 @@ def test_revoke_covers_a_node_whose_clock_runs_ahead(clock: FakeClock) -> None:
     token = manager(JWTKey(HS_SECRET), ahead, revocation=store).issue("alice", "s").token
     here = manager(JWTKey(HS_SECRET), clock, revocation=store)
     here.revoke("alice")
-    assert here.authenticate(token) is None
+    dead(here.authenticate(token), "ended")
 
 
 def test_key_rotation(clock: FakeClock) -> None:
@@ -133,13 +150,13 @@ def test_key_rotation(clock: FakeClock) -> None:
     new_key = JWTKey(HS_SECRET)
     old_token = manager(old_key, clock).issue("alice", "s").token
     rotated = manager(new_key, clock, old_keys=[old_key])
-    grant = rotated.authenticate(old_token)
-    assert grant is not None
+    grant = live(rotated.authenticate(old_token))
     assert header_of(grant.token)["kid"] == new_key.kid
     assert claims_of(grant.token)["auth_time"] == claims_of(old_token)["auth_time"]
+    assert claims_of(grant.token)["sid"] == claims_of(old_token)["sid"]
     assert manager(new_key, clock).authenticate(old_token) is None  # old key retired
     public_only = JWTKey(old_key.public_key)  # type: ignore[arg-type]
-    assert manager(new_key, clock, old_keys=[public_only]).authenticate(old_token) is not None
+    live(manager(new_key, clock, old_keys=[public_only]).authenticate(old_token))
 
 
 def test_construction_errors(clock: FakeClock) -> None:
@@ -223,7 +240,7 @@ def test_oversized_token_is_refused_before_parsing(
 ) -> None:
     tokens = manager(JWTKey(HS_SECRET), clock, max_token_size=1000)
     calls: list[str] = []
-    import restauth.tokens.jwt as module
+    import restauth.tokens.jwt_keys as module
 
     real = module.unverified_part
     monkeypatch.setattr(module, "unverified_part", lambda t, i: calls.append(t) or real(t, i))
@@ -232,7 +249,7 @@ def test_oversized_token_is_refused_before_parsing(
     assert tokens.authenticate(big.token) is None
     assert calls == []  # refused on its length alone
     small = tokens.issue("alice", "s")
-    assert tokens.authenticate(small.token) is not None
+    live(tokens.authenticate(small.token))
     assert calls == [small.token]
 
 
@@ -251,7 +268,9 @@ def test_wrong_issuer_type_or_unknown_kid_is_refused(clock: FakeClock) -> None:
     assert ours.authenticate(with_aud) is None  # a token meant for some audience is not ours
 
 
-@pytest.mark.parametrize("claim", ["sub", "exp", "max_exp", "auth_time", "stamp", "jti", "iat"])
+@pytest.mark.parametrize(
+    "claim", ["sub", "exp", "max_exp", "auth_time", "stamp", "jti", "iat", "sid", "gen"]
+)
 def test_a_missing_or_mistyped_claim_is_refused(claim: str, clock: FakeClock) -> None:
     key = JWTKey(HS_SECRET)
     tokens = manager(key, clock)
@@ -266,7 +285,7 @@ def test_a_missing_or_mistyped_claim_is_refused(claim: str, clock: FakeClock) ->
 def test_a_token_from_the_future_is_refused(clock: FakeClock) -> None:
     here = manager(JWTKey(HS_SECRET), clock)
     ahead = manager(JWTKey(HS_SECRET), FakeClock(clock.now + 30)).issue("alice", "s").token
-    assert here.authenticate(ahead) is not None  # a node whose clock runs a little ahead
+    live(here.authenticate(ahead))  # a node whose clock runs a little ahead
     future = manager(JWTKey(HS_SECRET), FakeClock(clock.now + 61)).issue("alice", "s").token
     assert here.authenticate(future) is None
 
@@ -299,7 +318,7 @@ def test_non_canonical_base64url_is_refused(any_key: JWTKey, clock: FakeClock) -
     """Issue 14 item 15: one signed token has exactly one accepted spelling."""
     tokens = manager(any_key, clock)
     token = tokens.issue("alice", "s").token
-    assert tokens.authenticate(token) is not None
+    live(tokens.authenticate(token))
     for other in spellings(token):
         assert tokens.authenticate(other) is None, other
 
@@ -346,8 +365,8 @@ def test_a_future_nbf_is_refused(clock: FakeClock) -> None:
     def with_nbf(nbf: object) -> str:
         return jwt.encode({**claims, "nbf": nbf}, HS_SECRET, headers=headers)
 
-    assert tokens.authenticate(with_nbf(clock.now - 10)) is not None
-    assert tokens.authenticate(with_nbf(clock.now + 60)) is not None  # within the tolerance
+    live(tokens.authenticate(with_nbf(clock.now - 10)))
+    live(tokens.authenticate(with_nbf(clock.now + 60)))  # within the tolerance
     assert tokens.authenticate(with_nbf(clock.now + 61)) is None
     assert tokens.authenticate(with_nbf(clock.now + 3000)) is None
     assert tokens.authenticate(with_nbf("soon")) is None
@@ -369,10 +388,10 @@ def test_auth_time_is_exact_around_a_revocation(
     assert token.created > instant  # a login starts after the record, by the least it can
     assert token.created == (other.now if offset > 0 else math.nextafter(instant, math.inf))
     assert claims_of(token.token)["auth_time"] == token.created  # carried exactly
-    assert here.authenticate(token.token) is not None
+    live(here.authenticate(token.token))
     before = manager(JWTKey(HS_SECRET), FakeClock(instant + offset), revocation=MemoryRevocation())
     earlier = before.issue("alice", "s").token  # signed where no revocation was seen
-    assert (here.authenticate(earlier) is not None) is (offset > 0)
+    assert isinstance(here.authenticate(earlier), TokenGrant) is (offset > 0)
 
 
 def test_a_crit_header_is_refused(any_key: JWTKey, clock: FakeClock) -> None:
@@ -380,7 +399,7 @@ def test_a_crit_header_is_refused(any_key: JWTKey, clock: FakeClock) -> None:
     tokens = manager(any_key, clock)
     claims = claims_of(tokens.issue("alice", "s").token)
     base = {"alg": any_key.alg, "kid": any_key.kid, "typ": TOKEN_TYPE}
-    assert tokens.authenticate(signed(base, claims, any_key._signing)) is not None
+    live(tokens.authenticate(signed(base, claims, any_key._signing)))
     understood = {**base, "crit": ["b64"], "b64": True}  # PyJWT 2.15 knows b64 and accepts it
     pyjwt_accepts = signed(understood, claims, any_key._signing)
     jwt.decode(pyjwt_accepts, any_key._verifying, [any_key.alg], options={"verify_iat": False})

@@ -165,9 +165,15 @@ def read_bearers(rows: list[dict[str, Any]]) -> tuple[BearerSpec, ...]:
 
 
 def build_jwt_manager(
-    spec: JWTSpec, *, ttl: float, max_lifetime: float, secret_key: str | None
+    spec: JWTSpec,
+    *,
+    ttl: float,
+    max_lifetime: float,
+    secret_key: str | None,
+    max_sessions: int | None = None,
 ) -> Any:
-    """A JWTTokenManager as ``spec`` says; ``ConfigError`` for unreadable keys."""
+    """A JWTTokenManager as ``spec`` says; ``ConfigError`` for unreadable keys.
+    ``max_sessions`` ``None``: the manager's default (the per-user session cap)."""
     jwt_tokens = _jwt_module("restauth.tokens.jwt")
     revocation_module = _jwt_module("restauth.tokens.revocation")
     password = spec.private_key_password.encode() if spec.private_key_password else None
@@ -191,6 +197,7 @@ def build_jwt_manager(
         store = revocation_module.CachedRevocation(
             store, max_staleness=spec.revocation_cache, horizon=max_lifetime
         )
+    sessions = {} if max_sessions is None else {"max_sessions": max_sessions}
     return jwt_tokens.JWTTokenManager(
         key,
         old_keys=old_keys,
@@ -198,6 +205,7 @@ def build_jwt_manager(
         max_lifetime=max_lifetime,
         issuer=spec.issuer,
         revocation=store,
+        **sessions,
     )
 
 
