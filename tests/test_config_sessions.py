@@ -131,6 +131,7 @@ def test_describe_and_check_config_mask_the_dsn(
         ("sqlite", "path = 'tokens.db'\n"),
         ("redis", "url = 'redis://127.0.0.1:1/0'\n"),  # built without connecting
         ("postgres", "dsn = 'host=127.0.0.1 port=1'\n"),
+        ("jwt", ""),  # HS256 with the secret key; sessions in a memory revocation store
     ],
 )
 def test_max_sessions_reaches_every_stored_manager(tmp_path: Path, kind: str, lines: str) -> None:

@@ -192,14 +192,14 @@ def test_the_session_list_describes_each_session(
     tokens = make_tokens(ttl=100, max_lifetime=1000)
     start = clock.now
     grant = tokens.issue("alice", "s", client="curl/8.5.0\x00\x1b[31m\n" + "x" * 500)
-    clock.advance(30)
-    live(tokens, grant.token)  # renewed: 30 s is past the 1 s step
+    clock.advance(60)
+    live(tokens, grant.token)  # renewed: past the 1 s step, and past a JWT's half-life
     (session,) = tokens.sessions("alice")
     assert session.id == grant.session
     assert session.userid == "alice"
     assert session.created == pytest.approx(start)
-    assert session.last_used == pytest.approx(start + 30, abs=1.0)
-    assert session.valid_until == pytest.approx(start + 130, abs=1.0)
+    assert session.last_used == pytest.approx(start + 60, abs=1.0)
+    assert session.valid_until == pytest.approx(start + 160, abs=1.0)
     assert session.client.startswith("curl/8.5.0[31m")
     assert not any(ch < " " for ch in session.client)
     assert 100 <= len(session.client) <= 120

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 CONFIG_ENV = "RESTAUTH_CONFIG"
 USER_KINDS = ("memory", "sqlite", "postgres")
 TOKEN_KINDS = ("memory", "sqlite", "redis", "postgres", "jwt", "none")
-SESSION_KINDS = ("memory", "sqlite", "redis", "postgres")  # take max_sessions
+SESSION_KINDS = ("memory", "sqlite", "redis", "postgres", "jwt")  # take max_sessions
 KEYED_KINDS = ("sqlite", "redis", "postgres")  # keep token ids: need the same key everywhere
 MASK = "********"
 
@@ -149,6 +149,7 @@ class Config:
                     ttl=spec.ttl,
                     max_lifetime=spec.max_lifetime,
                     secret_key=spec.secret_key,
+                    **sessions,
                 )
             except (TypeError, ValueError) as error:
                 if isinstance(error, ConfigError):
