@@ -112,6 +112,7 @@ class MemoryTokenManager:
         self._codec = TokenCodec(secret_key)
         self._by_id: dict[str, _Record] = {}
         self._by_user: dict[str, dict[str, _Record]] = {}  # live sessions, oldest first
+        self._basic: dict[str, _Record] = {}  # each user's basic session: read without the lock
         self._lock = threading.Lock()
         self._next_purge = clock() + PURGE_INTERVAL
 
@@ -125,14 +126,18 @@ class MemoryTokenManager:
         lifetime: float | None = None,
     ) -> TokenGrant:
         now = self.clock()
+        if kind == "basic":  # every Basic request: its live session, found without the lock
+            record = self._basic.get(userid)
+            if record is not None and record.stamp == stamp and record.alive(now):
+                if now + record.ttl - record.idle_deadline > record.step:
+                    record.idle_deadline = now + record.ttl
+                return self._grant(record)
         with self._lock:
             sessions = self._live_sessions(userid, stamp, now)
             if kind == "basic":
-                for record in sessions.values():
-                    if record.kind == "basic":
-                        if now + record.ttl - record.idle_deadline > record.step:
-                            record.idle_deadline = now + record.ttl
-                        return self._grant(record)
+                record = self._basic.get(userid)
+                if record is not None and record.stamp == stamp and record.alive(now):
+                    return self._grant(record)  # another thread started it meanwhile
             if kind != "service":
                 self._evict_beyond_cap(sessions, self.max_sessions - 1)
             ttl = self.ttl if lifetime is None else as_seconds(lifetime, "lifetime")
@@ -143,6 +148,8 @@ class MemoryTokenManager:
             )  # fmt: skip
             record = self._new_record(session, ttl, expires)
             sessions[record.session] = record
+            if kind == "basic":
+                self._basic[userid] = record
         if now >= self._next_purge:
             self._next_purge = now + PURGE_INTERVAL
             self.purge_expired()
@@ -178,6 +185,8 @@ class MemoryTokenManager:
             record.idle_deadline = now + old.ttl
             old.ended = True
             self._by_user[old.userid][old.session] = record  # same place: still as old
+            if self._basic.get(old.userid) is old:
+                self._basic[old.userid] = record
         return self._grant(record)
 
     def sessions(self, userid: str) -> list[Session]:
@@ -271,6 +280,8 @@ class MemoryTokenManager:
         sessions = self._by_user.get(record.userid)
         if sessions is not None and sessions.get(record.session) is record:
             del sessions[record.session]
+        if self._basic.get(record.userid) is record:
+            del self._basic[record.userid]
 
     @staticmethod
     def _grant(record: _Record) -> TokenGrant:
