@@ -28,6 +28,7 @@ TOKEN_AS_PASSWORD = "restauth token-as-password"
 UNAUTHORIZED = "restauth 401"
 SQLITE = "restauth Token (SQLite tokens)"
 REDIS = "restauth Token (Redis tokens)"
+POSTGRES = "restauth Token (PostgreSQL tokens)"
 PING = "redis-py PING"  # one round trip to the same Redis: the floor for the Redis row
 JWT_ROWS = ("HS256", "RS256", "EdDSA")
 
@@ -78,6 +79,7 @@ def scenarios(users: MemoryUserStore, log: Callable[[str], None]) -> list[Scenar
     builders: list[tuple[str, Callable[[], tuple[TokenManager, str]]]] = [
         (SQLITE, _sqlite_tokens),
         (REDIS, _redis_tokens),
+        (POSTGRES, _postgres_tokens),
     ]
     builders += [(f"restauth Bearer (JWT {alg})", _jwt_tokens(alg)) for alg in JWT_ROWS]
     for name, build in builders:
@@ -137,6 +139,24 @@ def _redis_tokens() -> tuple[TokenManager, str]:
     return manager, "Redis on loopback; no renewal due: one EVALSHA that only reads"
 
 
+def _postgres_tokens() -> tuple[TokenManager, str]:
+    import uuid
+
+    import psycopg
+
+    from restauth.tokens.postgres import PostgresTokenManager
+
+    dsn = os.environ.get("RESTAUTH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+    schema = "restauth_bench_" + uuid.uuid4().hex[:10]  # left behind: a few empty rows
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=2) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in dsn else "?"
+    manager = PostgresTokenManager(
+        f"{dsn}{separator}options=-csearch_path%3D{schema}", secret_key=SECRET_KEY
+    )
+    return manager, "PostgreSQL on loopback; no renewal due: one SELECT by primary key"
+
+
 def _jwt_tokens(alg: str) -> Callable[[], tuple[TokenManager, str]]:
     """A JWT manager signing with ``alg``; a young token, so nothing is re-signed per request."""
 
@@ -151,6 +171,6 @@ def _jwt_tokens(alg: str) -> Callable[[], tuple[TokenManager, str]]:
         elif alg == "EdDSA":
             material = ed25519.Ed25519PrivateKey.generate()
         manager = JWTTokenManager(JWTKey(material), ttl=3600)
-        return manager, "signature verified per request; memory revocation record (one dict read)"
+        return manager, "signature verified per request; memory revocation records (two dict reads)"
 
     return build
