@@ -74,25 +74,35 @@ def test_a_previous_release_token_works_until_its_own_expiry(
     a, b = manager(clock, make_revocation()), manager(clock, make_revocation())
     old = previous_release_token(a.key, "alice", "s", clock.now)
     sid = legacy_session_id(claims_of(old)["jti"])
-    grant = live(b.authenticate(old))
-    assert grant.token == old  # young: handed back as it is
-    assert (grant.userid, grant.stamp, grant.session) == ("alice", "s", sid)
-    assert (grant.created, grant.valid_until) == (clock.now, clock.now + TTL)
-    assert a.sessions("alice") == []  # not recorded until it is re-signed
-    clock.advance(TTL / 2)
-    resigned = live(a.authenticate(old))  # past half its idle life: re-signed...
+    resigned = live(b.authenticate(old))  # its first use records it, and re-signs it...
+    assert sid not in old
     claims = claims_of(resigned.token)
     assert (claims["sid"], claims["gen"]) == (sid, 0)  # ...as a session of its own
     assert claims["auth_time"] == claims_of(old)["auth_time"]
     assert claims["max_exp"] == claims_of(old)["max_exp"]
-    (session,) = b.sessions("alice")  # and recorded: listed on every node
-    assert (session.id, session.kind, session.created) == (sid, "login", grant.created)
+    assert (resigned.userid, resigned.stamp, resigned.session) == ("alice", "s", sid)
+    assert (resigned.created, resigned.valid_until) == (clock.now, clock.now + TTL)
+    (session,) = a.sessions("alice")  # and recorded: listed on every node
+    assert (session.id, session.kind, session.created) == (sid, "login", resigned.created)
     assert session.valid_until == resigned.valid_until
-    live(b.authenticate(old))  # the old token still lives until its own exp
-    clock.advance(TTL / 2)
-    verdict = dead(b.authenticate(old), "expired")
+    again = live(a.authenticate(old))  # recorded now: the old token comes back as it is
+    assert again.token == old
+    clock.advance(TTL)
+    verdict = dead(b.authenticate(old), "expired")  # until its own exp
     assert (verdict.userid, verdict.session) == ("alice", sid)
-    live(b.authenticate(resigned.token))
+
+
+def test_logging_out_with_a_legacy_token_kills_it(
+    clock: FakeClock, make_revocation: Callable[[], RevocationStore]
+) -> None:
+    """The previous release's DELETE /tokens/<userid> killed the token it was sent with; so
+    does ending its session now, on its very first use after the upgrade."""
+    a, b = manager(clock, make_revocation()), manager(clock, make_revocation())
+    old = previous_release_token(a.key, "alice", "s", clock.now)
+    grant = live(a.authenticate(old))
+    assert b.end("alice", grant.session) is True
+    dead(a.authenticate(old), "ended")
+    dead(b.authenticate(grant.token), "ended")
 
 
 def test_ending_a_recorded_legacy_session_kills_its_old_token_too(
@@ -165,10 +175,10 @@ def test_sqlite_records_of_the_previous_release_keep_applying(
     after = previous_release_token(key, "alice", "s", clock.now)
     tokens = manager(clock, SQLiteRevocation(path))
     dead(tokens.authenticate(before), "ended")  # the old record still kills it
-    live(tokens.authenticate(after))
+    legacy = live(tokens.authenticate(after))  # recorded by its first use
     login = tokens.issue("alice", "s")  # the new tables are created beside the old one
-    assert [s.id for s in tokens.sessions("alice")] == [login.session]
-    assert tokens.revoke("alice") == 1  # and the old table is written as before
+    assert [s.id for s in tokens.sessions("alice")] == [legacy.session, login.session]
+    assert tokens.revoke("alice") == 2  # and the old table is written as before
     tokens.close()
     with sqlite3.connect(path) as connection:
         versions = dict(connection.execute("SELECT component, version FROM restauth_schema"))
@@ -189,9 +199,9 @@ def test_redis_records_of_the_previous_release_keep_applying(clock: FakeClock) -
     tokens = manager(clock, store)
     try:
         dead(tokens.authenticate(before), "ended")
-        live(tokens.authenticate(after))
+        live(tokens.authenticate(after))  # recorded by its first use: a session
         tokens.issue("alice", "s")
-        assert tokens.revoke("alice") == 1
+        assert tokens.revoke("alice") == 2
         assert store.client.zscore(prefix + "revoked", "alice") == clock.now + 1.0
         dead(tokens.authenticate(after), "ended")
     finally:

@@ -11,7 +11,7 @@ import pytest
 
 from restauth.tokens.base import DeadToken, Session, TokenGrant
 from tests.conftest import FakeClock
-from tests.storage.conftest import TokenFactory
+from tests.storage.conftest import TOKEN_BACKENDS, TokenFactory
 
 
 def live(tokens: Any, token: str) -> TokenGrant:
@@ -277,3 +277,25 @@ def test_eight_threads_lose_and_resurrect_no_session(make_tokens: TokenFactory) 
         assert not isinstance(node_a.authenticate(grant.token), TokenGrant)
     assert node_a.revoke("alice") == 32
     assert node_b.sessions("alice") == []
+
+
+@pytest.mark.parametrize(
+    "token_backend", [b for b in TOKEN_BACKENDS if b != "memory"], indirect=True
+)
+def test_a_node_whose_clock_runs_behind_revives_no_session_out_of_reach(
+    make_tokens: TokenFactory, clock: FakeClock
+) -> None:
+    """Node A, whose clock is 2 s ahead of B's, sees the laptop's session expire and starts
+    another; B still sees the laptop's token alive and renews it. Whatever B answers, the
+    token must stay within reach of a logout: log out everywhere ends it."""
+    node_a = make_tokens(ttl=100)
+    node_b = make_tokens(ttl=100, clock=lambda: clock.now - 2)
+    laptop = node_a.issue("alice", "s")
+    clock.advance(101)  # A: expired 1 s ago; B: 1 s left
+    node_a.issue("alice", "s")  # the login that finds the laptop's session expired
+    verdict = node_b.authenticate(laptop.token)
+    if isinstance(verdict, TokenGrant):  # alive for B: then listed, and ended by a logout
+        assert laptop.session in ids(node_b.sessions("alice"))
+    node_a.revoke("alice")
+    assert not isinstance(node_b.authenticate(laptop.token), TokenGrant)
+    assert not isinstance(node_a.authenticate(laptop.token), TokenGrant)

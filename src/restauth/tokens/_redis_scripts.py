@@ -109,6 +109,14 @@ local function finish(t)
   detach(t)
 end
 
+-- Take an expired t out of its user's sessions for good: its deadline becomes 0, so a
+-- check judged by a clock running behind this one (another node's) cannot renew it back
+-- to life outside the list, where no logout would reach it. Its reason stays "expired".
+local function expire(t)
+  redis.call('HSET', t.key, 'deadline', '0')
+  detach(t)
+end
+
 -- The user's sessions oldest first, whatever their state; entries whose record Redis
 -- has already dropped are removed from the zset and hash.
 local function sessions_of(userid)
@@ -225,7 +233,7 @@ adopt_legacy(userid)
 local kept = {}
 for _, t in ipairs(sessions_of(userid)) do
   if t.stamp ~= stamp then finish(t)  -- begun before a password change: over
-  elseif not alive(t) then detach(t)
+  elseif not alive(t) then expire(t)
   else kept[#kept + 1] = t end
 end
 if kind == 'basic' then

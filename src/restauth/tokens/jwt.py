@@ -46,7 +46,6 @@ import hashlib
 import math
 import secrets
 import time
-from base64 import urlsafe_b64encode
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
@@ -102,7 +101,7 @@ __all__ = [
 
 MAX_TOKEN_SIZE = 4096  # checked before any decoding; restauth's own tokens are ~400-700 bytes
 FUTURE_TOLERANCE = 60.0  # a token signed "later" than now: another node's clock is ahead
-MAX_SESSION_ID = 64  # characters of a ``sid`` claim (restauth's own are 16)
+MAX_SESSION_ID = 64  # characters of a ``sid`` claim (restauth's own are 24)
 _CLAIMS = ["iss", "sub", "iat", "exp", "auth_time", "max_exp", "jti", "stamp"]  # and the
 # previous release's tokens have exactly these: ``sid`` and ``gen`` are checked apart
 
@@ -111,7 +110,7 @@ def legacy_session_id(jti: str) -> str:
     """The session id of a token the previous release signed (it has no ``sid``): derived
     from its ``jti``, so every node names it alike; the same shape as a new one."""
     digest = hashlib.sha256(b"restauth legacy session\0" + jti.encode("utf-8")).digest()
-    return urlsafe_b64encode(digest[:12]).decode("ascii")
+    return digest[:12].hex()
 
 
 def _number(value: object) -> float | None:
@@ -269,7 +268,8 @@ class JWTTokenManager:
         if claims.generation < check.floor or is_revoked(claims.auth_time, check.not_before):
             return DeadToken(claims.userid, claims.session, "ended")
         exp, max_exp = claims.exp, claims.max_exp
-        if key is self.key and (exp - now > self.ttl / 2 or exp >= max_exp):
+        recorded = check.valid_until is not None  # not: the previous release signed it
+        if recorded and key is self.key and (exp - now > self.ttl / 2 or exp >= max_exp):
             valid_until = exp if exp < max_exp else max_exp
             return TokenGrant(
                 token, claims.userid, claims.stamp, claims.auth_time, valid_until, claims.session

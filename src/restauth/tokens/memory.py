@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import threading
 import time
+from typing import Literal
 
 from restauth._time import Clock, Duration, as_seconds
 from restauth.tokens.base import (
@@ -35,6 +36,7 @@ class _Record:
         "idle_deadline",
         "kind",
         "mac",
+        "reason",
         "session",
         "stamp",
         "step",
@@ -64,9 +66,14 @@ class _Record:
         self.expires = expires
         self.idle_deadline = session.created + ttl
         self.ended = False
+        self.reason: Literal["expired", "ended"] = "ended"  # why, once ``ended``
 
     def alive(self, now: float) -> bool:
         return not self.ended and now < self.idle_deadline and now < self.expires
+
+    def reason_at(self, now: float) -> Literal["expired", "ended"]:
+        """Why a record that is not alive at ``now`` is dead."""
+        return self.reason if self.ended else "expired"
 
     def view(self) -> Session:
         valid_until = min(self.idle_deadline, self.expires)
@@ -165,10 +172,12 @@ class MemoryTokenManager:
         now = self.clock()
         idle, hard = record.idle_deadline, record.expires  # _alive and _grant, inlined: hot path
         if record.ended or now >= idle or now >= hard:
-            return DeadToken(record.userid, record.session, "ended" if record.ended else "expired")
+            return DeadToken(record.userid, record.session, record.reason_at(now))
         ttl = record.ttl
         if now + ttl - idle > record.step:  # renewed_deadline, inlined: most uses keep it
             idle = record.idle_deadline = now + ttl
+            if record.ended:  # ended while this check ran: the renewal must not revive it
+                return DeadToken(record.userid, record.session, record.reason)
         valid_until = idle if idle < hard else hard
         return TokenGrant(
             token, record.userid, record.stamp, record.created, valid_until, record.session
@@ -220,8 +229,8 @@ class MemoryTokenManager:
             gone = 0
             for record in list(self._by_id.values()):
                 death = min(record.idle_deadline, record.expires)
-                if now >= death:
-                    self._detach(record)
+                if now >= death and not record.ended:
+                    self._end(record, "expired")
                 if now >= death + record.ttl:
                     del self._by_id[record.token_id]
                     gone += 1
@@ -248,7 +257,7 @@ class MemoryTokenManager:
             if record.stamp != stamp:
                 self._end(record)  # a password change ended it already: say so
             elif not record.alive(now):
-                self._detach(record)
+                self._end(record, "expired")  # for good: no late renewal revives it
         return sessions
 
     def _evict_beyond_cap(self, sessions: dict[str, _Record], keep: int) -> None:
@@ -271,8 +280,12 @@ class MemoryTokenManager:
             return None
         return record
 
-    def _end(self, record: _Record) -> None:
-        record.ended = True
+    def _end(self, record: _Record, reason: Literal["expired", "ended"] = "ended") -> None:
+        """Over for good, and out of the user's sessions. ``ended`` is set before the
+        record leaves them: a check that renews it afterwards sees it and refuses."""
+        if not record.ended:
+            record.reason = reason
+            record.ended = True
         self._detach(record)
 
     def _detach(self, record: _Record) -> None:

@@ -94,6 +94,8 @@ for _, sid in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   local key = ARGV[10] .. sid
   local s = get(key)
   if not s or not live(s, nb, now) then
+    -- for good: a node whose clock runs behind must not re-sign it outside the list
+    if s and tonumber(s.floor) < ENDED then finish(key, sid, s, KEYS[4]) end
     redis.call('ZREM', KEYS[2], sid)
   elseif s.stamp ~= new.stamp then
     finish(key, sid, s, KEYS[4])

@@ -50,7 +50,9 @@ class MemoryRevocation:
             for sid in list(index):
                 record = self._sessions.get(sid)
                 if record is None or not self._live(record, not_before, now):
-                    del index[sid]
+                    if record is not None:  # for good: a node whose clock runs behind
+                        self._end(record)  # must not re-sign it outside the list
+                    index.pop(sid, None)
                 elif record.stamp != new.stamp:  # a password change ended it already
                     self._end(record)
                 elif new.kind == "basic" and record.kind == "basic" and reuse is None:
