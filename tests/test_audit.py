@@ -8,9 +8,10 @@ import logging
 import pytest
 from webtest import TestApp
 
+from restauth import AuthMiddleware, MemoryUserStore
 from restauth.audit import escape
 
-from .conftest import ALICE_PASSWORD, FakeClock, basic
+from .conftest import ALICE_PASSWORD, FakeClock, basic, echo_app
 
 
 def records(caplog: pytest.LogCaptureFixture, name: str) -> list[logging.LogRecord]:
@@ -120,3 +121,19 @@ def test_no_secret_ever_reaches_a_log_record(
         text = record.getMessage() + repr(getattr(record, "restauth", ""))
         for secret in secrets:
             assert secret not in text
+
+
+def test_an_admins_userid_in_the_mechanism_field_is_escaped(
+    users: MemoryUserStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="restauth")
+    users.add('root session="x"', "pw-of-the-admin", roles=["admin"])
+    client = TestApp(AuthMiddleware(echo_app, users=users, admin_role="admin"))
+    admin = client.post_json(
+        "/tokens", {"username": 'root session="x"', "password": "pw-of-the-admin"}
+    ).json
+    client.delete("/tokens/bob?all=true", headers={"Authorization": f"Token {admin['token']}"})
+    (record,) = records(caplog, "token.revoke")
+    message = record.getMessage()
+    assert 'mechanism=admin:root\\x20session=\\"x\\" session=-' in message  # one field
+    assert "\u2028" not in message

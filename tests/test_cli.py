@@ -190,6 +190,30 @@ def test_token_create_refuses_a_bad_ttl(
     assert "--ttl" in err
 
 
+def test_token_commands_refuse_jwt_sessions_held_in_server_memory(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(["user", "add", "alice", "--password-stdin"], capsys, "pw-alice-1\n")
+    text = config.read_text(encoding="utf-8").replace(
+        "[tokens]\nkind = 'sqlite'\npath = 'auth.db'\n", "[tokens]\nkind = 'jwt'\n"
+    )
+    config.write_text(text, encoding="utf-8")
+    for argv in (["token", "list"], ["token", "revoke", "alice"], ["token", "create", "alice"]):
+        code, out, err = run(argv, capsys)
+        assert code != 0
+        assert out == ""
+        assert 'revocation = "memory"' in err
+    sqlite = text.replace("kind = 'jwt'\n", "kind = 'jwt'\nrevocation = 'sqlite'\n"
+                          "revocation_path = 'revoked.db'\n")  # fmt: skip
+    config.write_text(sqlite, encoding="utf-8")
+    code, out, _ = run(["token", "create", "alice", "--label", "ci"], capsys)
+    assert code == 0
+    listed = run(["token", "list"], capsys)[1]
+    assert "\tservice\t" in listed
+    assert out.strip() not in listed
+    assert run(["token", "revoke", "alice"], capsys)[1].strip() == "ended 1 session of alice"
+
+
 def test_token_create_for_an_unknown_user(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["token", "create", "nobody"], capsys)
     assert code != 0

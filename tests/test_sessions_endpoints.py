@@ -285,3 +285,75 @@ def test_a_manager_of_the_one_token_protocol_is_refused_at_start(users: MemoryUs
 
     with pytest.raises(ValueError, match="lacks renew, sessions, end"):
         AuthMiddleware(echo_app, users=users, tokens=OneTokenPerUser())  # type: ignore[arg-type]
+
+
+# -- hostile paths and flags (review of issue 17) ---------------------------------------
+
+
+def environ_path(client: TestApp, method: str, raw_path: str, headers: dict[str, str]) -> Any:
+    """A request whose PATH_INFO is given as the server would hand it (Latin-1 text)."""
+    environ = {"PATH_INFO": raw_path, "REQUEST_METHOD": method}
+    environ |= {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
+    return client.get("/", extra_environ=environ, expect_errors=True)
+
+
+@pytest.mark.parametrize(
+    "raw", ["/tokens/\xff", "/tokens/alice/\x00", "/tokens/\x00", "/tokens/a\nb"]
+)
+def test_unreadable_or_control_paths_are_refused_before_any_store(
+    admin_client: TestApp, tokens: MemoryTokenManager, raw: str
+) -> None:
+    admin = log_in(admin_client)
+    bob = log_in(admin_client, {"username": "bob", "password": BOB_PASSWORD})
+    for method in ("GET", "DELETE"):
+        as_admin = environ_path(admin_client, method, raw, token(admin["token"]))
+        assert as_admin.status_int in (403, 404), as_admin.status  # never a 500 or 503
+        as_bob = environ_path(admin_client, method, raw, token(bob["token"]))
+        assert as_bob.status_int == 403
+    admin_client.get("/", headers=token(admin["token"]), status=200)
+    admin_client.get("/", headers=token(bob["token"]), status=200)
+
+
+def test_an_admin_ends_one_session_whatever_the_all_flag_says(admin_client: TestApp) -> None:
+    admin = log_in(admin_client)
+    bob_body = {"username": "bob", "password": BOB_PASSWORD}
+    one, two = log_in(admin_client, bob_body), log_in(admin_client, bob_body)
+    path = f"/tokens/bob/{one['session']}"
+    admin_client.delete(path + "?all=false", headers=token(admin["token"]), status=204)
+    admin_client.get("/", headers=token(one["token"]), status=401)
+    admin_client.get("/", headers=token(two["token"]), status=200)
+    # with all=true the whole rest is a userid: nobody is called "bob/<session>"
+    admin_client.delete(
+        f"/tokens/bob/{two['session']}?all=true", headers=token(admin["token"]), status=404
+    )
+    admin_client.get("/", headers=token(two["token"]), status=200)
+    admin_client.get("/tokens/nobody", headers=token(admin["token"]), status=404)
+
+
+def test_an_admin_logs_out_a_user_whose_id_holds_a_slash(
+    admin_client: TestApp, users: MemoryUserStore
+) -> None:
+    users.add("a/b", "pw-of-a-slash-b")
+    admin = log_in(admin_client)
+    victim = log_in(admin_client, {"username": "a/b", "password": "pw-of-a-slash-b"})
+    admin_client.delete("/tokens/a%2Fb", headers=token(admin["token"]), status=204)
+    admin_client.get("/", headers=token(victim["token"]), status=401)
+
+
+@pytest.mark.parametrize("query", ["all=true&all=false", "all=1&all=no", "all=true&all=maybe"])
+def test_conflicting_flags_are_400(client: TestApp, query: str) -> None:
+    alice = log_in(client)
+    client.delete(f"/tokens/alice?{query}", headers=token(alice["token"]), status=400)
+    client.get("/", headers=token(alice["token"]), status=200)
+
+
+def test_repeating_a_flag_alike_is_fine(client: TestApp) -> None:
+    laptop, phone = log_in(client), log_in(client)
+    client.delete("/tokens/alice?all=true&all=1", headers=token(laptop["token"]), status=204)
+    client.get("/", headers=token(phone["token"]), status=401)
+
+
+def test_a_client_label_cannot_reorder_text(client: TestApp) -> None:
+    alice = log_in(client, {**ALICE, "client": "phone\u202egnp.exe\u2066x\u2069"})
+    (session,) = listed(client, token(alice["token"]))
+    assert session["client"] == "phonegnp.exex"

@@ -20,6 +20,12 @@ def escape(value: str | None) -> str:
     return value.encode("unicode_escape").decode("ascii").replace('"', '\\"')
 
 
+def _bare(value: str | None) -> str:
+    """An unquoted field: escaped, and without spaces, so it cannot read as two fields (a
+    mechanism may name an admin's userid)."""
+    return escape(value).replace(" ", "\\x20")
+
+
 def enabled(level: int) -> bool:
     """Whether a record at ``level`` would be written: the caller can skip the work of
     its fields (a request's client address) when not."""
@@ -53,8 +59,8 @@ def event(
         name,
         outcome,
         escape(userid),
-        escape(address),
-        mechanism or "-",
-        escape(session),
+        _bare(address),
+        _bare(mechanism),
+        _bare(session),
         extra={"restauth": fields},
     )

@@ -87,6 +87,12 @@ def _tokens(args: argparse.Namespace) -> Iterator[tuple[TokenManager, WritableUs
             f"[tokens] kind = {config.tokens.kind}: tokens live inside the server process "
             "(or are off), so there is nothing to manage from here"
         )
+    jwt = config.tokens.jwt
+    if jwt is not None and jwt.revocation == "memory":
+        raise UsageError(
+            '[tokens] kind = "jwt" with revocation = "memory": the sessions live inside the '
+            'server process, so there is nothing to manage from here (use "sqlite" or "redis")'
+        )
     manager = config.build_tokens()
     assert manager is not None
     try:

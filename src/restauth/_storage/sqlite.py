@@ -19,6 +19,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,7 +108,7 @@ class SQLiteDatabase:
             ) from None
         try:
             connection.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            connection.execute("PRAGMA journal_mode = WAL")
+            self._use_wal(connection)
             connection.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints in WAL
         except sqlite3.Error as error:
             connection.close()
@@ -117,6 +118,24 @@ class SQLiteDatabase:
         with self._lock:
             self._all.append(connection)
         return connection
+
+    def _use_wal(self, connection: sqlite3.Connection) -> None:
+        """``journal_mode = WAL``, waiting up to ``timeout`` for other processes.
+
+        Switching a new file to WAL needs it to itself, and SQLite answers "database is
+        locked" at once, without its busy handler, while another process has it open: the
+        workers of a server that start together on a new file would fail their first
+        request. The mode is kept in the file, so only that first moment waits here.
+        """
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                connection.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.005)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from restauth import audit, backend
+from restauth._text import has_refused_character
 from restauth.authenticator import Authenticated
 from restauth.endpoints.login_body import LoginBody, read_login_body
 from restauth.tokens.base import Session, TokenGrant, TokenManager
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 _RENEW_NEEDS_TOKEN = problem(400, "renew=true rotates a token: authenticate with the token.")
 _BAD_FLAG = problem(400, "A flag in the query must be true or false.")
 _NO_SUCH_SESSION = problem(404, "There is no such session.")
+_NO_SUCH_USER = problem(404, "There is no such user.")
 _TRUE, _FALSE = ("true", "1", "yes", ""), ("false", "0", "no")  # a bare ?all is true
 
 
@@ -129,35 +131,46 @@ class SessionEndpoints:
         """``/tokens/<rest>``: a userid, or (``DELETE`` only) a userid and a session id.
 
         The server decodes ``%2F`` before restauth sees the path, so a userid may hold a
-        ``/``: the caller's own userid is matched whole first; otherwise the session id is
-        what follows the last ``/`` (session ids never hold one), unless ``all`` is given.
+        ``/``: the caller's own userid is matched whole first; for an admin, a userid that
+        exists is matched whole before the last ``/`` is taken to start a session id
+        (session ids never hold one). With ``all`` the whole rest is a userid.
         """
         auth = self._caller(request)
         if isinstance(auth, Reply):
             return auth
-        if rest is None or request.method == "GET" or "all" in _query_names(request):
-            return self._user_sessions(auth, request, rest)
-        mine = auth.identity.userid
-        if rest != mine and rest.startswith(mine + "/"):
-            return self._end_one(auth, request, mine, rest[len(mine) + 1 :])
-        userid, slash, session = rest.rpartition("/")
-        if rest == mine or not slash or not session:
-            return self._user_sessions(auth, request, rest)
-        return self._end_one(auth, request, userid, session)
-
-    def _user_sessions(self, auth: Authenticated, request: Request, userid: str | None) -> Reply:
-        """``GET``: this session and the user's sessions; ``DELETE``: end this one or all."""
-        own = userid == auth.identity.userid
-        if not own and not self._is_admin(auth):
-            return self.forbidden(auth, request)
-        assert userid is not None
-        if request.method == "GET":
-            return self._describe(auth, request, userid, own)
         everything = _flag(request, "all")
         if everything is None:
             return _BAD_FLAG
+        mine = auth.identity.userid
+        if rest is None or has_refused_character(rest):  # no userid or session holds one
+            return self._no_such_user(auth, request)
+        if request.method == "GET" or everything or rest == mine:
+            return self._user_sessions(auth, request, rest, everything=everything)
+        if rest.startswith(mine + "/"):
+            return self._end_one(auth, request, mine, rest[len(mine) + 1 :])
+        if not self._is_admin(auth):
+            return self.forbidden(auth, request)
+        if self._exists(rest):  # an admin's DELETE of another user: all of their sessions
+            return self._end_all(auth, request, rest, own=False)
+        userid, slash, session = rest.rpartition("/")
+        if slash and session and self._exists(userid):
+            return self._end_one(auth, request, userid, session)
+        return _NO_SUCH_USER
+
+    def _user_sessions(
+        self, auth: Authenticated, request: Request, userid: str, *, everything: bool
+    ) -> Reply:
+        """``GET``: this session and the user's sessions; ``DELETE``: end this one or all."""
+        own = userid == auth.identity.userid
+        if not own:
+            if not self._is_admin(auth):
+                return self.forbidden(auth, request)
+            if not self._exists(userid):  # an admin may learn which users exist
+                return _NO_SUCH_USER
+        if request.method == "GET":
+            return self._describe(auth, request, userid, own)
         if everything or not own:  # an admin's plain DELETE of another user: all of them
-            return self._end_all(auth, request, userid, own)
+            return self._end_all(auth, request, userid, own=own)
         return self._end_calling(auth, request)
 
     def _end_one(self, auth: Authenticated, request: Request, userid: str, session: str) -> Reply:
@@ -204,7 +217,7 @@ class SessionEndpoints:
             self._ended(request, userid, session)
         return self._logged_out(calling=True)
 
-    def _end_all(self, auth: Authenticated, request: Request, userid: str, own: bool) -> Reply:
+    def _end_all(self, auth: Authenticated, request: Request, userid: str, *, own: bool) -> Reply:
         count = backend.call(self._manager().revoke, userid)
         audit.event(
             "token.revoke",
@@ -242,6 +255,14 @@ class SessionEndpoints:
         if auth.external:  # an identity provider's caller has no restauth session
             return self._challenges.forbidden
         return auth
+
+    def _no_such_user(self, auth: Authenticated, request: Request) -> Reply:
+        """A path naming nobody: 404 for an admin, the usual 403 for anyone else (who may
+        not learn which users exist)."""
+        return _NO_SUCH_USER if self._is_admin(auth) else self.forbidden(auth, request)
+
+    def _exists(self, userid: str) -> bool:
+        return _stamp_of(self._users, userid) is not None
 
     def _is_admin(self, auth: Authenticated) -> bool:
         role = self._admin_role
@@ -289,17 +310,20 @@ def _user_agent(request: Request) -> str:
     return request.header("user-agent") or ""
 
 
-def _query_names(request: Request) -> set[str]:
-    return {k for k, _ in parse_qsl(request.query, keep_blank_values=True)}
-
-
 def _flag(request: Request, name: str) -> bool | None:
     """A ``true``/``false`` query flag (absent: false; bare, ``?all``: true); ``None``
     for anything else (answered 400: a typo must not silently mean false)."""
-    values = [v for k, v in parse_qsl(request.query, keep_blank_values=True) if k == name]
-    if not values:
+    pairs = parse_qsl(request.query, keep_blank_values=True)
+    verdicts = {_verdict(value) for key, value in pairs if key == name}
+    if not verdicts:
         return False
-    value = values[-1].strip().lower()
+    if len(verdicts) > 1 or None in verdicts:  # ?all=maybe, ?all=true&all=false: 400
+        return None
+    return verdicts.pop()
+
+
+def _verdict(value: str) -> bool | None:
+    value = value.strip().lower()
     if value in _TRUE:
         return True
     return False if value in _FALSE else None

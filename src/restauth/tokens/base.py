@@ -33,6 +33,7 @@ MAX_CLIENT_LABEL = 120  # characters of a session's client label kept
 
 SessionKind = Literal["login", "basic", "service"]
 """How a session began: ``POST /tokens``, Basic elsewhere, or ``restauth token create``."""
+SESSION_KINDS: tuple[SessionKind, ...] = ("login", "basic", "service")
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
@@ -267,9 +268,31 @@ def persistent_secret_key(secret_key: bytes | str | None, manager: str) -> bytes
     return secret_key
 
 
+_BIDI_CONTROLS = dict.fromkeys(
+    map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+)
+
+
 def client_label(value: str | None) -> str:
-    """A session's client label: control characters dropped, cut at
+    """A session's client label: control characters and bidirectional-text controls (which
+    could make a listing read otherwise than it is) dropped, cut at
     :data:`MAX_CLIENT_LABEL` characters (from a login body's ``client`` or a User-Agent)."""
     if not value:
         return ""
-    return without_refused_characters(value).strip()[:MAX_CLIENT_LABEL]
+    kept = without_refused_characters(value).translate(_BIDI_CONTROLS)
+    return kept.strip()[:MAX_CLIENT_LABEL]
+
+
+def check_kind(kind: str) -> SessionKind:
+    """``kind`` as a :data:`SessionKind`, or ``ValueError`` (every manager refuses others)."""
+    for known in SESSION_KINDS:
+        if kind == known:
+            return known
+    raise ValueError(f"kind must be one of {', '.join(SESSION_KINDS)}, not {kind!r}")
+
+
+def check_max_sessions(value: int) -> int:
+    """``max_sessions`` as given, if it is a whole number of at least 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("max_sessions must be a whole number of at least 1")
+    return value

@@ -62,6 +62,8 @@ from restauth.tokens.base import (
     SessionKind,
     TokenCodec,
     TokenGrant,
+    check_kind,
+    check_max_sessions,
     client_label,
 )
 from restauth.tokens.jwt_keys import (
@@ -77,9 +79,8 @@ from restauth.tokens.jwt_keys import (
     thumbprint,
     unverified_part,
 )
-from restauth.tokens.memory import check_max_sessions
 from restauth.tokens.revocation import HasHorizon, MemoryRevocation, RevocationStore
-from restauth.tokens.revocation.records import ENDED, KINDS, SessionRecord, is_revoked
+from restauth.tokens.revocation.records import ENDED, SessionRecord, is_revoked
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
@@ -243,8 +244,7 @@ class JWTTokenManager:
         ``auth_time`` is kept exact (never rounded): a login any time after a revocation
         instant outlives it, and one at or before that instant starts just past it.
         """
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        kind = check_kind(kind)
         now = self.clock()
         ttl = self.ttl if lifetime is None else as_seconds(lifetime, "lifetime")
         expires = round(now + (self.max_lifetime if lifetime is None else ttl), 3)

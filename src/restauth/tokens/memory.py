@@ -17,6 +17,8 @@ from restauth.tokens.base import (
     SessionKind,
     TokenCodec,
     TokenGrant,
+    check_kind,
+    check_max_sessions,
     client_label,
     renewal_step,
 )
@@ -133,6 +135,7 @@ class MemoryTokenManager:
         lifetime: float | None = None,
     ) -> TokenGrant:
         now = self.clock()
+        kind = check_kind(kind)
         if kind == "basic":  # every Basic request: its live session, found without the lock
             record = self._basic.get(userid)
             if record is not None and record.stamp == stamp and record.alive(now):
@@ -303,10 +306,3 @@ class MemoryTokenManager:
         return TokenGrant(
             token, record.userid, record.stamp, record.created, valid_until, record.session
         )
-
-
-def check_max_sessions(value: int) -> int:
-    """``max_sessions`` as given, if it is a whole number of at least 1."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError("max_sessions must be a whole number of at least 1")
-    return value

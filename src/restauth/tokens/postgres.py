@@ -24,11 +24,12 @@ from restauth.tokens.base import (
     SessionKind,
     TokenCodec,
     TokenGrant,
+    check_kind,
+    check_max_sessions,
     client_label,
     persistent_secret_key,
     renewed_deadline,
 )
-from restauth.tokens.memory import check_max_sessions
 
 SCHEMA_VERSION = 1
 TABLE = "restauth_tokens"
@@ -92,7 +93,6 @@ _PURGE = (  # dead rows past their tombstone (death + ttl); rows another purge h
 _USER_LOCK_SPACE = 0x72617574  # pg_advisory_xact_lock(space, key): a user's sessions
 PURGE_BATCH = 200  # rows per DELETE: a short transaction each
 ISSUE_PURGE_BATCHES = 5  # an issue purges at most this many batches; the next one goes on
-KINDS = ("login", "basic", "service")
 
 
 class _Row:
@@ -208,8 +208,7 @@ class PostgresTokenManager:
         client: str = "",
         lifetime: float | None = None,
     ) -> TokenGrant:
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        kind = check_kind(kind)
         if lifetime is not None:
             lifetime = as_seconds(lifetime, "lifetime")
         now = self.clock()

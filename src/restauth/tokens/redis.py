@@ -65,13 +65,13 @@ from restauth.tokens.base import (
     SessionKind,
     TokenCodec,
     TokenGrant,
+    check_kind,
+    check_max_sessions,
     client_label,
     persistent_secret_key,
 )
-from restauth.tokens.memory import check_max_sessions
 
 GARBAGE_GRACE = 60.0  # seconds a user's keys outlive the absolute end of their sessions
-_KINDS = ("login", "basic", "service")
 
 
 class RedisTokenManager:
@@ -122,8 +122,7 @@ class RedisTokenManager:
         client: str = "",
         lifetime: float | None = None,
     ) -> TokenGrant:
-        if kind not in _KINDS:
-            raise ValueError(f"kind must be one of {', '.join(_KINDS)}, not {kind!r}")
+        kind = check_kind(kind)
         life = None if lifetime is None else as_seconds(lifetime, "lifetime")
         now = self.clock()
         ttl = self.ttl if life is None else life
@@ -181,7 +180,9 @@ class RedisTokenManager:
             last_used = max(begun, idle - float(ttl))
             valid_until = min(idle, float(expires))
             listed.append(
-                Session(session, userid, _kind(kind), client, begun, last_used, valid_until, stamp)
+                Session(
+                    session, userid, check_kind(kind), client, begun, last_used, valid_until, stamp
+                )
             )
         return listed
 
@@ -230,10 +231,3 @@ class RedisTokenManager:
             float(valid_until),
             session.decode("ascii"),
         )
-
-
-def _kind(value: str) -> SessionKind:
-    """A stored kind as the type says (an unknown one, written by hand, reads as login)."""
-    if value == "basic":
-        return "basic"
-    return "service" if value == "service" else "login"

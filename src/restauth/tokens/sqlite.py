@@ -20,18 +20,18 @@ from restauth.tokens.base import (
     SessionKind,
     TokenCodec,
     TokenGrant,
+    check_kind,
+    check_max_sessions,
     client_label,
     persistent_secret_key,
     renewal_step,
     renewed_deadline,
 )
-from restauth.tokens.memory import check_max_sessions
 
 __all__ = ["LOGIN_PURGE_BATCHES", "PURGE_BATCH", "SCHEMA_VERSION", "TABLE", "SQLiteTokenManager"]
 
 PURGE_BATCH = 200  # rows per delete: each holds the write lock for about a millisecond
 LOGIN_PURGE_BATCHES = 25  # a login deletes at most this many batches; the next one goes on
-_KINDS = ("login", "basic", "service")
 
 
 class SQLiteTokenManager:
@@ -88,8 +88,7 @@ class SQLiteTokenManager:
         client: str = "",
         lifetime: float | None = None,
     ) -> TokenGrant:
-        if kind not in _KINDS:
-            raise ValueError(f"kind must be one of {', '.join(_KINDS)}, not {kind!r}")
+        kind = check_kind(kind)
         if lifetime is not None:  # checked before the write lock is taken
             lifetime = as_seconds(lifetime, "lifetime")
         now = self.clock()

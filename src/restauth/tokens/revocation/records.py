@@ -18,10 +18,10 @@ import math
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-from restauth.tokens.base import Session, SessionKind
+from restauth.tokens.base import SESSION_KINDS, Session, SessionKind, check_kind
 
 ENDED = 2**53  # a floor past any generation; exact as a double (Lua, JSON) and in SQLite
-KINDS: tuple[SessionKind, ...] = ("login", "basic", "service")
+KINDS = SESSION_KINDS  # the name this module had first
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +89,7 @@ class Snapshot(NamedTuple):
 
 def as_kind(value: str) -> SessionKind:
     """A stored session kind, checked (a store holds only what a manager wrote)."""
-    for kind in KINDS:
-        if value == kind:
-            return kind
-    raise ValueError(f"unknown session kind {value!r}")
+    return check_kind(value)
 
 
 def auth_time_after(now: float, not_before: float | None) -> float:
