@@ -1,8 +1,9 @@
-"""Token managers: issue, check, renew and revoke auth tokens.
+"""Token managers: sessions and their tokens, started, checked, renewed, rotated, ended.
 
-``base`` holds the ``TokenManager`` protocol, the grant and the ``id.mac`` codec;
-``memory``, ``sqlite`` and ``redis`` keep tokens; ``jwt`` signs them instead (the ``jwt``
-extra) with ``revocation`` records. May import ``restauth._time``, ``restauth.errors``,
+``base`` holds the ``TokenManager`` protocol, the grant, the session and the ``id.mac``
+codec; ``memory``, ``sqlite``, ``redis`` and ``postgres`` keep tokens; ``jwt`` signs them
+instead (the ``jwt`` extra), with the sessions and "not before" records in ``revocation``.
+May import ``restauth._time``, ``restauth._text``, ``restauth.errors``,
 ``restauth._storage`` and ``restauth.throttle``; never ``restauth.users`` or any HTTP
 module.
 """
