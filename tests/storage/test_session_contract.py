@@ -299,3 +299,38 @@ def test_a_node_whose_clock_runs_behind_revives_no_session_out_of_reach(
     node_a.revoke("alice")
     assert not isinstance(node_b.authenticate(laptop.token), TokenGrant)
     assert not isinstance(node_a.authenticate(laptop.token), TokenGrant)
+
+
+def test_eight_threads_at_the_cap_leave_only_listed_sessions_alive(
+    make_tokens: TokenFactory,
+) -> None:
+    """8 threads on two nodes log in and rotate under a cap of 3: at most 3 sessions stay,
+    and exactly the listed ones still work (none evicted yet alive, none alive unlisted)."""
+    node_a, node_b = make_tokens(max_sessions=3), make_tokens(max_sessions=3)
+    issued: list[TokenGrant] = []
+    failures: list[BaseException] = []
+    guard = threading.Lock()
+
+    def work(number: int) -> None:
+        tokens = node_a if number % 2 else node_b
+        try:
+            for round_ in range(8):
+                grant = tokens.issue("alice", "s", client=f"thread {number}")
+                if round_ % 2:
+                    renewed = tokens.renew(grant.token)  # None if the cap ended it meanwhile
+                    grant = renewed if renewed is not None else grant
+                with guard:
+                    issued.append(grant)
+        except BaseException as error:  # reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures
+    listed = set(ids(node_a.sessions("alice")))
+    assert 1 <= len(listed) <= 3
+    alive = {g.session for g in issued if isinstance(node_b.authenticate(g.token), TokenGrant)}
+    assert alive == listed
