@@ -21,6 +21,7 @@ from restauth.tokens import (
     TokenGrant,
     TokenManager,
 )
+from restauth.tokens.base import DeadToken, Session, SessionKind
 from restauth.users import (
     MemoryUserStore,
     SQLiteUserStore,
@@ -77,6 +78,7 @@ __all__ = [
     "AuthMiddleware",
     "ConfigError",
     "CookieMode",
+    "DeadToken",
     "Identity",
     "Mechanism",
     "MemoryTokenManager",
@@ -87,6 +89,8 @@ __all__ = [
     "RestauthError",
     "SQLiteTokenManager",
     "SQLiteUserStore",
+    "Session",
+    "SessionKind",
     "StoreUnavailable",
     "Throttle",
     "ThrottlePolicy",
