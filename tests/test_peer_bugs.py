@@ -244,6 +244,7 @@ _REVIEWED_EQUALITIES = {
     ("__init__.py", "path == self.tokens_path"),  # configuration (restauth/endpoints)
     ("gate.py", "key == name"),  # a query parameter name
     ("gate.py", "key != name"),
+    ("sessions.py", "key == name"),  # a query parameter name (restauth/endpoints)
     ("jwt.py", "header.get('typ') != TOKEN_TYPE"),  # a public header field
 }
 _SECRET_NAME = re.compile(r"password|passwd|token|mac|secret|digest|hash|key|credential", re.I)
