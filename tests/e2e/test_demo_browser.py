@@ -96,7 +96,7 @@ def test_non_admin_is_denied_the_admin_section(page: Any, demo: Demo) -> None:
 def test_expired_session_returns_to_the_form(page: Any, demo: Demo) -> None:
     log_in(page, demo, "bob")
     page.wait_for_selector("#who:has-text('bob')")
-    page.wait_for_load_state("networkidle")  # notes, sessions, admin table: all loaded
+    page.wait_for_selector("body[data-loaded]")  # notes, sessions, admin table: all loaded
     token = page.evaluate("sessionStorage.getItem('restauth.token')")
     bearer = {"Authorization": f"Bearer {token}"}
     logout = request(demo.server.port, "DELETE", "/tokens/bob", bearer)  # logged out elsewhere

@@ -113,6 +113,7 @@ async function enter() {
     ticker = setInterval(tick, 1000);
     tick();
     await Promise.all([loadNotes(), loadSessions(), loadAdmin()]);
+    document.body.dataset.loaded = "true";  // every first load done (tests wait for it)
   } catch (error) { /* expire() already showed the form */ }
 }
 
