@@ -117,6 +117,4 @@ def test_a_node_whose_clock_runs_behind_revives_no_session_out_of_reach(
     make_tokens: TokenFactory, clock: FakeClock
 ) -> None:
     """The contract's test, over every revocation store (the memory one included)."""
-    contract.test_a_node_whose_clock_runs_behind_revives_no_session_out_of_reach(
-        make_tokens, clock
-    )
+    contract.test_a_node_whose_clock_runs_behind_revives_no_session_out_of_reach(make_tokens, clock)
