@@ -23,7 +23,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import psycopg
 import psycopg_pool
@@ -32,9 +32,9 @@ from psycopg.rows import TupleRow
 from restauth._storage.schema import (
     CREATE_SCHEMA_TABLE,
     SCHEMA_TABLE,
+    Schema,
+    create_or_upgrade,
     is_current,
-    needs_creation,
-    upgrade_steps,
 )
 from restauth.errors import StoreUnavailable
 
@@ -48,16 +48,6 @@ Parameters = Sequence[object] | Mapping[str, object]  # %s or %(name)s placehold
 Upgrade = Callable[[Connection], None]
 """One upgrade step: given the connection inside the transaction that runs it (the
 advisory lock held), bring a component's tables from one version to the next."""
-
-
-class Schema(NamedTuple):
-    """A component's tables: its name in ``restauth_schema``, its version, how to create
-    it, and ``upgrades[n]``, the step from version ``n`` to ``n + 1``."""
-
-    component: str
-    version: int
-    statements: tuple[str, ...]
-    upgrades: Mapping[int, Upgrade]
 
 
 class PostgresDatabase:
@@ -205,20 +195,7 @@ class PostgresDatabase:
                 connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
                 connection.execute(CREATE_SCHEMA_TABLE)
                 found = _version(connection, component)
-                if needs_creation(found, component, version, WHERE):
-                    for statement in schema.statements:
-                        connection.execute(statement)
-                    connection.execute(
-                        f"INSERT INTO {SCHEMA_TABLE} (component, version) VALUES (%s, %s)",
-                        (component, version),
-                    )
-                elif found is not None and found < version:
-                    for step in upgrade_steps(found, component, version, schema.upgrades, WHERE):
-                        schema.upgrades[step](connection)
-                    connection.execute(
-                        f"UPDATE {SCHEMA_TABLE} SET version = %s WHERE component = %s",
-                        (version, component),
-                    )
+                create_or_upgrade(connection, schema, found, "%s", WHERE)
         finally:
             pool.putconn(connection)
 

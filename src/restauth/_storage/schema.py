@@ -12,7 +12,9 @@ decide; they hold no database-specific code, so every backend can share them.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from restauth.errors import SchemaTooNew, StoreUnavailable
 
@@ -59,3 +61,47 @@ def upgrade_steps(
             f"restauth ({version}) cannot upgrade (no step from version {missing[0]})"
         )
     return due
+
+
+Upgrade = Callable[[Any], None]
+"""One upgrade step: given the connection, under the lock, it alters the tables."""
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A component's tables: its name in ``restauth_schema``, its version, how to create
+    it, and ``upgrades[n]``, the step from version ``n`` to ``n + 1``."""
+
+    component: str
+    version: int
+    statements: tuple[str, ...]
+    upgrades: Mapping[int, Upgrade] = field(default_factory=dict)
+
+
+class Executes(Protocol):
+    """What creating or upgrading needs of a connection (sqlite3's and psycopg's alike)."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+
+def create_or_upgrade(
+    connection: Executes, schema: Schema, found: int | None, mark: str, where: str
+) -> None:
+    """Under the caller's lock, with ``found`` just read again inside it: create the
+    component's tables, or run its upgrade steps, and record the version. ``mark`` is the
+    driver's placeholder (``?`` or ``%s``)."""
+    component, version = schema.component, schema.version
+    if needs_creation(found, component, version, where):
+        for statement in schema.statements:
+            connection.execute(statement)
+        connection.execute(
+            f"INSERT INTO {SCHEMA_TABLE} (component, version) VALUES ({mark}, {mark})",
+            (component, version),
+        )
+    elif found is not None and found < version:
+        for step in upgrade_steps(found, component, version, schema.upgrades, where):
+            schema.upgrades[step](connection)
+        connection.execute(
+            f"UPDATE {SCHEMA_TABLE} SET version = {mark} WHERE component = {mark}",
+            (version, component),
+        )

@@ -21,16 +21,15 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from restauth._storage.schema import (
     CREATE_SCHEMA_TABLE,
     SCHEMA_TABLE,
+    Schema,
+    create_or_upgrade,
     is_current,
-    needs_creation,
-    upgrade_steps,
 )
 from restauth.errors import StoreUnavailable
 
@@ -41,17 +40,6 @@ _VERSION = f"SELECT version FROM {SCHEMA_TABLE} WHERE component = ?"
 Upgrade = Callable[[sqlite3.Connection], None]
 """One upgrade step: given the connection inside the ``BEGIN IMMEDIATE`` that runs it,
 bring a component's tables from one version to the next (raise to roll it all back)."""
-
-
-@dataclass(frozen=True)
-class Schema:
-    """A component's tables: its name in ``restauth_schema``, its version, how to create
-    it, and ``upgrades[n]``, the step from version ``n`` to ``n + 1``."""
-
-    component: str
-    version: int
-    statements: tuple[str, ...]
-    upgrades: Mapping[int, Upgrade] = field(default_factory=dict)
 
 
 class SQLiteDatabase:
@@ -175,20 +163,7 @@ class SQLiteDatabase:
         with _immediate(connection, self.path):
             connection.execute(CREATE_SCHEMA_TABLE)
             found = _version(connection, component, self.path)
-            if needs_creation(found, component, version, where):
-                for statement in schema.statements:
-                    connection.execute(statement)
-                connection.execute(
-                    f"INSERT INTO {SCHEMA_TABLE} (component, version) VALUES (?, ?)",
-                    (component, version),
-                )
-            elif found is not None and found < version:
-                for step in upgrade_steps(found, component, version, schema.upgrades, where):
-                    schema.upgrades[step](connection)
-                connection.execute(
-                    f"UPDATE {SCHEMA_TABLE} SET version = ? WHERE component = ?",
-                    (version, component),
-                )
+            create_or_upgrade(connection, schema, found, "?", where)
 
     def close(self) -> None:
         """Close every connection this object opened, on any thread."""
