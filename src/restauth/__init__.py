@@ -30,6 +30,7 @@ from restauth.users import (
     WritableUserStore,
 )
 from restauth.wire.cookies import CookieMode
+from restauth.wire.cors import CORS
 
 __version__ = "0.1.0"
 
@@ -74,6 +75,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ACL",
+    "CORS",
     "ACLRule",
     "AuthMiddleware",
     "ConfigError",

@@ -160,7 +160,9 @@ class AuthMiddleware:
         else:
             environ["REMOTE_USER"] = identity.userid
             environ["restauth.identity"] = identity
-        if decision.token_headers is None and not (decision.private or decision.no_referrer):
+        if decision.token_headers is None and not (
+            decision.private or decision.no_referrer or decision.cors
+        ):
             return self.app(environ, start_response)  # nothing of ours to add
         return self.app(environ, _merging(start_response, decision))
 

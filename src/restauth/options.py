@@ -22,6 +22,7 @@ from restauth.tokens.base import TokenManager
 from restauth.tokens.memory import MemoryTokenManager
 from restauth.users.base import HasPasswordHasher, UserStore
 from restauth.wire.cookies import CookieMode
+from restauth.wire.cors import CORS
 from restauth.wire.credentials import DEFAULT_MAX_HEADER_SIZE, check_basic_fallback
 from restauth.wire.forwarded import TrustedProxies
 from restauth.wire.responses import check_realm
@@ -52,6 +53,7 @@ class Settings(TypedDict, total=False):
     bearer: Bearer | Sequence[Bearer]
     basic_charset_fallback: str | None
     admin_role: str | None
+    cors: CORS | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +72,8 @@ class Options:
     ``password_cache`` remembers right Basic passwords for a few minutes (``None``: off).
     ``bearer`` also accepts an identity provider's JWTs; those callers get no token.
     ``admin_role`` names the role whose holders may list and end other users' sessions
-    (``None``: nobody may). ``basic_charset_fallback="latin-1"`` reads Basic
+    (``None``: nobody may). ``cors`` (:class:`~restauth.wire.cors.CORS`) lets listed
+    origins' scripts call the API. ``basic_charset_fallback="latin-1"`` reads Basic
     credentials that are not valid UTF-8 as Latin-1 (Python ``requests`` sends ``str``
     passwords so); ``None``: UTF-8 only.
     """
@@ -95,6 +98,7 @@ class Options:
     bearers: tuple[Bearer, ...]
     basic_charset_fallback: str | None = None
     admin_role: str | None = None
+    cors: CORS | None = None
 
     @classmethod
     def build(
@@ -120,6 +124,7 @@ class Options:
         bearer: Bearer | Sequence[Bearer] = (),
         basic_charset_fallback: str | None = None,
         admin_role: str | None = None,
+        cors: CORS | None = None,
     ) -> Options:
         """The keywords of ``AuthMiddleware``, with their defaults, checked.
 
@@ -160,6 +165,7 @@ class Options:
             bearers=tuple(bearer) if isinstance(bearer, Sequence) else (bearer,),
             basic_charset_fallback=fallback,
             admin_role=_check_admin_role(admin_role),
+            cors=_check_cors(cors),
         )
 
     @property
@@ -192,6 +198,12 @@ def _check_token_manager(tokens: object) -> None:
             "keeps sessions (issue, authenticate, renew, sessions, end, revoke; see "
             "docs/extending.md)"
         )
+
+
+def _check_cors(cors: object) -> CORS | None:
+    if cors is not None and not isinstance(cors, CORS):
+        raise ConfigError("cors must be a restauth.CORS(origins=[...]) or None")
+    return cors
 
 
 def _check_admin_role(role: str | None) -> str | None:

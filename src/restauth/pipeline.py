@@ -25,6 +25,7 @@ from restauth.errors import StoreUnavailable
 from restauth.gate import Gate, query_token
 from restauth.identity import Identity
 from restauth.options import Options
+from restauth.wire.cors import CORS, is_preflight, merge_cors
 from restauth.wire.credentials import basic_userid
 from restauth.wire.request import Request
 from restauth.wire.responses import Challenges, Header, Reply, unavailable, wants_no_challenge
@@ -42,7 +43,7 @@ class Admit:
     when the URL holds a token; ``query`` replaces the query string. (A plain class: one
     is made per request, at a third of a frozen dataclass's cost.)"""
 
-    __slots__ = ("identity", "no_referrer", "private", "query", "token_headers")
+    __slots__ = ("cors", "identity", "no_referrer", "private", "query", "token_headers")
 
     def __init__(
         self,
@@ -57,6 +58,7 @@ class Admit:
         self.private = private
         self.query = query
         self.no_referrer = False
+        self.cors: tuple[CORS, Request] | None = None  # set when CORS is configured
 
     def headers(self, app_headers: list[Header]) -> list[Header]:
         """The application's response headers with restauth's merged in."""
@@ -68,6 +70,9 @@ class Admit:
         if self.no_referrer:
             headers = [h for h in headers if h[0].lower() != "referrer-policy"]
             headers.append(_NO_REFERRER)
+        if self.cors is not None:
+            cors, request = self.cors
+            headers = merge_cors(headers, cors.headers(request, headers))
         return headers
 
 
@@ -87,12 +92,14 @@ class Pipeline:
         self._acl = options.acl
         self._tokens_off = options.tokens is None
         self._query_token = options.query_token
+        self._cors = options.cors
+        self._plain = options.query_token is None and options.cors is None  # nothing to add
 
     def decide(self, request: Request) -> Decision:
         """What to do with ``request``; never raises (see the module docstring)."""
         try:
             decision = self._decide(request)
-            if self._query_token is None and type(decision) is Admit:
+            if self._plain and type(decision) is Admit:
                 return decision  # the common case: nothing to add
         except StoreUnavailable as error:
             logger.warning("store unavailable: %s", error)
@@ -123,11 +130,11 @@ class Pipeline:
 
     def _decide(self, request: Request) -> Decision:
         path = request.path
+        if request.method == "OPTIONS" and is_preflight(request):
+            return self._preflight(request, path)
         if self.endpoints.owns(path):
             return self.endpoints.handle(request)
         query = None if self._query_token is None else self._query_for_app(request)
-        if request.method == "OPTIONS" and request.has_header("access-control-request-method"):
-            return Admit(None, query=query)  # a CORS preflight is never challenged
         gate = self.gate
         auth = gate.authenticate(request)
         if auth is None:
@@ -165,6 +172,21 @@ class Pipeline:
         )
         return False
 
+    def _preflight(self, request: Request, path: str) -> Decision:
+        """A CORS preflight, never challenged. For restauth's endpoints: with CORS, what the
+        origin may do there; without, a plain 204 naming the methods. For the app's paths:
+        answered with CORS, else passed on to the app as it came."""
+        cors = self._cors
+        if self.endpoints.owns(path):
+            methods = self.endpoints.methods(path)
+            if cors is None:
+                return Reply("204 No Content", [("Allow", ", ".join(methods))], b"")
+            return cors.preflight(request, methods)
+        if cors is None:
+            query = None if self._query_token is None else self._query_for_app(request)
+            return Admit(None, query=query)
+        return cors.preflight(request, cors.allow_methods)
+
     def _query_for_app(self, request: Request) -> str | None:
         """The query without the token parameter, when it carried one."""
         name = self.options.query_token
@@ -174,19 +196,25 @@ class Pipeline:
 
     def _finish(self, request: Request, decision: Decision) -> Decision:
         """What every decision gets: no challenge when asked; ``Vary: Cookie`` in cookie
-        mode; ``Referrer-Policy: no-referrer`` when the URL carries the query token."""
+        mode; ``Referrer-Policy: no-referrer`` when the URL carries the query token; the
+        CORS headers when CORS is configured (a preflight's are its own)."""
         name = self._query_token
         hides_referrer = name is not None and name in request.query
+        cors = self._cors
         if isinstance(decision, Admit):
             decision.no_referrer = hides_referrer
+            if cors is not None:
+                decision.cors = (cors, request)
             return decision
         if not self.options.challenge or wants_no_challenge(request):
             decision = Challenges.without_challenge(decision)
-        extra: list[Header] = []
-        if self.options.cookie is not None and not any(n == "Vary" for n, _ in decision.headers):
-            extra.append(("Vary", "Cookie"))
+        headers = list(decision.headers)
+        if self.options.cookie is not None and not any(n == "Vary" for n, _ in headers):
+            headers.append(("Vary", "Cookie"))
         if hides_referrer:
-            extra.append(_NO_REFERRER)
-        if not extra:
+            headers.append(_NO_REFERRER)
+        if cors is not None and not is_preflight(request):
+            headers = merge_cors(headers, cors.headers(request, headers))
+        if len(headers) == len(decision.headers) and cors is None:
             return decision
-        return Reply(decision.status, [*decision.headers, *extra], decision.body)
+        return Reply(decision.status, headers, decision.body)

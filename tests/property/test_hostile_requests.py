@@ -154,6 +154,12 @@ def check_secrets(
                     assert name == "Set-Cookie"  # ASVS 5.0 3.3.4
 
 
+def preflight(request: HostileRequest) -> bool:
+    return request.method == "OPTIONS" and any(
+        name.lower() == "access-control-request-method" for name in request.headers
+    )
+
+
 def check_response(target: Target, request: HostileRequest, logs: Records) -> None:
     before = len(logs.texts)
     response, identity, called = call(target, request)
@@ -180,6 +186,9 @@ def check_response(target: Target, request: HostileRequest, logs: Records) -> No
             assert "cookie" in vary, headers
     elif called:
         assert anonymous_may_pass(request), request
+    elif preflight(request) and code == 204:  # a preflight is answered, never challenged
+        assert body == b"", body
+        assert "auth-token" not in names
     elif 200 <= code < 300:
         assert valid_for, (status, request)
     check_secrets(target, request, response, logs.texts[before:])

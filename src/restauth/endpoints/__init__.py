@@ -47,6 +47,14 @@ class Endpoints:
             return True
         return self._enabled and (path == self.tokens_path or path.startswith(self._tokens_prefix))
 
+    def methods(self, path: str) -> tuple[str, ...]:
+        """The methods ``path`` answers (what a preflight for it allows)."""
+        if path == self.tokens_path:
+            return ("POST",)
+        if path.startswith(self._roles_prefix):
+            return ("GET",)
+        return ("GET", "DELETE")
+
     def handle(self, request: Request) -> Reply:
         path, method = request.path, request.method
         if path == self.tokens_path:

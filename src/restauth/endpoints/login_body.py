@@ -28,10 +28,11 @@ _UNKNOWN_CHARSET = problem(415, "Send the login form in UTF-8 or another charset
 
 @dataclass(frozen=True, slots=True)
 class LoginBody:
-    """What a login body holds: the credentials (or why they are malformed) and the
-    client label it names, if any (the session's label; else the User-Agent is used)."""
+    """What a login body holds: the credentials (or why they are malformed; ``None`` when
+    it names neither ``username`` nor ``password``, as axios and knox clients send ``{}``
+    beside a Basic header) and the client label it names, if any (else the User-Agent)."""
 
-    credentials: BasicCredentials | Malformed
+    credentials: BasicCredentials | Malformed | None
     client: str | None
 
 
@@ -86,12 +87,14 @@ def parse_login_body(raw: bytes, content_type: str | None) -> LoginBody | Reply:
         return _NOT_CREDENTIALS
     if not isinstance(data, dict):
         return _NOT_CREDENTIALS
-    username, password = data.get("username"), data.get("password")
-    if not isinstance(username, str) or not isinstance(password, str) or not username:
-        return _NOT_CREDENTIALS
     client = data.get("client")
     if client is not None and not isinstance(client, str):
         return _BAD_CLIENT
+    if "username" not in data and "password" not in data:  # the header's credentials count
+        return LoginBody(None, client)
+    username, password = data.get("username"), data.get("password")
+    if not isinstance(username, str) or not isinstance(password, str) or not username:
+        return _NOT_CREDENTIALS
     return LoginBody(check_credentials(username, password), client)
 
 

@@ -20,7 +20,7 @@ from restauth.users.base import UserStore
 from restauth.wire.credentials import Malformed
 from restauth.wire.request import Request
 from restauth.wire.responses import Header, Reply, empty_reply, json_reply, problem
-from restauth.wire.token_headers import NO_STORE, format_instant
+from restauth.wire.token_headers import EXPOSE_TOKEN_HEADERS, NO_STORE, format_instant
 
 if TYPE_CHECKING:
     from restauth.gate import Gate
@@ -281,7 +281,8 @@ class SessionEndpoints:
         return self._headers_for(self._gate.grant_for(auth, request))
 
     def _headers_for(self, grant: TokenGrant) -> list[Header]:
-        return [*self._gate.token_headers(grant), *NO_STORE]
+        """The token headers, exposed to cross-origin scripts as on every other answer."""
+        return [*self._gate.token_headers(grant), EXPOSE_TOKEN_HEADERS, *NO_STORE]
 
     def _manager(self) -> TokenManager:
         assert self._tokens is not None  # these endpoints exist only with tokens

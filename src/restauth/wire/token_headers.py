@@ -61,7 +61,8 @@ def token_headers(grant: TokenGrant, tokens_path: str) -> list[Header]:
     ]
 
 
-_EXPOSE_OURS = ("Access-Control-Expose-Headers", ", ".join(EXPOSED))
+EXPOSE_TOKEN_HEADERS = ("Access-Control-Expose-Headers", ", ".join(EXPOSED))
+_EXPOSE_OURS = EXPOSE_TOKEN_HEADERS
 
 
 def merge_token_headers(app_headers: list[Header], ours: list[Header]) -> list[Header]:
