@@ -43,6 +43,7 @@ from restauth.tokens.base import (
 )
 from restauth.users.base import UserStore
 from restauth.wire.cookies import CookieMode
+from restauth.wire.cors import CORS, DEFAULT_METHODS
 from restauth.wire.credentials import DEFAULT_MAX_HEADER_SIZE
 
 if TYPE_CHECKING:
@@ -292,6 +293,16 @@ def _describe_bearer(bearer: BearerSpec) -> dict[str, Any]:
 def _describe_option(value: object) -> object:
     if isinstance(value, CookieMode):
         return asdict(value)
+    if isinstance(value, CORS):
+        return {
+            "origins": list(value.origins),
+            "origin_pattern": value.origin_pattern,
+            "allow_credentials": value.allow_credentials,
+            "max_age": value.max_age,
+            "allow_methods": list(value.allow_methods),
+            "allow_headers": list(value.allow_headers),
+            "expose_headers": list(value.expose_headers),
+        }
     if isinstance(value, PasswordCache):
         return {"ttl": value.ttl, "max_entries": value.max_entries}
     return value
@@ -358,6 +369,9 @@ def _read(data: dict[str, Any], name: str, base: Path, env: Mapping[str, str]) -
     except ValueError as error:
         raise ConfigError(str(error)) from None
     bearers = read_bearers(root.tables("bearer"))
+    cors = _read_cors(root.table("cors"))
+    if cors is not None:
+        options["cors"] = cors
     root.finish()
     _check_options(options, tokens_enabled=tokens.kind != "none")
     return Config(name, options, users, tokens, throttle, acl, bearers)
@@ -419,6 +433,26 @@ def _read_password_cache(table: Table) -> dict[str, PasswordCache | None]:
     )
     cache.finish()
     return {"password_cache": result}
+
+
+def _read_cors(table: Table | None) -> CORS | None:
+    """The ``[cors]`` table: which other origins' scripts may call the API (none without it)."""
+    if table is None:
+        return None
+    try:
+        cors = CORS(
+            origins=table.strings("origins"),
+            origin_pattern=table.string("origin_pattern"),
+            allow_credentials=table.boolean("allow_credentials", False),
+            max_age=table.integer("max_age", 600),
+            allow_methods=table.strings("allow_methods", DEFAULT_METHODS),
+            allow_headers=table.strings("allow_headers"),
+            expose_headers=table.strings("expose_headers"),
+        )
+    except ConfigError as error:
+        raise ConfigError(f"[cors]: {error}") from None
+    table.finish()
+    return cors
 
 
 def _read_cookie(table: Table) -> CookieMode | None:

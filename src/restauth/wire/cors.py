@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from restauth.errors import ConfigError
 from restauth.wire.request import Request
@@ -36,7 +35,6 @@ _EXPOSE = "access-control-expose-headers"
 _PREFLIGHT_VARY = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
 
 
-@dataclass(frozen=True)
 class CORS:
     """Which origins may call the API from a browser, and how.
 
@@ -49,26 +47,51 @@ class CORS:
     ``expose_headers`` add to restauth's own lists.
     """
 
-    origins: tuple[str, ...] = ()
-    origin_pattern: str | None = None
-    allow_credentials: bool = False
-    max_age: int = 600
-    allow_methods: tuple[str, ...] = DEFAULT_METHODS
-    allow_headers: tuple[str, ...] = ()
-    expose_headers: tuple[str, ...] = ()
-    _pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    __slots__ = (
+        "_pattern",
+        "allow_credentials",
+        "allow_headers",
+        "allow_methods",
+        "expose_headers",
+        "max_age",
+        "origin_pattern",
+        "origins",
+    )
 
-    def __post_init__(self) -> None:
-        for name in ("origins", "allow_methods", "allow_headers", "expose_headers"):
-            object.__setattr__(self, name, _strings(name, getattr(self, name)))
-        _check_origins(self.origins, self.origin_pattern, self.allow_credentials)
+    def __init__(
+        self,
+        origins: Iterable[str] = (),
+        *,
+        origin_pattern: str | None = None,
+        allow_credentials: bool = False,
+        max_age: int = 600,
+        allow_methods: Iterable[str] = DEFAULT_METHODS,
+        allow_headers: Iterable[str] = (),
+        expose_headers: Iterable[str] = (),
+    ) -> None:
+        self.origins = _strings("origins", origins)
+        self.origin_pattern = origin_pattern
+        self.allow_credentials = allow_credentials
+        self.max_age = max_age
+        self.allow_methods = _strings("allow_methods", allow_methods)
+        self.allow_headers = _strings("allow_headers", allow_headers)
+        self.expose_headers = _strings("expose_headers", expose_headers)
+        _check_origins(self.origins, origin_pattern, allow_credentials)
         for name in ("allow_methods", "allow_headers", "expose_headers"):
             for token in getattr(self, name):
                 if not _TOKEN.fullmatch(token):
                     raise ConfigError(f"cors {name}: {token!r} is not a method or header name")
-        if isinstance(self.max_age, bool) or not isinstance(self.max_age, int) or self.max_age < 0:
+        if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 0:
             raise ConfigError("cors max_age must be a whole number of seconds, 0 or more")
-        object.__setattr__(self, "_pattern", _compiled(self.origin_pattern))
+        if not isinstance(allow_credentials, bool):
+            raise ConfigError("cors allow_credentials must be true or false")
+        self._pattern = _compiled(origin_pattern)
+
+    def __repr__(self) -> str:
+        return (
+            f"CORS(origins={list(self.origins)!r}, origin_pattern={self.origin_pattern!r}, "
+            f"allow_credentials={self.allow_credentials}, max_age={self.max_age})"
+        )
 
     def allowed(self, origin: str | None) -> str | None:
         """The ``Access-Control-Allow-Origin`` value for a request from ``origin``: the
