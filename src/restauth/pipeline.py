@@ -208,13 +208,16 @@ class Pipeline:
             return decision
         if not self.options.challenge or wants_no_challenge(request):
             decision = Challenges.without_challenge(decision)
-        headers = list(decision.headers)
-        if self.options.cookie is not None and not any(n == "Vary" for n, _ in headers):
-            headers.append(("Vary", "Cookie"))
+        extra: list[Header] = []
+        if self.options.cookie is not None and not any(n == "Vary" for n, _ in decision.headers):
+            extra.append(("Vary", "Cookie"))
         if hides_referrer:
-            headers.append(_NO_REFERRER)
-        if cors is not None and not is_preflight(request):
+            extra.append(_NO_REFERRER)
+        if cors is None:
+            if not extra:
+                return decision  # the common case: as it was built
+            return Reply(decision.status, [*decision.headers, *extra], decision.body)
+        headers = [*decision.headers, *extra]
+        if not is_preflight(request):  # a preflight's are its own
             headers = merge_cors(headers, cors.headers(request, headers))
-        if len(headers) == len(decision.headers) and cors is None:
-            return decision
         return Reply(decision.status, headers, decision.body)
