@@ -2,9 +2,11 @@
 
 Every fenced block of README.md is read from the file itself, so README and tests cannot
 drift: Python files are written under the name their first comment gives (``# app.py``),
-TOML files likewise, and ``$`` console commands are run (servers in a subprocess, on a free
-port instead of 8000; ``/var/lib/myapp`` under a temporary directory; the services' own
-addresses instead of ``db.internal``). ``curl`` lines are sent as curl would send them.
+TOML and HTML files likewise (``<!-- spa.html -->``), and ``$`` console commands are run
+(servers in a subprocess, on a free port instead of 8000; ``/var/lib/myapp`` under a
+temporary directory; the services' own addresses instead of ``db.internal``). ``curl``
+lines are sent as curl would send them. The *Single-page app* page runs in Chromium in
+tests/e2e/test_cors_browser.py, from :func:`spa_example`.
 ``test_every_block_is_accounted_for`` fails when a block is added without a test here.
 """
 
@@ -45,6 +47,7 @@ BLOCKS = {
     "JWT": ["python"],
     "Use with Flask / Pyramid / Bottle": ["console", "python", "python", "python"],
     "Roles and ACL rules, configuration file, command line": ["python", "bash"],
+    "Single-page app on another origin": ["python", "html", "console"],
 }  # fmt: skip
 
 
@@ -62,7 +65,8 @@ class Block:
         return [line for line in lines if line]
 
     def filename(self) -> str:
-        match = re.match(r"# (\S+\.(?:py|toml))", self.text)
+        """The file a block is, named by its first line: ``# app.py``, ``<!-- spa.html -->``."""
+        match = re.match(r"(?:# |<!-- )(\S+\.(?:py|toml|html))\b", self.text)
         assert match, self.text
         return match.group(1)
 
@@ -412,3 +416,79 @@ def test_configuration_block_restauth_serve(configured: tuple[Path, dict[str, st
         answer = request(port, "GET", "/", {"Authorization": basic("alice", "alice-password")})
         assert (answer.status, answer.body) == (200, b"alice")
         assert request(port, "GET", "/").status == 401
+
+
+# -- Single-page app on another origin ------------------------------------------------
+
+SPA = "Single-page app on another origin"
+
+
+@dataclass(frozen=True)
+class Spa:
+    """The section's example as :func:`spa_example` wrote it: the password of its user and
+    its two servers' commands (the API's, the page's)."""
+
+    password: str
+    api_command: list[str]
+    page_command: list[str]
+
+
+def spa_example(directory: Path, api: int, page: int) -> Spa:
+    """The section's ``spa_api.py`` and ``spa.html`` written in ``directory``, as they are
+    but for the ports: the API on ``api`` instead of 8000, the page's origin on ``page``
+    instead of 8001 (in the allowed origin, the page's API URL and ``http.server``'s port).
+    """
+    code, html, console = blocks(SPA)
+    assert (code.filename(), html.filename()) == ("spa_api.py", "spa.html")
+    ports = {"8000": str(api), "8001": str(page)}
+    assert re.findall(r"\b800[01]\b", code.text) == ["8001", "8000"]  # the origin, the bind
+    python = re.sub(r"\b800[01]\b", lambda port: ports[port[0]], code.text)
+    assert re.findall(r"\b800[01]\b", html.text) == ["8000"]  # API = "http://127.0.0.1:8000"
+    page_text = html.text.replace('"http://127.0.0.1:8000"', f'"http://127.0.0.1:{api}"')
+    assert page_text != html.text
+    (directory / "spa_api.py").write_text(python, "utf-8")
+    (directory / "spa.html").write_text(page_text, "utf-8")
+    start_api, serve_page = console.commands()
+    assert start_api == "python3 spa_api.py &"
+    assert serve_page == "python3 -m http.server 8001"
+    password = re.search(r'users\.add\("alice", "([^"]+)"', code.text)
+    assert password, code.text
+    return Spa(
+        password[1],
+        [sys.executable, "spa_api.py"],
+        [sys.executable, "-m", "http.server", str(page)],
+    )
+
+
+def test_spa_api_answers_the_allowed_origin_only(tmp_path: Path) -> None:
+    """The API of the section as a browser would call it (headers only; Chromium runs the
+    page in tests/e2e/test_cors_browser.py)."""
+    api, page = free_port(), free_port()
+    spa = spa_example(tmp_path, api, page)
+    allowed = {"Origin": f"http://localhost:{page}"}
+    with running(spa.api_command, port=api, cwd=tmp_path, env=environment({})):
+        preflight = request(
+            api, "OPTIONS", "/tokens",
+            {**allowed, "Access-Control-Request-Method": "POST",
+             "Access-Control-Request-Headers": "content-type,no-auth-challenge"},
+        )  # fmt: skip
+        assert preflight.status == 204
+        assert preflight.headers["Access-Control-Allow-Origin"] == allowed["Origin"]
+        assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+        body = json.dumps({"username": "alice", "password": spa.password}).encode()
+        json_type = {"Content-Type": "application/json", "No-Auth-Challenge": "true"}
+        login = request(api, "POST", "/tokens", {**allowed, **json_type}, body)
+        assert login.status == 200
+        assert login.headers["Access-Control-Allow-Origin"] == allowed["Origin"]
+        assert "Auth-Token" in login.headers["Access-Control-Expose-Headers"]
+        assert login.headers["Auth-Token"] == login.json()["token"]
+        bearer = {**allowed, "Authorization": f"Bearer {login.json()['token']}"}
+        assert request(api, "GET", "/", bearer).json() == {"userid": "alice", "roles": ["user"]}
+        refused = request(api, "GET", "/", {**allowed, "No-Auth-Challenge": "true"})
+        assert refused.status == 401
+        assert "WWW-Authenticate" not in refused.headers
+        assert refused.headers["Access-Control-Allow-Origin"] == allowed["Origin"]
+        other = {"Origin": f"http://127.0.0.1:{page}"}
+        assert "Access-Control-Allow-Origin" not in request(api, "GET", "/", other).headers
+        assert request(api, "DELETE", "/tokens/alice", bearer).status == 204
+        assert request(api, "GET", "/", bearer).status == 401
