@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore, PasswordHasher
+from restauth import CORS, AuthMiddleware, MemoryTokenManager, MemoryUserStore, PasswordHasher
 from restauth.tokens.sqlite import SQLiteTokenManager
 from restauth.users.sqlite import SQLiteUserStore
 from restauth.wire.cookies import CookieMode
 from tests.services import redis_url
 
-from .strategies import PUBLIC, QUERY_TOKEN, USERS, World
+from .strategies import ALLOWED_ORIGIN, PUBLIC, QUERY_TOKEN, USERS, World
 
 _COMMON: dict[str, Any] = {
     "deadline": None,  # a shared 2-core machine: wall-clock limits would only make noise
@@ -76,7 +76,7 @@ class Target:
         """Every user's current token (a request may have logged one out)."""
         for userid in USERS:
             user = self.users.get(userid)
-            self.world.tokens[userid] = self.tokens.issue(userid, user.stamp).token
+            self.world.tokens[userid] = self.tokens.issue(userid, user.stamp, kind="basic").token
 
 
 def build_targets(name: str, users: Any, tokens: Any) -> list[Target]:
@@ -88,6 +88,7 @@ def build_targets(name: str, users: Any, tokens: Any) -> list[Target]:
     for variant, options in (
         ("plain", {}),
         ("cookie+query", {"cookie": CookieMode(), "query_token": QUERY_TOKEN, "throttle": None}),
+        ("cors", {"cors": CORS(origins=[ALLOWED_ORIGIN]), "throttle": None}),
     ):
         calls = Calls()
         middleware = AuthMiddleware(

@@ -279,6 +279,10 @@ class HostileRequest:
         return environ
 
 
+ALLOWED_ORIGIN = "https://app.example.com"
+ORIGINS = [ALLOWED_ORIGIN, "https://app.example.com.evil.net", "null", "HTTPS://APP.EXAMPLE.COM"]
+
+
 @st.composite
 def requests(draw: st.DrawFn, world: World) -> HostileRequest:
     """A whole request; about one in three is a ``POST /tokens`` login attempt."""
@@ -288,6 +292,7 @@ def requests(draw: st.DrawFn, world: World) -> HostileRequest:
         ("Cookie", cookies(world)),
         ("X-Forwarded-For", st.one_of(st.none(), addresses, no_marker(latin1(30)))),
         ("Access-Control-Request-Method", st.one_of(st.none(), st.just("GET"))),
+        ("Origin", st.one_of(st.none(), st.sampled_from(ORIGINS), no_marker(latin1(30)))),
         ("X-Forwarded-Proto", st.one_of(st.none(), st.sampled_from(["https", "http", "HTTPS"]))),
         ("X-Requested-With", st.one_of(st.none(), st.just("fetch"))),
         ("No-Auth-Challenge", st.one_of(st.none(), st.just(""))),

@@ -24,7 +24,15 @@ from restauth.wire.cookies import CookieMode
 from restauth.wire.credentials import BasicCredentials, TokenCredentials, parse_authorization
 
 from .conftest import Records, Target
-from .strategies import MARKER, QUERY_TOKEN, USERS, HostileRequest, World, requests
+from .strategies import (
+    ALLOWED_ORIGIN,
+    MARKER,
+    QUERY_TOKEN,
+    USERS,
+    HostileRequest,
+    World,
+    requests,
+)
 
 Response = tuple[str, list[tuple[str, str]], bytes]
 
@@ -160,6 +168,19 @@ def preflight(request: HostileRequest) -> bool:
     )
 
 
+def check_cors(request: HostileRequest, headers: list[tuple[str, str]]) -> None:
+    """Only the listed origin, exactly as sent, is ever allowed; once; every answer varies
+    on Origin."""
+    allow = [v for n, v in headers if n.lower() == "access-control-allow-origin"]
+    origin = request.headers.get("Origin")
+    assert allow in ([], [ALLOWED_ORIGIN]), allow
+    if allow:
+        assert origin == ALLOWED_ORIGIN, (origin, allow)
+    vary = ",".join(v for n, v in headers if n.lower() == "vary").lower()
+    assert "origin" in vary, headers
+    assert sum(1 for n, _ in headers if n.lower() == "vary") == 1, headers
+
+
 def check_response(target: Target, request: HostileRequest, logs: Records) -> None:
     before = len(logs.texts)
     response, identity, called = call(target, request)
@@ -168,6 +189,8 @@ def check_response(target: Target, request: HostileRequest, logs: Records) -> No
     assert 200 <= code < 500, (status, body)
     check_headers(headers)
     names = {name.lower(): value for name, value in headers}
+    if target.middleware.cors is not None:
+        check_cors(request, headers)
     if code in (429, 503):
         assert "retry-after" in names
     macs = [token.partition(".")[2] for token in target.world.tokens.values()]
