@@ -392,3 +392,123 @@ def test_basic_credentials_with_an_empty_json_body_log_in(client: TestApp) -> No
     assert "axios" in [s["client"] for s in sessions]
     client.post_json("/tokens", {"username": "alice"}, headers=headers, status=400)  # half
     client.post_json("/tokens", {}, status=401)  # and no header: nobody
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"password": "x"}, {"foo": 1}, {"user": "alice", "pass": ALICE_PASSWORD}, {"client": 5}],
+)
+def test_a_body_with_other_fields_is_still_400(client: TestApp, body: dict[str, Any]) -> None:
+    headers = {"Authorization": basic("alice", ALICE_PASSWORD)}
+    response = client.post_json("/tokens", body, headers=headers, status=400)
+    assert "token" not in response.text
+
+
+# -- the rest of the answer types, and hostile origins (review of issue 18) -------------
+
+
+@ORIGINS
+def test_login_body_refusals_carry_cors(client: TestApp, origin: str) -> None:
+    headers = {"Origin": origin}
+    too_large = client.post(
+        "/tokens", "x" * 20000, headers={**headers, "Content-Type": "application/json"},
+        status=413,
+    )  # fmt: skip
+    check(too_large, origin)
+    charset = client.post(
+        "/tokens", b"username=a&password=b",
+        headers={**headers, "Content-Type": "application/x-www-form-urlencoded; charset=nope"},
+        status=415,
+    )  # fmt: skip
+    check(charset, origin)
+    environ = {**client.extra_environ, "REQUEST_METHOD": "POST", "PATH_INFO": "/tokens"}
+    environ |= {"HTTP_ORIGIN": origin, "HTTP_TRANSFER_ENCODING": "chunked"}  # no length
+    chunked = client.get("/tokens", extra_environ=environ, status=411)
+    check(chunked, origin)
+
+
+@ORIGINS
+def test_cookie_modes_csrf_refusal_carries_cors(
+    users: MemoryUserStore, tokens: MemoryTokenManager, origin: str
+) -> None:
+    client = TestApp(
+        AuthMiddleware(
+            echo_app, users=users, tokens=tokens, cookie=True, cors=CORS(origins=[ALLOWED])
+        )
+    )
+    body = {"username": "alice", "password": ALICE_PASSWORD}
+    refused = client.post_json("/tokens", body, headers={"Origin": origin}, status=403)
+    check(refused, origin)
+
+
+@ORIGINS
+def test_head_and_plain_options_carry_cors(client: TestApp, bob_token: str, origin: str) -> None:
+    token = {"Origin": origin, "Authorization": f"Token {bob_token}"}
+    check(client.head("/x", headers=token), origin)
+    check(client.options("/x", headers={"Origin": origin}, status=401), origin)  # not a preflight
+
+
+def streaming_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """An app that writes with write() and then yields, as old WSGI apps do."""
+    write = start_response("200 OK", [("Content-Type", "text/plain")])
+    write(b"one ")
+    yield b"two"
+
+
+@ORIGINS
+def test_a_streaming_app_gets_cors(
+    users: MemoryUserStore, tokens: MemoryTokenManager, origin: str
+) -> None:
+    client = TestApp(
+        AuthMiddleware(streaming_app, users=users, tokens=tokens, cors=CORS(origins=[ALLOWED]))
+    )
+    response = client.get(
+        "/x", headers={"Origin": origin, "Authorization": basic("alice", ALICE_PASSWORD)}
+    )
+    assert response.body == b"one two"
+    check(response, origin)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://x\x00.example.com",
+        "https://\xe9vil.example.com",
+        "https://" + "a" * 7000 + ".example.com",
+        "https://x.example.com\\",
+        "https://X.example.com",
+    ],
+)
+def test_a_pattern_never_lets_a_hostile_origin_into_a_header(
+    users: MemoryUserStore, origin: str
+) -> None:
+    cors = CORS(origin_pattern=r"https://.*\.example\.com(:443)?\\?")
+    assert cors.allowed(origin) is None
+    client = TestApp(AuthMiddleware(echo_app, users=users, cors=cors))
+    environ = {"HTTP_ORIGIN": origin}
+    response = client.get("/x", extra_environ=environ, status=401)
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://App.Example.com",
+        "https://app.example.com:443",
+        "http://a.b:80",
+        "https://é.example",
+    ],
+)
+def test_an_origin_no_browser_sends_is_refused_in_the_settings(origin: str) -> None:
+    with pytest.raises(ConfigError, match="as a browser sends it"):
+        CORS(origins=[origin])
+
+
+def test_a_cors_is_fixed_once_built_and_names_someone() -> None:
+    cors = CORS(origins=["*"])
+    with pytest.raises(AttributeError):
+        cors.allow_credentials = True  # type: ignore[misc]
+    with pytest.raises(ConfigError, match="needs origins"):
+        CORS()
+    with pytest.raises(ConfigError, match="origin_pattern"):
+        CORS(origin_pattern=b"https://.*")  # type: ignore[arg-type]

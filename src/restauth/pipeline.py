@@ -2,8 +2,8 @@
 
 ``Pipeline.decide`` takes a :class:`~restauth.wire.request.Request` and answers either
 :class:`Admit` (call the application, with this identity, these response headers, this
-query string) or a :class:`Reply` (restauth answers itself). In order: restauth's own
-endpoints; CORS preflights (never challenged); the :class:`~restauth.gate.Gate`
+query string) or a :class:`Reply` (restauth answers itself). In order: CORS preflights
+(never challenged); restauth's own endpoints; the :class:`~restauth.gate.Gate`
 (credentials → identity); public paths and the ACL; the token headers. An adapter
 (``restauth.middleware`` for WSGI) builds the view and applies the decision; nothing
 here knows WSGI, ASGI or webob.
@@ -40,7 +40,8 @@ class Admit:
     """Call the application. ``identity`` is ``None`` for an anonymous request. The
     application's response headers get ``token_headers`` (the ``Auth-Token`` headers and
     ``no-store``), or ``private`` caching (authenticated, tokenless), and ``no_referrer``
-    when the URL holds a token; ``query`` replaces the query string. (A plain class: one
+    when the URL holds a token; ``query`` replaces the query string; ``cors`` (set when
+    CORS is configured) adds the CORS headers for the request's origin. (A plain class: one
     is made per request, at a third of a frozen dataclass's cost.)"""
 
     __slots__ = ("cors", "identity", "no_referrer", "private", "query", "token_headers")
@@ -72,7 +73,7 @@ class Admit:
             headers.append(_NO_REFERRER)
         if self.cors is not None:
             cors, request = self.cors
-            headers = merge_cors(headers, cors.headers(request, headers))
+            headers = merge_cors(headers, cors.headers(request))
         return headers
 
 
@@ -130,7 +131,7 @@ class Pipeline:
 
     def _decide(self, request: Request) -> Decision:
         path = request.path
-        if request.method == "OPTIONS" and is_preflight(request):
+        if request.method == "OPTIONS" and is_preflight(request):  # the compare inline: hot
             return self._preflight(request, path)
         if self.endpoints.owns(path):
             return self.endpoints.handle(request)
@@ -219,5 +220,6 @@ class Pipeline:
             return Reply(decision.status, [*decision.headers, *extra], decision.body)
         headers = [*decision.headers, *extra]
         if not is_preflight(request):  # a preflight's are its own
-            headers = merge_cors(headers, cors.headers(request, headers))
+            retry_after = any(name == "Retry-After" for name, _ in headers)  # 429, 503
+            headers = merge_cors(headers, cors.headers(request, retry_after=retry_after))
         return Reply(decision.status, headers, decision.body)

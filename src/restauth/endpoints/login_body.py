@@ -28,8 +28,8 @@ _UNKNOWN_CHARSET = problem(415, "Send the login form in UTF-8 or another charset
 
 @dataclass(frozen=True, slots=True)
 class LoginBody:
-    """What a login body holds: the credentials (or why they are malformed; ``None`` when
-    it names neither ``username`` nor ``password``, as axios and knox clients send ``{}``
+    """What a login body holds: the credentials (or why they are malformed; ``None`` for a
+    body holding nothing but an optional ``client``, as axios and knox clients send ``{}``
     beside a Basic header) and the client label it names, if any (else the User-Agent)."""
 
     credentials: BasicCredentials | Malformed | None
@@ -90,7 +90,7 @@ def parse_login_body(raw: bytes, content_type: str | None) -> LoginBody | Reply:
     client = data.get("client")
     if client is not None and not isinstance(client, str):
         return _BAD_CLIENT
-    if "username" not in data and "password" not in data:  # the header's credentials count
+    if data.keys() <= {"client"}:  # {} beside a Basic header (axios, knox): the header counts
         return LoginBody(None, client)
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username:

@@ -20,7 +20,12 @@ from restauth.wire.responses import Header, Reply
 
 ALWAYS_ALLOWED_HEADERS = ("Authorization", "Content-Type", "No-Auth-Challenge", "X-Requested-With")
 DEFAULT_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
-_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s?#@]+", re.ASCII)
+# An origin as browsers serialise it: lower case, ASCII (IDNs in punycode), no default
+# port, at most MAX_ORIGIN characters. Checked before any pattern of the user's runs, so no
+# other byte ever reaches Access-Control-Allow-Origin.
+MAX_ORIGIN = 300
+_ORIGIN = re.compile(r"https?://(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*\.?|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?")
+_DEFAULT_PORT = re.compile(r"http://.*:80|https://.*:443")
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _OWNED = frozenset(
     {
@@ -33,6 +38,8 @@ _OWNED = frozenset(
 )
 _EXPOSE = "access-control-expose-headers"
 _PREFLIGHT_VARY = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
+_VARY_ORIGIN: tuple[Header, ...] = (("Vary", "Origin"),)
+_TOUCHED = _OWNED | {_EXPOSE, "vary"}  # what merging an app's headers must look at
 
 
 class CORS:
@@ -48,6 +55,7 @@ class CORS:
     """
 
     __slots__ = (
+        "_frozen",
         "_pattern",
         "allow_credentials",
         "allow_headers",
@@ -69,6 +77,8 @@ class CORS:
         allow_headers: Iterable[str] = (),
         expose_headers: Iterable[str] = (),
     ) -> None:
+        if not isinstance(allow_credentials, bool):
+            raise ConfigError("cors allow_credentials must be true or false")
         self.origins = _strings("origins", origins)
         self.origin_pattern = origin_pattern
         self.allow_credentials = allow_credentials
@@ -85,7 +95,15 @@ class CORS:
             raise ConfigError("cors max_age must be a whole number of seconds, 0 or more")
         if not isinstance(allow_credentials, bool):
             raise ConfigError("cors allow_credentials must be true or false")
+        if not self.origins and origin_pattern is None:
+            raise ConfigError("cors needs origins (or an origin_pattern): it allows none")
         self._pattern = _compiled(origin_pattern)
+        self._frozen = True
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if getattr(self, "_frozen", False):  # a change would escape every check above
+            raise AttributeError("a CORS is fixed once built; build a new one")
+        object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:
         return (
@@ -104,22 +122,22 @@ class CORS:
         if self.origins == ("*",):
             return "*"
         pattern = self._pattern
-        if pattern is not None and pattern.fullmatch(origin) and _ORIGIN.fullmatch(origin):
+        if pattern is not None and _is_origin(origin) and pattern.fullmatch(origin):
             return origin
         return None
 
-    def headers(self, request: Request, sent: list[Header]) -> list[Header]:
-        """What an answer to ``request`` (whose headers are ``sent``) gets: ``Vary: Origin``
-        always, and for an allowed origin the allow and expose headers."""
+    def headers(self, request: Request, *, retry_after: bool = False) -> list[Header]:
+        """What an answer to ``request`` gets: ``Vary: Origin`` always, and for an allowed
+        origin the allow headers and the configured exposed ones (``Retry-After`` too when
+        the answer has one). The ``Auth-Token`` headers are exposed where they are added
+        (:func:`~restauth.wire.token_headers.merge_token_headers`, the endpoints)."""
         allowed = self.allowed(request.header("origin"))
         if allowed is None:
-            return [("Vary", "Origin")]
+            return list(_VARY_ORIGIN)
         ours = [("Access-Control-Allow-Origin", allowed), ("Vary", "Origin")]
         if self.allow_credentials:
             ours.append(("Access-Control-Allow-Credentials", "true"))
-        names = {name.lower() for name, _ in sent}
-        exposed = [name for name in _EXPOSABLE if name.lower() in names]
-        exposed += self.expose_headers
+        exposed = (*(("Retry-After",) if retry_after else ()), *self.expose_headers)
         if exposed:
             ours.append(("Access-Control-Expose-Headers", ", ".join(exposed)))
         return ours
@@ -166,23 +184,29 @@ def _check_origins(origins: tuple[str, ...], pattern: str | None, credentials: b
             raise ConfigError('cors origins ["*"] cannot go with allow_credentials')
         return
     for origin in origins:
-        if not _ORIGIN.fullmatch(origin):
+        if not _is_origin(origin) or _DEFAULT_PORT.fullmatch(origin):
             raise ConfigError(
-                f"cors origin {origin!r} is not an origin such as 'https://app.example.com' "
-                "(lower case, no path, no trailing slash)"
+                f"cors origin {origin!r} is not an origin as a browser sends it, such as "
+                "'https://app.example.com' (lower case, punycode, no default port, no path, "
+                "no trailing slash)"
             )
+
+
+def _is_origin(value: str) -> bool:
+    return len(value) <= MAX_ORIGIN and _ORIGIN.fullmatch(value) is not None
 
 
 def _compiled(pattern: str | None) -> re.Pattern[str] | None:
     if pattern is None:
         return None
+    if not isinstance(pattern, str):
+        raise ConfigError("cors origin_pattern must be a string (a regular expression)")
     try:
         return re.compile(pattern)
     except (re.error, TypeError) as error:
         raise ConfigError(f"cors origin_pattern is not a regular expression: {error}") from None
 
 
-_EXPOSABLE = ("Auth-Token", "Auth-Token-Valid-Until", "Auth-Token-Location", "Retry-After")
 _ALWAYS_LOWER = frozenset(h.lower() for h in ALWAYS_ALLOWED_HEADERS)
 
 
@@ -193,6 +217,11 @@ def is_preflight(request: Request) -> bool:
 def merge_cors(sent: list[Header], ours: list[Header]) -> list[Header]:
     """``sent`` with restauth's CORS headers: the allow headers replaced, one
     ``Access-Control-Expose-Headers`` and one ``Vary`` holding both sides' names."""
+    touched = {name.lower() for name, _ in sent} & _TOUCHED
+    if not touched or (
+        touched == {_EXPOSE} and all(n != "Access-Control-Expose-Headers" for n, _ in ours)
+    ):
+        return [*sent, *ours]  # the common case: nothing to replace or to join
     merged: list[Header] = []
     lists: dict[str, list[str]] = {_EXPOSE: [], "vary": []}
     for name, value in [*((n, v) for n, v in sent if n.lower() not in _OWNED), *ours]:

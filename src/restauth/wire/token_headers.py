@@ -62,7 +62,6 @@ def token_headers(grant: TokenGrant, tokens_path: str) -> list[Header]:
 
 
 EXPOSE_TOKEN_HEADERS = ("Access-Control-Expose-Headers", ", ".join(EXPOSED))
-_EXPOSE_OURS = EXPOSE_TOKEN_HEADERS
 
 
 def merge_token_headers(app_headers: list[Header], ours: list[Header]) -> list[Header]:
@@ -80,7 +79,7 @@ def merge_token_headers(app_headers: list[Header], ours: list[Header]) -> list[H
         merged.append(header)
     merged += ours
     if exposed is None:
-        merged.append(_EXPOSE_OURS)  # the common case: one shared tuple
+        merged.append(EXPOSE_TOKEN_HEADERS)  # the common case: one shared tuple
     else:
         present = {e.lower() for e in exposed}
         exposed.extend(name for name in EXPOSED if name.lower() not in present)
