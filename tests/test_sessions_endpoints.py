@@ -357,3 +357,28 @@ def test_a_client_label_cannot_reorder_text(client: TestApp) -> None:
     alice = log_in(client, {**ALICE, "client": "phone\u202egnp.exe\u2066x\u2069"})
     (session,) = listed(client, token(alice["token"]))
     assert session["client"] == "phonegnp.exex"
+
+
+def test_an_ended_token_as_a_basic_password_is_recorded_not_guessed(
+    client: TestApp, bcrypt_calls: list[bytes], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Token-as-password with a token whose session is over: a 401 like a wrong password's,
+    but no hash check, no throttle count, and an audit record naming its user."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="restauth.audit")
+    alice = log_in(client)
+    client.delete("/tokens/alice", headers=token(alice["token"]), status=204)
+    bcrypt_calls.clear()
+    as_password = {"Authorization": basic("alice", alice["token"])}
+    wrong = client.get("/", headers={"Authorization": basic("alice", "wrong")}, status=401)
+    bcrypt_calls.clear()
+    for _ in range(8):  # past the throttle's 5: a dead token is no guess
+        dead = client.get("/", headers=as_password, status=401)
+        assert dead.headers["WWW-Authenticate"] == wrong.headers["WWW-Authenticate"]
+        assert dead.body == wrong.body
+    assert bcrypt_calls == []
+    ended = [r for r in caplog.records if getattr(r, "restauth", {}).get("event") == "token.ended"]
+    assert len(ended) == 8
+    assert ended[0].restauth["session"] == alice["session"]  # type: ignore[attr-defined]
+    client.get("/", headers={"Authorization": basic("alice", ALICE_PASSWORD)}, status=200)

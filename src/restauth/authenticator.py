@@ -141,11 +141,11 @@ class Authenticator:
 
     def _basic(
         self, userid: str, password: str, address: str | None
-    ) -> Authenticated | Failure | Throttled:
+    ) -> Authenticated | Failure | Throttled | DeadToken:
         user = call(self.users.get, userid)
         by_token = None if user is None else self._token_as_password(user, password)
         if by_token is not None:
-            return by_token  # a live token is never throttled
+            return by_token  # a live token is never throttled; a dead one is no guess either
         throttle, seen = self.throttle, False
         if throttle is not None:
             wait, seen = call(throttle.check, userid, address)
@@ -179,15 +179,19 @@ class Authenticator:
             call(attempt.succeeded)
         return Authenticated(Identity(user.userid, user.roles, "basic"), user.stamp)
 
-    def _token_as_password(self, user: User, password: str) -> Authenticated | None:
-        """The user's live token as a Basic password (RESTHeart): no hash check."""
+    def _token_as_password(self, user: User, password: str) -> Authenticated | DeadToken | None:
+        """The user's live token as a Basic password (RESTHeart): no hash check. One of the
+        user's own tokens whose session is over comes back as its :class:`DeadToken`: it
+        carries a MAC only restauth can make, so it is no guess to count or to hash."""
         if self.tokens is None or not looks_like_token(password, self._max_token_length):
             return None
         grant = call(self.tokens.authenticate, password)
         if not isinstance(grant, TokenGrant):
+            return grant if isinstance(grant, DeadToken) and grant.userid == user.userid else None
+        if grant.userid != user.userid:
             return None
-        if grant.userid != user.userid or grant.stamp != user.stamp:
-            return None
+        if grant.stamp != user.stamp:  # a password change or removal ended it
+            return DeadToken(user.userid, grant.session, "ended")
         return Authenticated(Identity(user.userid, user.roles, "token-basic"), user.stamp, grant)
 
     def _remembered(self, user: User, password: str) -> Authenticated | None:

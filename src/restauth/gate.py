@@ -173,6 +173,8 @@ class Gate:
             )
         if isinstance(outcome, DeadToken):
             self._dead_token(request, outcome)
+            if userid is not None:  # as a Basic password: the Basic challenge, as any 401
+                return self.challenges.unauthorized
             return self.challenges.invalid_token
         if isinstance(outcome, Failure):
             if userid is not None:  # a wrong password: counted per address

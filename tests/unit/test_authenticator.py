@@ -116,7 +116,8 @@ def test_stale_stamp_kills_the_token(
     users.set_password("alice", "new-pw")
     ended = DeadToken("alice", grant.session, "ended")  # refused; its user is recorded
     assert auth.authenticate(TokenCredentials(grant.token, "token")) == ended
-    assert auth.authenticate(BasicCredentials("alice", grant.token)) is Failure.BAD_PASSWORD
+    assert auth.authenticate(BasicCredentials("alice", grant.token)) == ended  # no hash check
+    assert auth.authenticate(BasicCredentials("bob", grant.token)) is Failure.BAD_PASSWORD
 
 
 def test_removed_user_kills_the_token(
