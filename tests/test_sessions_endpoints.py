@@ -61,7 +61,11 @@ def test_ending_one_device_leaves_the_other(client: TestApp) -> None:
     client.get("/", headers=token(laptop["token"]), status=401)
     client.get("/", headers=token(phone["token"]), status=200)
     assert [s["id"] for s in listed(client, token(phone["token"]))] == [phone["session"]]
-    client.delete(f"/tokens/alice/{laptop['session']}", headers=token(phone["token"]), status=404)
+    missing = client.delete(
+        f"/tokens/alice/{laptop['session']}", headers=token(phone["token"]), status=404
+    )
+    assert missing.headers["Auth-Token"] == phone["token"]  # still logged in: said so
+    assert missing.headers["Cache-Control"] == "no-store"
 
 
 def test_logging_out_ends_the_calling_session_only(client: TestApp) -> None:

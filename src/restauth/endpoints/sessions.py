@@ -179,7 +179,7 @@ class SessionEndpoints:
         if not own and not self._is_admin(auth):
             return self.forbidden(auth, request)
         if not backend.call(self._manager().end, userid, session):
-            return _NO_SUCH_SESSION
+            return self._with_token_headers(_NO_SUCH_SESSION, auth, request)
         self._ended(request, userid, session, None if own else auth.identity.userid)
         calling = own and auth.grant is not None and auth.grant.session == session
         return self._logged_out(calling)
@@ -270,7 +270,10 @@ class SessionEndpoints:
 
     def forbidden(self, auth: Authenticated, request: Request) -> Reply:
         """403, with the caller's own token headers (they are still logged in)."""
-        reply = self._challenges.forbidden
+        return self._with_token_headers(self._challenges.forbidden, auth, request)
+
+    def _with_token_headers(self, reply: Reply, auth: Authenticated, request: Request) -> Reply:
+        """A refusal to a logged-in caller carries their token headers, as any answer does."""
         if self._tokens is None or auth.external:
             return reply
         headers = [h for h in reply.headers if h[0] != "Cache-Control"]
