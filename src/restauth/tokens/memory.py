@@ -135,13 +135,18 @@ class MemoryTokenManager:
         lifetime: float | None = None,
     ) -> TokenGrant:
         now = self.clock()
-        kind = check_kind(kind)
         if kind == "basic":  # every Basic request: its live session, found without the lock
             record = self._basic.get(userid)
-            if record is not None and record.stamp == stamp and record.alive(now):
-                if now + record.ttl - record.idle_deadline > record.step:
-                    record.idle_deadline = now + record.ttl
-                return self._grant(record)
+            if record is not None and record.stamp == stamp and not record.ended:
+                idle, hard = record.idle_deadline, record.expires  # alive(), inlined: hot
+                if now < idle and now < hard:
+                    if now + record.ttl - idle > record.step:
+                        idle = record.idle_deadline = now + record.ttl
+                    return TokenGrant(
+                        f"{record.token_id}.{record.mac}", userid, stamp, record.created,
+                        idle if idle < hard else hard, record.session,
+                    )  # fmt: skip
+        kind = check_kind(kind)
         with self._lock:
             sessions = self._live_sessions(userid, stamp, now)
             if kind == "basic":
