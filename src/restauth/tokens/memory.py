@@ -136,16 +136,9 @@ class MemoryTokenManager:
     ) -> TokenGrant:
         now = self.clock()
         if kind == "basic":  # every Basic request: its live session, found without the lock
-            record = self._basic.get(userid)
-            if record is not None and record.stamp == stamp and not record.ended:
-                idle, hard = record.idle_deadline, record.expires  # alive(), inlined: hot
-                if now < idle and now < hard:
-                    if now + record.ttl - idle > record.step:
-                        idle = record.idle_deadline = now + record.ttl
-                    return TokenGrant(
-                        f"{record.token_id}.{record.mac}", userid, stamp, record.created,
-                        idle if idle < hard else hard, record.session,
-                    )  # fmt: skip
+            grant = self._live_basic(userid, stamp, now)
+            if grant is not None:
+                return grant
         kind = check_kind(kind)
         with self._lock:
             sessions = self._live_sessions(userid, stamp, now)
@@ -169,6 +162,20 @@ class MemoryTokenManager:
             self._next_purge = now + PURGE_INTERVAL
             self.purge_expired()
         return self._grant(record)
+
+    def _live_basic(self, userid: str, stamp: str, now: float) -> TokenGrant | None:
+        """The user's basic session, renewed if due, when it is alive under ``stamp``."""
+        record = self._basic.get(userid)
+        if record is None or record.stamp != stamp or record.ended:
+            return None
+        idle, hard = record.idle_deadline, record.expires  # alive(), inlined: hot
+        if now >= idle or now >= hard:
+            return None
+        if now + record.ttl - idle > record.step:
+            idle = record.idle_deadline = now + record.ttl
+        token = f"{record.token_id}.{record.mac}"
+        valid_until = idle if idle < hard else hard
+        return TokenGrant(token, userid, stamp, record.created, valid_until, record.session)
 
     def authenticate(self, token: str) -> TokenGrant | DeadToken | None:
         token_id, dot, mac = token.partition(".")
