@@ -21,6 +21,7 @@ __all__ = [
     "UnknownUser",
     "UsageError",
     "UserExists",
+    "WeakPassword",
 ]
 
 
@@ -49,6 +50,11 @@ class MissingSecretKey(RestauthError, ValueError):
 
 class UserExists(RestauthError, ValueError):
     """Enrolment of a userid that is taken (every writable user store raises it)."""
+
+
+class WeakPassword(RestauthError, ValueError):
+    """A new password the password policy refuses; the message says why, in words a
+    user can act on (it never holds the password)."""
 
 
 class UnknownUser(RestauthError, KeyError):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from types import EllipsisType
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from restauth._text import normalize
@@ -14,6 +16,7 @@ if TYPE_CHECKING:
     from restauth.passwords.hasher import PasswordHasher
 
 MAX_USERID_LENGTH = 255
+MAX_EMAIL_LENGTH = 254  # RFC 5321's longest path, less the angle brackets
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,15 @@ class User:
     password_hash: str = field(repr=False)  # a hash can be cracked offline: never in a log
     roles: frozenset[str]
     stamp: str
+    created: float | None = None  # epoch seconds; None for users older than the field
+    email: str | None = None  # where the notifier writes (reset, verification)
+    verified: bool = True  # False: registered in "verify" mode, not confirmed yet
+    disabled: bool = False  # True: an administrator turned the account off
+
+    @property
+    def active(self) -> bool:
+        """Whether the account may log in: an inactive one is answered like a wrong password."""
+        return self.verified and not self.disabled
 
 
 @runtime_checkable
@@ -88,6 +100,65 @@ class WritableUserStore(UserStore, Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class OneTimeToken:
+    """A reset or verification token as a store keeps it: its digest, never the token.
+
+    ``stamp`` is the user's credential stamp when it was made: a password change ends it.
+    """
+
+    digest: str
+    userid: str
+    purpose: str  # "password-reset" or "verify"
+    stamp: str
+    expires: float  # epoch seconds
+
+
+@runtime_checkable
+class AccountStore(WritableUserStore, Protocol):
+    """A writable store that also keeps what accounts need (``/users``): an email
+    address, the verified and disabled flags, when a user was created, a page of users,
+    and one-time tokens (password reset, verification).
+
+    ``add``/``set_password`` apply the store's password policy. ``update`` changes only
+    the fields given; turning an account inactive (``disabled=True`` or
+    ``verified=False``) gives it a new credential stamp, so every session of the user
+    ends on every node. ``put_one_time`` replaces the user's earlier token of the same
+    purpose (a newer reset ends the older one); ``end_one_time`` deletes one and answers
+    ``True`` only to the one caller that deleted it (a token is used once).
+    """
+
+    def add(
+        self,
+        userid: str,
+        password: str,
+        roles: Iterable[str] = (),
+        *,
+        email: str | None = None,
+        verified: bool = True,
+    ) -> User: ...
+
+    def update(
+        self,
+        userid: str,
+        *,
+        roles: Iterable[str] | None = None,
+        email: str | None | EllipsisType = ...,  # ...: leave it as it is
+        verified: bool | None = None,
+        disabled: bool | None = None,
+    ) -> User: ...
+
+    def page(self, after: str | None, limit: int) -> list[User]:
+        """Up to ``limit`` users in userid order, after ``after`` (``None``: from the start)."""
+        ...
+
+    def put_one_time(self, token: OneTimeToken) -> None: ...
+
+    def get_one_time(self, digest: str) -> OneTimeToken | None: ...
+
+    def end_one_time(self, digest: str) -> bool: ...
+
+
 @runtime_checkable
 class HasPasswordHasher(Protocol):
     """An optional member of a :class:`UserStore`: the hasher its hashes were made with.
@@ -105,6 +176,11 @@ def stamp_of(password_hash: str) -> str:
     """The default credential stamp: a short digest of the hash a password was set with (a new
     salt each time). A rehash of the same password (``replace_hash``) keeps the old stamp."""
     return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:16]
+
+
+def new_stamp() -> str:
+    """A stamp no hash gives: for an account turned inactive (its sessions end)."""
+    return secrets.token_hex(8)
 
 
 def check_userid(userid: str) -> str:
@@ -130,6 +206,29 @@ def check_userid(userid: str) -> str:
     if unicodedata.normalize("NFKC", canonical) != canonical:
         raise ValueError("userid must not contain compatibility characters (it changes under NFKC)")
     return canonical
+
+
+def check_email(email: str | None) -> str | None:
+    """An address a notifier can write to: one ``@``, no spaces or control characters.
+
+    Deliverability is the mail server's to judge; this only refuses what could never be
+    an address (or could inject a header).
+    """
+    if email is None:
+        return None
+    if not isinstance(email, str):
+        raise TypeError("email must be a str or None")
+    local, at, domain = email.rpartition("@")
+    if (
+        not at
+        or not local
+        or "." not in domain.strip(".")
+        or len(email) > MAX_EMAIL_LENGTH
+        or any(c.isspace() or unicodedata.category(c)[0] == "C" for c in email)
+        or any(c in email for c in '<>(),;:"[]\\')
+    ):
+        raise ValueError("email must be an address like name@example.org")
+    return email
 
 
 def check_roles(roles: Iterable[str]) -> frozenset[str]:

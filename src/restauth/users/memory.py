@@ -5,53 +5,138 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import threading
+import time
 from collections.abc import Iterable, Iterator
+from types import EllipsisType
 
+from restauth._time import Clock
 from restauth.errors import UnknownUser, UserExists
 from restauth.passwords.hasher import PasswordHasher
-from restauth.users.base import User, check_roles, check_userid, stamp_of
+from restauth.passwords.policy import DEFAULT_POLICY, PasswordPolicy
+from restauth.users.base import (
+    OneTimeToken,
+    User,
+    check_email,
+    check_roles,
+    check_userid,
+    new_stamp,
+    stamp_of,
+)
 
 
 class MemoryUserStore:
     """Users kept in a dict, passwords as bcrypt hashes.
 
+    ``policy`` judges every password set through ``add`` and ``set_password``
+    (``None``: only the hasher's hard limits).
+
     >>> users = MemoryUserStore(hasher=PasswordHasher(rounds=4))
-    >>> users.add("alice", "s3cret", roles=["admin"]).roles
+    >>> users.add("alice", "correct horse", roles=["admin"]).roles
     frozenset({'admin'})
     """
 
-    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+    def __init__(
+        self,
+        hasher: PasswordHasher | None = None,
+        *,
+        policy: PasswordPolicy | None = DEFAULT_POLICY,
+        clock: Clock = time.time,
+    ) -> None:
         self.hasher = hasher if hasher is not None else PasswordHasher()
+        self.policy = policy
+        self._clock = clock
         self._users: dict[str, User] = {}
+        self._one_time: dict[str, OneTimeToken] = {}
         self._lock = threading.Lock()
 
     def get(self, userid: str) -> User | None:
         return self._users.get(userid)
 
-    def add(self, userid: str, password: str, roles: Iterable[str] = ()) -> User:
+    def add(
+        self,
+        userid: str,
+        password: str,
+        roles: Iterable[str] = (),
+        *,
+        email: str | None = None,
+        verified: bool = True,
+    ) -> User:
         """Enrol a user; :class:`~restauth.errors.UserExists` if the userid is taken,
-        ``ValueError`` if a value is not acceptable."""
+        ``ValueError`` (:class:`~restauth.errors.WeakPassword` for the password) if a
+        value is not acceptable."""
         userid = check_userid(userid)
-        role_set = check_roles(roles)
+        role_set, email = check_roles(roles), check_email(email)
+        if self.policy is not None:
+            self.policy.check(password, userid)
         password_hash = self.hasher.hash(password)
-        return self._put(userid, password_hash, role_set, new=True)
+        user = User(
+            userid, password_hash, role_set, stamp_of(password_hash), self._clock(), email, verified
+        )
+        return self._put(user, new=True)
 
-    def add_hashed(self, userid: str, password_hash: str, roles: Iterable[str] = ()) -> User:
+    def add_hashed(
+        self,
+        userid: str,
+        password_hash: str,
+        roles: Iterable[str] = (),
+        *,
+        email: str | None = None,
+        verified: bool = True,
+    ) -> User:
         """Enrol a user from an existing hash (configuration files, migrations)."""
-        return self._put(check_userid(userid), password_hash, check_roles(roles), new=True)
+        user = User(
+            check_userid(userid),
+            password_hash,
+            check_roles(roles),
+            stamp_of(password_hash),
+            self._clock(),
+            check_email(email),
+            verified,
+        )
+        return self._put(user, new=True)
 
     def set_password(self, userid: str, password: str) -> User:
-        """Change a password; the user's tokens die with the old stamp."""
+        """Change a password; the user's tokens die with the old stamp (and their
+        one-time tokens with it)."""
         user = self._require(userid)
-        return self._put(user.userid, self.hasher.hash(password), user.roles, new=False)
+        if self.policy is not None:
+            self.policy.check(password, user.userid)
+        password_hash = self.hasher.hash(password)
+        changed = dataclasses.replace(
+            user, password_hash=password_hash, stamp=stamp_of(password_hash)
+        )
+        return self._put(changed, new=False)
 
     def set_roles(self, userid: str, roles: Iterable[str]) -> User:
         """Change roles; the stamp stays (it may no longer be the hash's, after a rehash)."""
-        role_set = check_roles(roles)
+        return self.update(userid, roles=roles)
+
+    def update(
+        self,
+        userid: str,
+        *,
+        roles: Iterable[str] | None = None,
+        email: str | None | EllipsisType = ...,
+        verified: bool | None = None,
+        disabled: bool | None = None,
+    ) -> User:
+        """Change the fields given; an account turned inactive gets a new stamp."""
+        changes: dict[str, object] = {}
+        if roles is not None:
+            changes["roles"] = check_roles(roles)
+        if not isinstance(email, EllipsisType):
+            changes["email"] = check_email(email)
+        if verified is not None:
+            changes["verified"] = bool(verified)
+        if disabled is not None:
+            changes["disabled"] = bool(disabled)
         with self._lock:
-            user = dataclasses.replace(self._require(userid), roles=role_set)
-            self._users[user.userid] = user
-        return user
+            user = self._require(userid)
+            changed = dataclasses.replace(user, **changes)  # type: ignore[arg-type]
+            if user.active and not changed.active:
+                changed = dataclasses.replace(changed, stamp=new_stamp())
+            self._users[user.userid] = changed
+        return changed
 
     def replace_hash(self, userid: str, old_hash: str, new_hash: str) -> bool:
         """Swap in a stronger hash of the same password if ``old_hash`` is still stored;
@@ -65,10 +150,44 @@ class MemoryUserStore:
 
     def remove(self, userid: str) -> bool:
         with self._lock:
-            return self._users.pop(userid, None) is not None
+            removed = self._users.pop(userid, None) is not None
+            if removed:
+                self._one_time = {
+                    d: t for d, t in self._one_time.items() if t.userid != userid
+                }
+            return removed
 
     def userids(self) -> Iterator[str]:
         return iter(sorted(self._users))
+
+    def page(self, after: str | None, limit: int) -> list[User]:
+        """Up to ``limit`` users in userid order, after ``after``."""
+        userids = sorted(u for u in self._users if after is None or u > after)[:limit]
+        return [self._users[u] for u in userids if u in self._users]
+
+    # -- one-time tokens ----------------------------------------------------------------
+
+    def put_one_time(self, token: OneTimeToken) -> None:
+        """Keep ``token``, ending the user's earlier one of the same purpose (and any
+        token past its time)."""
+        now = self._clock()
+        with self._lock:
+            self._one_time = {
+                digest: kept
+                for digest, kept in self._one_time.items()
+                if kept.expires > now
+                and not (kept.userid == token.userid and kept.purpose == token.purpose)
+            }
+            self._one_time[token.digest] = token
+
+    def get_one_time(self, digest: str) -> OneTimeToken | None:
+        return self._one_time.get(digest)
+
+    def end_one_time(self, digest: str) -> bool:
+        with self._lock:
+            return self._one_time.pop(digest, None) is not None
+
+    # -- helpers ------------------------------------------------------------------------
 
     def _require(self, userid: str) -> User:
         user = self._users.get(userid)
@@ -76,14 +195,13 @@ class MemoryUserStore:
             raise UnknownUser(userid)
         return user
 
-    def _put(self, userid: str, password_hash: str, roles: frozenset[str], *, new: bool) -> User:
-        user = User(userid, password_hash, roles, stamp_of(password_hash))
+    def _put(self, user: User, *, new: bool) -> User:
         with self._lock:
-            if new and userid in self._users:
-                raise UserExists(f"user {userid!r} already exists")
-            if not new and userid not in self._users:
-                raise UnknownUser(userid)
-            self._users[userid] = user
+            if new and user.userid in self._users:
+                raise UserExists(f"user {user.userid!r} already exists")
+            if not new and user.userid not in self._users:
+                raise UnknownUser(user.userid)
+            self._users[user.userid] = user
         return user
 
 
