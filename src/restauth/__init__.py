@@ -1,6 +1,7 @@
 """restauth: REST-style authentication for any WSGI application, as one middleware."""
 
 from restauth.access.acl import ACL, ACLRule
+from restauth.accounts import Accounts
 from restauth.config.loader import from_config, load_config
 from restauth.errors import (
     ConfigError,
@@ -9,11 +10,13 @@ from restauth.errors import (
     StoreUnavailable,
     UnknownUser,
     UserExists,
+    WeakPassword,
 )
 from restauth.identity import Identity, Mechanism
 from restauth.middleware import AuthMiddleware
 from restauth.passwords.cache import PasswordCache
 from restauth.passwords.hasher import PasswordHasher
+from restauth.passwords.policy import PasswordPolicy
 from restauth.throttle.policy import Throttle, ThrottlePolicy
 from restauth.tokens import (
     MemoryTokenManager,
@@ -23,6 +26,7 @@ from restauth.tokens import (
 )
 from restauth.tokens.base import DeadToken, Session, SessionKind
 from restauth.users import (
+    AccountStore,
     MemoryUserStore,
     SQLiteUserStore,
     User,
@@ -77,6 +81,8 @@ __all__ = [
     "ACL",
     "CORS",
     "ACLRule",
+    "AccountStore",
+    "Accounts",
     "AuthMiddleware",
     "ConfigError",
     "CookieMode",
@@ -88,6 +94,7 @@ __all__ = [
     "MissingSecretKey",
     "PasswordCache",
     "PasswordHasher",
+    "PasswordPolicy",
     "RestauthError",
     "SQLiteTokenManager",
     "SQLiteUserStore",
@@ -102,6 +109,7 @@ __all__ = [
     "User",
     "UserExists",
     "UserStore",
+    "WeakPassword",
     "WritableUserStore",
     "__version__",
     "from_config",

@@ -143,6 +143,8 @@ class Authenticator:
         self, userid: str, password: str, address: str | None
     ) -> Authenticated | Failure | Throttled | DeadToken:
         user = call(self.users.get, userid)
+        if user is not None and (user.disabled or not user.verified):
+            user = None  # answered exactly as a wrong password (its sessions ended already)
         by_token = None if user is None else self._token_as_password(user, password)
         if by_token is not None:
             return by_token  # a live token is never throttled; a dead one is no guess either

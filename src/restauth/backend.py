@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TypeVar, TypeVarTuple
+from typing import ParamSpec, TypeVar, TypeVarTuple
 
 from restauth.errors import StoreUnavailable
 
@@ -42,3 +42,23 @@ def failed(step: Callable[..., object], error: Exception) -> StoreUnavailable:
     name = getattr(step, "__qualname__", type(step).__name__)
     logger.error("backend call %s failed: %s", name, type(error).__name__)
     return StoreUnavailable(f"{name} failed")
+
+
+P = ParamSpec("P")
+
+
+def call_expecting(
+    expected: tuple[type[Exception], ...],
+    step: Callable[P, R],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> R:
+    """Like :func:`call`, but the ``expected`` exceptions pass through as themselves: an
+    answer the caller gives the client (a taken userid 409, a refused password 400),
+    not an outage."""
+    try:
+        return step(*args, **kwargs)
+    except expected:
+        raise
+    except Exception as error:
+        raise failed(step, error) from error

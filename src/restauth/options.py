@@ -13,6 +13,7 @@ from typing import Any, Required, TypedDict
 
 from restauth.access.acl import ACL, ACLRule
 from restauth.access.paths import PublicPaths
+from restauth.accounts import Accounts
 from restauth.authenticator import Bearer
 from restauth.errors import ConfigError
 from restauth.passwords.cache import PasswordCache
@@ -20,7 +21,7 @@ from restauth.passwords.hasher import PasswordHasher
 from restauth.throttle.policy import Throttle, shared_store
 from restauth.tokens.base import TokenManager
 from restauth.tokens.memory import MemoryTokenManager
-from restauth.users.base import HasPasswordHasher, UserStore
+from restauth.users.base import AccountStore, HasPasswordHasher, UserStore
 from restauth.wire.cookies import CookieMode
 from restauth.wire.cors import CORS
 from restauth.wire.credentials import DEFAULT_MAX_HEADER_SIZE, check_basic_fallback
@@ -54,6 +55,7 @@ class Settings(TypedDict, total=False):
     basic_charset_fallback: str | None
     admin_role: str | None
     cors: CORS | None
+    accounts: Accounts | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +75,10 @@ class Options:
     ``bearer`` also accepts an identity provider's JWTs; those callers get no token.
     ``admin_role`` names the role whose holders may list and end other users' sessions
     (``None``: nobody may). ``cors`` (:class:`~restauth.wire.cors.CORS`) lets listed
-    origins' scripts call the API. ``basic_charset_fallback="latin-1"`` reads Basic
+    origins' scripts call the API. ``accounts`` (:class:`~restauth.accounts.Accounts`)
+    serves ``/users``: registration, profiles, password change and reset, administration;
+    it needs an :class:`~restauth.users.base.AccountStore`.
+    ``basic_charset_fallback="latin-1"`` reads Basic
     credentials that are not valid UTF-8 as Latin-1 (Python ``requests`` sends ``str``
     passwords so); ``None``: UTF-8 only.
     """
@@ -99,6 +104,7 @@ class Options:
     basic_charset_fallback: str | None = None
     admin_role: str | None = None
     cors: CORS | None = None
+    accounts: Accounts | None = None
 
     @classmethod
     def build(
@@ -125,6 +131,7 @@ class Options:
         basic_charset_fallback: str | None = None,
         admin_role: str | None = None,
         cors: CORS | None = None,
+        accounts: Accounts | None = None,
     ) -> Options:
         """The keywords of ``AuthMiddleware``, with their defaults, checked.
 
@@ -166,6 +173,7 @@ class Options:
             basic_charset_fallback=fallback,
             admin_role=_check_admin_role(admin_role),
             cors=_check_cors(cors),
+            accounts=_check_accounts(accounts, users, (tokens_path, roles_path)),
         )
 
     @property
@@ -204,6 +212,27 @@ def _check_cors(cors: object) -> CORS | None:
     if cors is not None and not isinstance(cors, CORS):
         raise ConfigError("cors must be a restauth.CORS(origins=[...]) or None")
     return cors
+
+
+def _check_accounts(
+    accounts: object, users: UserStore, other_paths: tuple[str, ...]
+) -> Accounts | None:
+    if accounts is None:
+        return None
+    if not isinstance(accounts, Accounts):
+        raise ConfigError("accounts must be a restauth.Accounts(...) or None")
+    if not isinstance(users, AccountStore):
+        raise ConfigError(
+            f"accounts need a user store that keeps accounts (restauth.users.base.AccountStore:"
+            f" memory, SQLite, PostgreSQL); {type(users).__name__} does not"
+        )
+    if any(_overlaps(accounts.path, path) for path in other_paths):
+        raise ConfigError(f"the accounts path {accounts.path!r} overlaps tokens_path or roles_path")
+    return accounts
+
+
+def _overlaps(one: str, other: str) -> bool:
+    return one == other or one.startswith(other + "/") or other.startswith(one + "/")
 
 
 def _check_admin_role(role: str | None) -> str | None:

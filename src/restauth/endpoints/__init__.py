@@ -1,4 +1,5 @@
-"""restauth's own REST endpoints: sessions under ``tokens_path``, roles under ``roles_path``.
+"""restauth's own REST endpoints: sessions under ``tokens_path``, roles under ``roles_path``,
+accounts under the accounts path (when enabled: :mod:`.accounts`).
 
 ``POST /tokens`` logs in (a new session; ``?renew=true`` rotates the caller's token),
 ``GET /tokens/<userid>`` describes the calling session and lists the user's sessions,
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from restauth.endpoints.accounts import AccountEndpoints
 from restauth.endpoints.sessions import SessionEndpoints
 from restauth.wire.credentials import normalize
 from restauth.wire.request import Request
@@ -40,15 +42,22 @@ class Endpoints:
         self.roles_path = options.roles_path
         self._tokens_prefix = options.tokens_path + "/"
         self._roles_prefix = options.roles_path + "/"
+        self._accounts = None
+        if options.accounts is not None:
+            self._accounts = AccountEndpoints(options, gate, self._sessions)
 
     def owns(self, path: str) -> bool:
         """True for the paths these endpoints answer (checked on every request: keep it cheap)."""
         if path.startswith(self._roles_prefix):
             return True
-        return self._enabled and (path == self.tokens_path or path.startswith(self._tokens_prefix))
+        if self._enabled and (path == self.tokens_path or path.startswith(self._tokens_prefix)):
+            return True
+        return self._accounts is not None and self._accounts.owns(path)
 
     def methods(self, path: str) -> tuple[str, ...]:
         """The methods ``path`` answers (what a preflight for it allows)."""
+        if self._accounts is not None and self._accounts.owns(path):
+            return self._accounts.methods(path)
         if path == self.tokens_path:
             return ("POST",)
         if path.startswith(self._roles_prefix):
@@ -57,6 +66,8 @@ class Endpoints:
 
     def handle(self, request: Request) -> Reply:
         path, method = request.path, request.method
+        if self._accounts is not None and self._accounts.owns(path):
+            return self._accounts.handle(request)
         if path == self.tokens_path:
             return self._sessions.login(request) if method == "POST" else _POST
         if path.startswith(self._roles_prefix):

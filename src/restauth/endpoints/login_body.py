@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+from restauth.endpoints.json_body import read_limited
 from restauth.wire.credentials import (
     BasicCredentials,
     Malformed,
@@ -18,8 +19,6 @@ from restauth.wire.responses import Reply, problem
 MAX_LOGIN_BODY = 16 * 1024
 _FORM = "application/x-www-form-urlencoded"
 _TOO_LARGE = problem(413, "The login body is too large.")
-_SHORT = problem(400, "The login body ended before its Content-Length or its last chunk.")
-_LENGTH_REQUIRED = problem(411, "Send the login body with a Content-Length.")
 _BAD_LENGTH = problem(400, "The Content-Length of the login body is not a length.")
 _NOT_CREDENTIALS = problem(400, "Send JSON or a form with string 'username' and 'password'.")
 _BAD_CLIENT = problem(400, "The optional 'client' label must be a string.")
@@ -47,21 +46,10 @@ def read_login_body(request: Request) -> LoginBody | Reply | None:
         return _BAD_LENGTH
     if length is not None and length > MAX_LOGIN_BODY:
         return _TOO_LARGE
-    raw = _login_body(request)  # without a Content-Length too: a chunked body is read
+    raw = read_limited(request, MAX_LOGIN_BODY)  # without a Content-Length: a chunked body
     if isinstance(raw, Reply):
-        return raw
+        return _TOO_LARGE if raw.status.startswith("413") else raw
     return parse_login_body(raw, request.header("content-type")) if raw else None
-
-
-def _login_body(request: Request) -> bytes | Reply:
-    """The body, at most :data:`MAX_LOGIN_BODY` bytes, or the refusal."""
-    try:
-        raw = request.read_body(MAX_LOGIN_BODY)
-    except OSError:  # fewer bytes than announced, a client gone, a malformed chunk
-        return _SHORT
-    if raw is None:
-        return _LENGTH_REQUIRED
-    return _TOO_LARGE if len(raw) > MAX_LOGIN_BODY else raw
 
 
 def parse_login_body(raw: bytes, content_type: str | None) -> LoginBody | Reply:

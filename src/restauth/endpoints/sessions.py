@@ -69,10 +69,10 @@ class SessionEndpoints:
         if not isinstance(auth, Authenticated):
             return auth
         if auth.grant is not None:  # logged in with a token: that session, not a new one
-            return self._issued(auth, auth.grant, request, "token")
+            return self.issued(auth, auth.grant, request, "token")
         client = body.client if body is not None and body.client is not None else None
         grant = self._gate.start_session(auth, "login", client or _user_agent(request))
-        return self._issued(auth, grant, request, "login")
+        return self.issued(auth, grant, request, "login")
 
     def _login_auth(self, request: Request, body: LoginBody | None) -> Authenticated | Reply:
         credentials = None if body is None else body.credentials
@@ -100,9 +100,9 @@ class SessionEndpoints:
         grant = backend.call(tokens.renew, auth.grant.token)
         if grant is None:  # ended or rotated by another request meanwhile
             return self._challenges.invalid_token
-        return self._issued(auth, grant, request, "renew")
+        return self.issued(auth, grant, request, "renew")
 
-    def _issued(self, auth: Authenticated, grant: TokenGrant, request: Request, how: str) -> Reply:
+    def issued(self, auth: Authenticated, grant: TokenGrant, request: Request, how: str) -> Reply:
         body = {
             "token": grant.token,
             "userid": auth.identity.userid,

@@ -9,7 +9,9 @@ and ``restauth.throttle`` (a SQLite store offers its file's counters); never
 
 from restauth.errors import UnknownUser, UserExists
 from restauth.users.base import (
+    AccountStore,
     HasPasswordHasher,
+    OneTimeToken,
     User,
     UserStore,
     WritableUserStore,
@@ -20,8 +22,10 @@ from restauth.users.memory import MemoryUserStore
 from restauth.users.sqlite import SQLiteUserStore
 
 __all__ = [
+    "AccountStore",
     "HasPasswordHasher",
     "MemoryUserStore",
+    "OneTimeToken",
     "SQLiteUserStore",
     "UnknownUser",
     "User",

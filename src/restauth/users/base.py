@@ -14,6 +14,7 @@ from restauth._text import normalize
 
 if TYPE_CHECKING:
     from restauth.passwords.hasher import PasswordHasher
+    from restauth.passwords.policy import PasswordPolicy
 
 MAX_USERID_LENGTH = 255
 MAX_EMAIL_LENGTH = 254  # RFC 5321's longest path, less the angle brackets
@@ -128,6 +129,8 @@ class AccountStore(WritableUserStore, Protocol):
     ``True`` only to the one caller that deleted it (a token is used once).
     """
 
+    policy: PasswordPolicy | None  # what add and set_password apply (None: hard limits only)
+
     def add(
         self,
         userid: str,
@@ -143,7 +146,7 @@ class AccountStore(WritableUserStore, Protocol):
         userid: str,
         *,
         roles: Iterable[str] | None = None,
-        email: str | None | EllipsisType = ...,  # ...: leave it as it is
+        email: str | EllipsisType | None = ...,  # ...: leave it as it is
         verified: bool | None = None,
         disabled: bool | None = None,
     ) -> User: ...
