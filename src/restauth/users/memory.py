@@ -116,7 +116,7 @@ class MemoryUserStore:
         userid: str,
         *,
         roles: Iterable[str] | None = None,
-        email: str | None | EllipsisType = ...,
+        email: str | EllipsisType | None = ...,
         verified: bool | None = None,
         disabled: bool | None = None,
     ) -> User:
@@ -152,9 +152,7 @@ class MemoryUserStore:
         with self._lock:
             removed = self._users.pop(userid, None) is not None
             if removed:
-                self._one_time = {
-                    d: t for d, t in self._one_time.items() if t.userid != userid
-                }
+                self._one_time = {d: t for d, t in self._one_time.items() if t.userid != userid}
             return removed
 
     def userids(self) -> Iterator[str]:
