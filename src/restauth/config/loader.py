@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from restauth.access.acl import ACL, ACLRule
+from restauth.config.accounts import AccountsSpec, read_accounts, read_policy
 from restauth.config.jwt import (
     BearerSpec,
     JWTSpec,
@@ -33,6 +34,7 @@ from restauth.options import Options
 from restauth.passwords.cache import DEFAULT_MAX_ENTRIES, PasswordCache
 from restauth.passwords.cache import DEFAULT_TTL as DEFAULT_CACHE_TTL
 from restauth.passwords.hasher import SCHEMES, PasswordHasher, looks_like_hash
+from restauth.passwords.policy import PasswordPolicy
 from restauth.throttle.policy import Throttle, ThrottlePolicy, shared_store
 from restauth.tokens.base import (
     DEFAULT_MAX_LIFETIME,
@@ -109,14 +111,16 @@ class Config:
     throttle: ThrottlePolicy | None
     acl: ACL | None
     bearers: tuple[BearerSpec, ...] = ()
+    accounts: AccountsSpec | None = None
+    policy: PasswordPolicy = field(default_factory=PasswordPolicy)
 
     def build_users(self) -> UserStore:
-        spec = self.users
+        spec, policy = self.users, self.policy
         hasher = PasswordHasher(rounds=spec.rounds, scheme=spec.scheme)
         if spec.kind == "memory":
             from restauth.users.memory import MemoryUserStore
 
-            store = MemoryUserStore(hasher=hasher)
+            store = MemoryUserStore(hasher=hasher, policy=policy)
             for account in spec.accounts:
                 store.add_hashed(account.userid, account.password_hash, account.roles)
             return store
@@ -124,11 +128,11 @@ class Config:
             from restauth.users.sqlite import SQLiteUserStore
 
             assert spec.path is not None
-            return SQLiteUserStore(spec.path, hasher=hasher)
+            return SQLiteUserStore(spec.path, hasher=hasher, policy=policy)
         postgres = _extra("restauth.users.postgres", "postgres", "[users] kind = postgres")
         assert spec.dsn is not None
         store_class: type[UserStore] = postgres.PostgresUserStore
-        return store_class(spec.dsn, hasher=hasher, **spec.pool)  # type: ignore[call-arg]
+        return store_class(spec.dsn, hasher=hasher, policy=policy, **spec.pool)  # type: ignore[call-arg]
 
     def build_tokens(self) -> TokenManager | None:
         spec = self.tokens
@@ -201,6 +205,8 @@ class Config:
             options["users"] = self.build_users()
         if "tokens" not in overrides:
             options["tokens"] = self.build_tokens()
+        if self.accounts is not None and "accounts" not in overrides:
+            options["accounts"] = self.accounts.build(overrides.get("users", options["users"]))
         if self.throttle is None:
             options["throttle"] = None
         elif "throttle" not in overrides:
@@ -223,6 +229,8 @@ class Config:
                 _describe_rule(rule) for rule in (self.acl.rules if self.acl is not None else ())
             ],
             "bearer": [_describe_bearer(bearer) for bearer in self.bearers],
+            "accounts": None if self.accounts is None else self.accounts.describe(),
+            "password_policy": asdict(self.policy),
         }
 
 
@@ -372,9 +380,11 @@ def _read(data: dict[str, Any], name: str, base: Path, env: Mapping[str, str]) -
     cors = _read_cors(root.table("cors"))
     if cors is not None:
         options["cors"] = cors
+    accounts = read_accounts(root.table("accounts"), env)
+    policy = read_policy(root.table("password_policy"))
     root.finish()
     _check_options(options, tokens_enabled=tokens.kind != "none")
-    return Config(name, options, users, tokens, throttle, acl, bearers)
+    return Config(name, options, users, tokens, throttle, acl, bearers, accounts, policy)
 
 
 def _check_options(options: dict[str, Any], *, tokens_enabled: bool) -> None:

@@ -42,9 +42,9 @@ class Endpoints:
         self.roles_path = options.roles_path
         self._tokens_prefix = options.tokens_path + "/"
         self._roles_prefix = options.roles_path + "/"
-        self._accounts = None
+        self.accounts = None
         if options.accounts is not None:
-            self._accounts = AccountEndpoints(options, gate, self._sessions)
+            self.accounts = AccountEndpoints(options, gate, self._sessions)
 
     def owns(self, path: str) -> bool:
         """True for the paths these endpoints answer (checked on every request: keep it cheap)."""
@@ -52,12 +52,12 @@ class Endpoints:
             return True
         if self._enabled and (path == self.tokens_path or path.startswith(self._tokens_prefix)):
             return True
-        return self._accounts is not None and self._accounts.owns(path)
+        return self.accounts is not None and self.accounts.owns(path)
 
     def methods(self, path: str) -> tuple[str, ...]:
         """The methods ``path`` answers (what a preflight for it allows)."""
-        if self._accounts is not None and self._accounts.owns(path):
-            return self._accounts.methods(path)
+        if self.accounts is not None and self.accounts.owns(path):
+            return self.accounts.methods(path)
         if path == self.tokens_path:
             return ("POST",)
         if path.startswith(self._roles_prefix):
@@ -66,8 +66,8 @@ class Endpoints:
 
     def handle(self, request: Request) -> Reply:
         path, method = request.path, request.method
-        if self._accounts is not None and self._accounts.owns(path):
-            return self._accounts.handle(request)
+        if self.accounts is not None and self.accounts.owns(path):
+            return self.accounts.handle(request)
         if path == self.tokens_path:
             return self._sessions.login(request) if method == "POST" else _POST
         if path.startswith(self._roles_prefix):
