@@ -99,18 +99,10 @@ class AccountEndpoints:
     def register(self, request: Request) -> Reply:
         """Self-service registration (``open``, ``verify``), or an admin's creation."""
         context, settings = self.context, self.context.settings
-        auth = context.gate.authenticate(request)  # None: anonymous
-        if isinstance(auth, Reply):
-            return auth
-        admin = auth is not None and context.is_admin(auth)
-        if not admin:
-            if not settings.self_service:
-                return context.gate.challenges.unauthorized if auth is None else (
-                    context.forbidden(auth, request)
-                )  # fmt: skip
-            limited = context.limited("register", request)
-            if limited is not None:
-                return limited
+        caller = self._registrar(request)
+        if isinstance(caller, Reply):
+            return caller
+        auth, admin = caller
         body = read_json_object(request)
         if isinstance(body, Reply):
             return body
@@ -136,6 +128,22 @@ class AccountEndpoints:
         context.event("account.register", request, "verify" if verify else "ok", user.userid, auth)
         reply = profile_reply(201, user, [context.location(user.userid)])
         return context.ok(auth, request, reply)
+
+    def _registrar(self, request: Request) -> tuple[Authenticated | None, bool] | Reply:
+        """Who registers: an admin (any mode), or anyone while self-service is on (counted
+        per address); else the 401 or 403."""
+        context = self.context
+        auth = context.gate.authenticate(request)  # None: anonymous
+        if isinstance(auth, Reply):
+            return auth
+        if auth is not None and context.is_admin(auth):
+            return auth, True
+        if not context.settings.self_service:
+            if auth is None:
+                return context.gate.challenges.unauthorized
+            return context.forbidden(auth, request)
+        limited = context.limited("register", request)
+        return limited if limited is not None else (auth, False)
 
     # -- GET /users/<userid> ------------------------------------------------------------
 
