@@ -16,6 +16,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "MissingSecretKey",
+    "NotificationFailed",
     "RestauthError",
     "StoreUnavailable",
     "UnknownUser",
@@ -64,6 +65,13 @@ class UnknownUser(RestauthError, KeyError):
     existed. Lookups never raise it: ``get`` answers ``None`` for an unknown user, and
     ``remove`` ``False``.
     """
+
+
+class NotificationFailed(RestauthError):
+    """A notification (a reset or verification message) could not be delivered to the mail
+    server (connection, TLS, authentication, refusal). The message names the server, the
+    step and the server's answer; it never holds the token or the SMTP password, so it may
+    be logged. Raised on the outbox's thread: the request was answered already."""
 
 
 class UsageError(RestauthError):

@@ -28,7 +28,7 @@ from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any, Self
 from urllib.parse import quote
 
-from restauth.errors import ConfigError, RestauthError
+from restauth.errors import ConfigError, NotificationFailed
 from restauth.notify import PASSWORD_RESET, PURPOSES, VERIFY, Purpose
 from restauth.notify.console import check_link, check_template
 from restauth.users.base import UserStore, check_email
@@ -90,12 +90,6 @@ BODIES: dict[tuple[str, bool], str] = {
     (VERIFY, True): _VERIFY.replace("{how}", _LINK),
     (VERIFY, False): _VERIFY.replace("{how}", _CODE),
 }
-
-
-class NotificationFailed(RestauthError):
-    """A notification could not be delivered to the mail server (connection, TLS,
-    authentication, refusal). The message names the server, the step and the server's
-    answer; it never holds the token or the SMTP password, so it may be logged."""
 
 
 def userid_address(userid: str) -> str | None:
