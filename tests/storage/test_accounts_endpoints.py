@@ -539,3 +539,17 @@ def test_a_store_that_fails_is_503(caplog: pytest.LogCaptureFixture) -> None:
     assert reply.status_int == 503
     assert "Retry-After" in reply.headers
     assert "hunter2" not in caplog.text
+
+
+def test_messages_to_one_user_are_limited_whatever_the_address(make_users: UserFactory) -> None:
+    site = Site(make_users(), registration="open", requests_per_address=2)
+    site.register()
+    for index in range(4):
+        site.client.post_json(
+            "/users/password-reset",
+            {"username": "alice"},
+            extra_environ={"REMOTE_ADDR": f"192.0.2.{index + 10}"},
+            status=202,
+        )
+    site.flush()
+    assert len(site.outbox.tokens("alice", "password-reset")) == 2
