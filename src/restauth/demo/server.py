@@ -4,6 +4,10 @@ Users and tokens live in a SQLite file (``restauth-demo.db``) in a temporary dir
 removed when the demo stops (Ctrl-C, SIGTERM), or in ``--data-dir`` to keep them across
 restarts. Two users get fresh random passwords at every start, printed once: an example
 must not ship a default account (ASVS 5.0 6.3.2).
+
+Accounts are on (``/users``): anyone may register, alice (role ``admin``) administers,
+and a password reset link is printed on stderr by a :class:`ConsoleNotifier` — the
+demo's stand-in for an e-mail; never a production notifier.
 """
 
 from __future__ import annotations
@@ -22,29 +26,36 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
+from restauth.accounts import Accounts
 from restauth.demo.app import NotesApp
 from restauth.errors import UsageError
 from restauth.middleware import AuthMiddleware
+from restauth.notify.console import ConsoleNotifier
 from restauth.tokens.base import TokenManager
 from restauth.tokens.memory import MemoryTokenManager
 from restauth.tokens.sqlite import SQLiteTokenManager
-from restauth.users.base import WritableUserStore
+from restauth.users.base import AccountStore
 from restauth.users.sqlite import SQLiteUserStore
 
 # /favicon.ico: browsers fetch it on every page load; protected, it was a 401 each time.
 PUBLIC = ["/", "/index.html", "/static/*", "/health", "/favicon.ico"]
-DEMO_USERS = {"alice": ["user", "admin"], "bob": ["user"]}
+ADMIN_ROLE = "admin"
+DEMO_USERS = {"alice": ["user", ADMIN_ROLE], "bob": ["user"]}
+DEFAULT_URL = "http://127.0.0.1:8080/"
 
 
 def build_app(
-    users: WritableUserStore,
+    users: AccountStore,
     *,
     tokens: TokenManager | None = None,
     ttl: float = 900,
     cookie: bool = False,
+    url: str = DEFAULT_URL,
 ) -> AuthMiddleware:
+    """The notes app behind the middleware; ``url`` is the page's address, which the
+    password reset links printed on stderr point to."""
     return AuthMiddleware(
         NotesApp(users),
         users=users,
@@ -54,14 +65,44 @@ def build_app(
         public=PUBLIC,
         cookie=cookie,
         require_https=False,  # the demo serves plain HTTP on loopback; production must not
+        admin_role=ADMIN_ROLE,
+        accounts=Accounts("open", default_roles=["user"], notifier=reset_notifier(url)),
     )
 
 
-def seed(users: WritableUserStore) -> dict[str, str]:
+def reset_notifier(url: str) -> ConsoleNotifier:
+    """Prints ``restauth: password-reset for 'bob': <url>#reset=<token>`` on stderr, the
+    link the page opens to choose a new password. Development only: whoever reads the
+    terminal can reset any account."""
+    return ConsoleNotifier(links={"password-reset": url + "#reset={token}"})
+
+
+def page_url(host: str, port: int) -> str:
+    """The page's address on ``host``:``port`` (an IPv6 address in brackets)."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
+
+
+def new_password(users: AccountStore, userid: str) -> str:
+    """A fresh random password the store's policy accepts (a random one could, rarely,
+    contain the userid: ``bob`` in 12 characters about once in 3,000 starts)."""
+    policy = users.policy
+    while True:
+        password = secrets.token_urlsafe(9)
+        try:
+            if policy is not None:
+                policy.check(password, userid)
+        except ValueError:
+            continue
+        return password
+
+
+def seed(users: AccountStore) -> dict[str, str]:
     """Create the demo users with fresh random passwords; returns them to print."""
     passwords = {}
     for userid, roles in DEMO_USERS.items():
-        passwords[userid] = secrets.token_urlsafe(9)
+        passwords[userid] = new_password(users, userid)
         if users.get(userid) is None:
             users.add(userid, passwords[userid], roles=roles)
         else:  # a kept data directory: new password (old tokens die with the old stamp)
@@ -153,16 +194,13 @@ def _serve(directory: Path, host: str, port: int, *, cookie: bool, temporary: bo
     try:
         passwords = seed(users)
         try:
-            server = make_server(
-                host,
-                port,
-                build_app(users, tokens=tokens, cookie=cookie),
-                server_class=_ThreadingServer,
-                handler_class=_QuietHandler,
-            )
+            server = _ThreadingServer((host, port), _QuietHandler)
         except OSError as error:
             raise UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
         with server:
+            # Built once the port is known (--port 0): the reset links carry it.
+            url = page_url(host, server.server_port)
+            server.set_app(build_app(users, tokens=tokens, cookie=cookie, url=url))
             _announce(server, host, passwords, directory, cookie=cookie, temporary=temporary)
             server.serve_forever()
     finally:
@@ -179,7 +217,7 @@ def _announce(
     cookie: bool,
     temporary: bool,
 ) -> None:
-    url = f"http://{host}:{server.server_port}/"
+    url = page_url(host, server.server_port)
     described = "; ".join(
         f"{userid} ({', '.join(DEMO_USERS[userid])}) password {password}"
         for userid, password in passwords.items()
@@ -189,6 +227,11 @@ def _announce(
     print(f"restauth demo on {url} ({mode})", flush=True)
     print(f"users: {described}", flush=True)
     print(f"data: {directory / 'restauth-demo.db'} (SQLite, {kept})", flush=True)
+    print(
+        f"accounts: anyone may register on the page; password reset links ({url}#reset=...) "
+        "are printed on stderr, the demo's stand-in for an e-mail",
+        flush=True,
+    )
     print(f"try: curl -i -u alice:{passwords['alice']} {url}api/notes", flush=True)
     if not is_loopback(host):
         print(

@@ -2,13 +2,19 @@
 // localStorage), send it with No-Auth-Challenge so the browser never shows its own
 // login dialog. In cookie mode the server keeps the token in an HttpOnly cookie and
 // the page only remembers who is logged in; unsafe requests then carry X-Requested-With.
-// Server data (notes, a session's client label) is only ever set with textContent.
+// Accounts: register (POST /users), change the password (PUT /users/<id>/password: the
+// answer carries the new session), forgot password (POST /users/password-reset) and the
+// reset link's page (#reset=<token>: POST /users/password-reset/confirm).
+// Server data (notes, a session's client label, a refusal's reason) is only ever set
+// with textContent.
 "use strict";
 
 const store = window.sessionStorage;
 const $ = (id) => document.getElementById(id);
 let validUntil = null;
 let ticker = null;
+let resetToken = null;  // from a reset link (#reset=...), kept in memory only
+const VIEWS = ["login", "register", "forgot", "reset", "app"];
 
 function session() {
   const userid = store.getItem("restauth.userid");
@@ -17,8 +23,7 @@ function session() {
 }
 
 function show(view) {
-  $("login-view").hidden = view !== "login";
-  $("app-view").hidden = view !== "app";
+  for (const name of VIEWS) $(name + "-view").hidden = view !== name;
 }
 
 function message(id, text) {
@@ -44,6 +49,29 @@ async function api(method, path, body) {
   return response;
 }
 
+// A request without any credentials (registration, password reset): never a session's.
+async function anonymous(path, body) {
+  return fetch(path, {
+    method: "POST",
+    credentials: "omit",
+    headers: { "Content-Type": "application/json", "Accept": "application/json",
+               "No-Auth-Challenge": "true", "X-Requested-With": "restauth-demo" },
+    body: JSON.stringify(body),
+  });
+}
+
+// Why the server refused: the "detail" of its problem+json answer, as text.
+async function reason(response, fallback) {
+  let detail = null;
+  try {
+    const body = await response.json();
+    if (body && typeof body.detail === "string" && body.detail) detail = body.detail;
+  } catch (error) { /* not JSON */ }
+  if (!detail) return `${fallback} (HTTP ${response.status}).`;
+  detail = detail.charAt(0).toUpperCase() + detail.slice(1);
+  return /[.!?]$/.test(detail) ? detail : detail + ".";
+}
+
 function noteTokenHeaders(response) {
   const token = response.headers.get("Auth-Token");
   const s = session();
@@ -60,41 +88,182 @@ function tick() {
   if (seconds === 0) expire("Your token has expired. Please log in again.");
 }
 
-function expire(text) {
+function forget() {
   store.removeItem("restauth.userid");
   store.removeItem("restauth.token");
   clearInterval(ticker);
   validUntil = null;
+}
+
+function expire(text) {
+  forget();
   show("login");
+  message("login-notice", "");
   message("login-error", text);
+}
+
+// The login form, or the log-in view with a notice (after a registration or a reset).
+function toLogin(notice, username) {
+  show("login");
+  message("login-error", "");
+  message("login-notice", notice);
+  if (username !== undefined) $("username").value = username;
+  $(username ? "password" : "username").focus();
+}
+
+// POST /tokens, then the app; "" when logged in, else what to tell the user.
+async function signIn(username, password, client) {
+  const response = await fetch("/tokens", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "No-Auth-Challenge": "true",
+               "X-Requested-With": "restauth-demo" },
+    body: JSON.stringify({ username, password, client }),
+  });
+  if (response.status === 401) return "Wrong user name or password.";
+  if (!response.ok) return `Login failed (HTTP ${response.status}).`;
+  const body = await response.json();
+  store.setItem("restauth.userid", body.userid);
+  if (body.token) store.setItem("restauth.token", body.token);
+  else store.removeItem("restauth.token");
+  validUntil = body.valid_until ? new Date(body.valid_until) : null;
+  await enter();
+  return "";
 }
 
 async function login(event) {
   event.preventDefault();
   $("login-button").disabled = true;
   message("login-error", "");
+  message("login-notice", "");
   try {
-    const response = await fetch("/tokens", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "No-Auth-Challenge": "true",
-                 "X-Requested-With": "restauth-demo" },
-      body: JSON.stringify({ username: $("username").value, password: $("password").value,
-                             client: $("client").value.trim() || deviceLabel() }),
-    });
-    if (response.status === 401) { message("login-error", "Wrong user name or password."); return; }
-    if (!response.ok) { message("login-error", `Login failed (HTTP ${response.status}).`); return; }
-    const body = await response.json();
-    store.setItem("restauth.userid", body.userid);
-    if (body.token) store.setItem("restauth.token", body.token);
-    else store.removeItem("restauth.token");
-    validUntil = body.valid_until ? new Date(body.valid_until) : null;
+    const refused = await signIn($("username").value, $("password").value,
+                                 $("client").value.trim() || deviceLabel());
+    if (refused) { message("login-error", refused); return; }
     $("password").value = "";
-    await enter();
   } catch (error) {
     message("login-error", "The server could not be reached.");
   } finally {
     $("login-button").disabled = false;
+  }
+}
+
+// POST /users: 201 and logged in at once; a 400 (a weak password, a userid the rules
+// refuse) or 409 (taken) says why.
+async function register(event) {
+  event.preventDefault();
+  $("register-button").disabled = true;
+  message("register-error", "");
+  const password = $("register-password").value;
+  try {
+    const response = await anonymous("/users", { username: $("register-username").value,
+                                                 password });
+    if (response.status !== 201) {
+      message("register-error", await reason(response, "Registration failed"));
+      return;
+    }
+    const userid = (await response.json()).userid;
+    $("register-password").value = "";
+    $("register-username").value = "";
+    const refused = await signIn(userid, password, deviceLabel());
+    if (refused) toLogin(`Registered as ${userid}: now log in.`, userid);
+  } catch (error) {
+    message("register-error", "The server could not be reached.");
+  } finally {
+    $("register-button").disabled = false;
+  }
+}
+
+// POST /users/password-reset: 202 whether or not the account exists.
+async function forgot(event) {
+  event.preventDefault();
+  $("forgot-button").disabled = true;
+  message("forgot-error", "");
+  message("forgot-notice", "");
+  try {
+    const response = await anonymous("/users/password-reset",
+                                     { username: $("forgot-username").value });
+    if (response.status === 202) {
+      message("forgot-notice", "If the account exists, a reset link was sent.");
+    } else {
+      message("forgot-error", await reason(response, "The reset link could not be asked for"));
+    }
+  } catch (error) {
+    message("forgot-error", "The server could not be reached.");
+  } finally {
+    $("forgot-button").disabled = false;
+  }
+}
+
+// A reset link (#reset=<token>): the token leaves the address bar and the history at
+// once, and the page asks for the new password. Whether the page opened with it.
+function openResetLink() {
+  const match = /^#reset=([^&]*)$/.exec(window.location.hash);
+  if (!match) return false;
+  history.replaceState(null, "", window.location.pathname + window.location.search);
+  try { resetToken = decodeURIComponent(match[1]) || null; } catch (error) { resetToken = null; }
+  clearInterval(ticker);  // a logged-in page's expiry must not close the form
+  $("reset-password").value = "";
+  message("reset-error", resetToken ? "" : "This reset link is incomplete: ask for a new one.");
+  show("reset");
+  $("reset-password").focus();
+  return true;
+}
+
+// POST /users/password-reset/confirm: 204, and every session of the account ended.
+async function resetPassword(event) {
+  event.preventDefault();
+  if (!resetToken) return;
+  $("reset-button").disabled = true;
+  message("reset-error", "");
+  try {
+    const response = await anonymous("/users/password-reset/confirm",
+                                      { token: resetToken, new_password: $("reset-password").value });
+    if (response.status !== 204) {
+      message("reset-error", await reason(response, "The password was not changed"));
+      return;
+    }
+    resetToken = null;
+    $("reset-password").value = "";
+    forget();  // whoever was logged in here logs in again
+    toLogin("Your password was changed: log in with the new one.");
+  } catch (error) {
+    message("reset-error", "The server could not be reached.");
+  } finally {
+    $("reset-button").disabled = false;
+  }
+}
+
+// PUT /users/<id>/password: the current password too (a stolen token is not enough).
+// Every session ends; the answer carries this page's new one (its token in the body, or
+// in cookie mode a Set-Cookie the browser has already kept).
+async function changePassword(event) {
+  event.preventDefault();
+  const s = session();
+  if (!s) return;
+  $("password-button").disabled = true;
+  message("password-error", "");
+  message("password-notice", "");
+  try {
+    const response = await api("PUT", "/users/" + encodeURIComponent(s.userid) + "/password",
+      { current_password: $("current-password").value, new_password: $("new-password").value });
+    if (response.status === 200) {
+      const body = await response.json();
+      if (body.token) store.setItem("restauth.token", body.token);
+      validUntil = body.valid_until ? new Date(body.valid_until) : null;
+    } else if (response.status !== 204) {  // 204: a Basic caller, nothing to keep
+      message("password-error", await reason(response, "The password was not changed"));
+      return;
+    }
+    $("current-password").value = "";
+    $("new-password").value = "";
+    message("password-notice", "Password changed. Your other sessions were ended.");
+    tick();
+    await loadSessions();
+  } catch (error) {
+    /* expired: expire() showed the form */
+  } finally {
+    $("password-button").disabled = false;
   }
 }
 
@@ -266,6 +435,26 @@ document.addEventListener("DOMContentLoaded", () => {
   $("logout-button").addEventListener("click", () => logout(false));
   $("logout-all-button").addEventListener("click", () => logout(true));
   $("sessions-refresh").addEventListener("click", refresh);
+  $("register-form").addEventListener("submit", register);
+  $("forgot-form").addEventListener("submit", forgot);
+  $("reset-form").addEventListener("submit", resetPassword);
+  $("password-form").addEventListener("submit", changePassword);
+  $("register-link").addEventListener("click", () => {
+    message("register-error", "");
+    show("register");
+    $("register-username").focus();
+  });
+  $("forgot-link").addEventListener("click", () => {
+    message("forgot-error", "");
+    message("forgot-notice", "");
+    $("forgot-username").value = $("username").value;
+    show("forgot");
+    $("forgot-username").focus();
+  });
+  for (const back of document.querySelectorAll("button.back")) {
+    back.addEventListener("click", () => { resetToken = null; enter(); });
+  }
+  window.addEventListener("hashchange", openResetLink);  // a link opened in this tab
   $("client").placeholder = deviceLabel();
-  enter();
+  if (!openResetLink()) enter();
 });
