@@ -553,3 +553,16 @@ def test_messages_to_one_user_are_limited_whatever_the_address(make_users: UserF
         )
     site.flush()
     assert len(site.outbox.tokens("alice", "password-reset")) == 2
+
+
+def test_the_new_session_keeps_the_calling_sessions_label(site: Site) -> None:
+    site.register()
+    auth = {"Authorization": basic("alice", ALICE_PASSWORD)}
+    token = site.client.post_json("/tokens", {"client": "alice's phone"}, headers=auth).json[
+        "token"
+    ]
+    body = {"current_password": ALICE_PASSWORD, "new_password": NEW_PASSWORD}
+    changed = site.client.put_json("/users/alice/password", body, headers=bearer(token)).json
+    (session,) = [s for s in site.tokens.sessions("alice") if s.id == changed["session"]]
+    assert session.client == "alice's phone"
+    assert session.kind == "login"

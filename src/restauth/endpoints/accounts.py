@@ -190,13 +190,23 @@ class AccountEndpoints:
             return context.gate.challenges.unauthorized
         except ValueError as error:
             return context.ok(auth, request, problem(400, _reason(error)))
+        label = self._calling_label(auth, request)
         context.end_sessions(user.userid)
         context.event("password.change", request, "ok", user.userid)
         if auth.grant is None or context.tokens is None:
             return empty_reply(204, NO_STORE)
         renewed = Authenticated(auth.identity, user.stamp)
-        grant = context.gate.start_session(renewed, "login", request.header("user-agent") or "")
+        grant = context.gate.start_session(renewed, "login", label)
         return context.sessions.issued(renewed, grant, request, "password-change")
+
+    def _calling_label(self, auth: Authenticated, request: Request) -> str:
+        """The client label of the caller's session, for the session that replaces it."""
+        tokens, grant = self.context.tokens, auth.grant
+        if tokens is not None and grant is not None:
+            for session in backend.call(tokens.sessions, auth.identity.userid):
+                if session.id == grant.session:
+                    return session.client
+        return request.header("user-agent") or ""
 
     def _check_current(self, request: Request, auth: Authenticated, current: str) -> Reply | None:
         """``None`` when ``current`` is the caller's password; a wrong one is a guess,
