@@ -26,6 +26,7 @@ from restauth.errors import ConfigError, StoreUnavailable, UsageError
 from restauth.passwords.hasher import SCHEMES, PasswordHasher
 from restauth.tokens.base import TokenManager
 from restauth.users.base import WritableUserStore
+from restauth.users.importing import FORMATS, ImportsHashes, import_users
 from restauth.wire.token_headers import format_instant
 
 # -- helpers --------------------------------------------------------------------------
@@ -186,6 +187,30 @@ def _user_roles(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_import(args: argparse.Namespace) -> int:
+    """Users with their existing hashes; every row checked, none overwritten."""
+    with _users(args) as users:
+        if not isinstance(users, ImportsHashes):  # pragma: no cover - every kind can
+            raise UsageError(f"the {type(users).__name__} cannot import password hashes")
+        report = import_users(users, args.file, format=args.format, dry_run=args.dry_run)
+    if report.problem is not None:
+        raise UsageError(f"{args.file}: {report.problem}; nothing imported")
+    print("\n".join(report.lines()))
+    return 0 if report.ok else 1
+
+
+_IMPORT_HELP = """\
+Import users with the password hashes they already have, from a CSV file (a header
+row: userid,hash and optionally roles,email; roles separated by spaces, ';' or a
+quoted ',') or a JSON file (a list of {"userid", "hash", "roles": [...], "email"}
+objects). Hashes: bcrypt ($2a$/$2b$/$2y$), Argon2, restauth's own, Django
+pbkdf2_sha256; a weaker one is replaced by restauth's own at the user's first login.
+A row that is not acceptable, or whose userid exists, is refused (its hash never
+shown) and the others are imported; nothing is overwritten. Exit code 0 when every
+row was imported (with --dry-run: would be), 1 when a row was refused or the file
+could not be read (then nothing is imported)."""
+
+
 def _token_list(args: argparse.Namespace) -> int:
     """One line per live session: never a token."""
     with _tokens(args) as (tokens, users):
@@ -310,7 +335,20 @@ def _user_commands(commands: Any) -> None:
         "--set", metavar="A,B", help="replace the roles (comma-separated; '' clears)"
     )
     roles.set_defaults(handler=_user_roles)
-    for parser in (add, passwd, remove, listing, roles):
+    importing = actions.add_parser(
+        "import",
+        help="add users from a CSV or JSON file of existing password hashes",
+        description=_IMPORT_HELP,
+    )
+    importing.add_argument("file", metavar="FILE")
+    importing.add_argument(
+        "--format", choices=FORMATS, help="the file's format (default: by its extension)"
+    )
+    importing.add_argument(
+        "--dry-run", action="store_true", help="check every row and write nothing"
+    )
+    importing.set_defaults(handler=_user_import)
+    for parser in (add, passwd, remove, listing, roles, importing):
         _add_config(parser)
 
 

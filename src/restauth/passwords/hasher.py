@@ -15,6 +15,16 @@ accepted, but only for passwords of at most 72 bytes: a longer one never matches
 them, it is never truncated. Argon2id (``scheme="argon2id"``, the ``argon2`` extra)
 has no such limit and takes the password itself. :meth:`PasswordHasher.needs_rehash`
 says when a stored hash is weaker than what :meth:`PasswordHasher.hash` makes now.
+
+Django's ``pbkdf2_sha256$<iterations>$<salt>$<base64 hash>`` hashes (its default
+``PBKDF2PasswordHasher``) are verified too, so a Django site's users can be imported
+as they are; they always need a rehash, so the first successful login replaces each
+with restauth's own. Two differences from Django: restauth NFC-normalises a password
+before checking it and Django does not, so a Django password typed in decomposed form
+(``e`` + combining accent, rare outside some macOS input methods) no longer matches
+until it is reset; and a hash of more than :data:`MAX_PBKDF2_ITERATIONS` iterations is
+unreadable (:attr:`Check.CORRUPT`), so a hostile import cannot make one login cost
+minutes (Django 5.2 uses 1,000,000; 10,000,000 take a few seconds).
 """
 
 from __future__ import annotations
@@ -42,9 +52,17 @@ MAX_PASSWORD_LENGTH = 1024  # characters; enough for any passphrase, bounds the 
 BCRYPT_MAX_BYTES = 72
 _SALT_LENGTH = 29  # "$2b$12$" and 22 salt characters
 _DUMMY = "restauth-dummy"
+DJANGO_PBKDF2_PREFIX = "pbkdf2_sha256$"
+MAX_PBKDF2_ITERATIONS = 10_000_000  # about 2.5 s of one core; Django 5.2 uses 1,000,000
 
 _BCRYPT_SHAPE = r"\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}"
 _ARGON2_SHAPE = r"\$argon2(?:id|i|d)\$v=19\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+"
+# Django: base64 of a 32-byte PBKDF2-HMAC-SHA256; a salt of printable ASCII without "$"
+# (Django makes 22 alphanumerics; older versions 12).
+_PBKDF2_SHAPE = re.compile(
+    re.escape(DJANGO_PBKDF2_PREFIX)
+    + r"(?P<iterations>[1-9][0-9]{0,8})\$(?P<salt>[!-#%-~]{1,128})\$(?P<hash>[A-Za-z0-9+/]{43}=)"
+)
 _HASH_SHAPE = re.compile(
     f"(?:{re.escape(V1_PREFIX)}|{re.escape(V2_PREFIX)})?{_BCRYPT_SHAPE}|{_ARGON2_SHAPE}"
 )
@@ -59,8 +77,30 @@ class Check(enum.Enum):
 
 
 def looks_like_hash(text: str) -> bool:
-    """True for a well-formed hash restauth can verify (configuration files check with it)."""
-    return _HASH_SHAPE.fullmatch(text) is not None
+    """True for a well-formed hash restauth can verify (configuration files and imports
+    check with it): bcrypt, Argon2, restauth's own, or Django's ``pbkdf2_sha256`` with at
+    most :data:`MAX_PBKDF2_ITERATIONS` iterations."""
+    return _HASH_SHAPE.fullmatch(text) is not None or _django_pbkdf2(text) is not None
+
+
+def _django_pbkdf2(stored: str) -> tuple[int, bytes, bytes] | None:
+    """A Django ``pbkdf2_sha256`` hash's iterations, salt and digest; ``None`` for
+    anything else, or for more iterations than :data:`MAX_PBKDF2_ITERATIONS`."""
+    found = _PBKDF2_SHAPE.fullmatch(stored)
+    if found is None:
+        return None
+    iterations = int(found["iterations"])
+    if iterations > MAX_PBKDF2_ITERATIONS:
+        return None
+    digest = base64.b64decode(found["hash"], validate=True)
+    return iterations, found["salt"].encode("ascii"), digest
+
+
+def _verify_django_pbkdf2(password: str, parsed: tuple[int, bytes, bytes]) -> bool:
+    """Django's ``PBKDF2PasswordHasher.verify``: the UTF-8 password, the salt as stored."""
+    iterations, salt, expected = parsed
+    found = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
+    return hmac.compare_digest(found, expected)
 
 
 def _sha256(password: str) -> bytes:
@@ -155,6 +195,8 @@ class PasswordHasher:
 
     def _check(self, password: str, stored: str) -> bool | None:
         """The verdict; ``None`` for a hash of no known format."""
+        if stored.startswith(DJANGO_PBKDF2_PREFIX):
+            return self._check_django(password, stored)
         plain_bcrypt = stored.startswith("$2")
         if not (plain_bcrypt or stored.startswith(("$argon2", V1_PREFIX, V2_PREFIX))):
             return None
@@ -170,9 +212,22 @@ class PasswordHasher:
         hashed = _ascii(stored[len(V2_PREFIX) :])
         return bcrypt.checkpw(_hmac_sha256(password, hashed), hashed)
 
+    def _check_django(self, password: str, stored: str) -> bool | None:
+        """A Django ``pbkdf2_sha256`` hash; ``None`` when unreadable or too costly."""
+        parsed = _django_pbkdf2(stored)
+        if parsed is None:
+            return None
+        if not _usable(password):
+            self._dummy_check()  # never enrolled
+            return False
+        return _verify_django_pbkdf2(password, parsed)
+
     def needs_rehash(self, stored: str) -> bool:
         """True when ``stored`` (a hash that just verified) is weaker than a new hash would be:
-        another scheme, v1 or plain bcrypt, a lower bcrypt cost, weaker Argon2 parameters."""
+        another scheme, v1 or plain bcrypt, a lower bcrypt cost, weaker Argon2 parameters,
+        any Django ``pbkdf2_sha256`` hash."""
+        if stored.startswith(DJANGO_PBKDF2_PREFIX):
+            return True
         if self._argon2 is not None:
             return not stored.startswith("$argon2id$") or _weaker_argon2(stored, self._argon2)
         if not stored.startswith(V2_PREFIX):
