@@ -56,10 +56,7 @@ class RecoveryEndpoints:
         if isinstance(username, Reply):
             return username
         userid = normalize(username)
-        if purpose == PASSWORD_RESET:
-            self.context.outbox.put(lambda: self._send(userid, PASSWORD_RESET))
-        else:
-            self.send_verification(userid)
+        self.context.outbox.put(lambda: self._send(userid, purpose))
         return empty_reply(202, NO_STORE)
 
     def send_verification(self, userid: str) -> None:
@@ -70,8 +67,9 @@ class RecoveryEndpoints:
         context = self.context
         notifier = context.settings.notifier
         user = context.store.get(userid)
+        resetting = purpose == PASSWORD_RESET
         wanted = user is not None and (
-            user.active if purpose == PASSWORD_RESET else not user.verified and not user.disabled
+            user.active if resetting else not user.verified and not user.disabled
         )
         if user is None or notifier is None or not wanted:
             audit.event("account." + purpose, outcome="nobody", userid=userid)
@@ -80,7 +78,7 @@ class RecoveryEndpoints:
             audit.event("account." + purpose, outcome="limited", userid=userid)
             return
         settings = context.settings
-        ttl = settings.reset_ttl if purpose == PASSWORD_RESET else settings.verify_ttl
+        ttl = settings.reset_ttl if resetting else settings.verify_ttl
         token = context.one_time.issue(user, purpose, ttl)
         notifier(user.userid, purpose, token)
         audit.event("account." + purpose, outcome="sent", userid=user.userid)
