@@ -553,7 +553,9 @@ def _read_account(row: dict[str, Any], index: int) -> Account:
         raise table.error("userid", "is required")
     if password_hash is None or not looks_like_hash(password_hash):
         raise table.error(
-            "password_hash", "must be a bcrypt hash from `restauth hash-password` (or Argon2id)"
+            "password_hash",
+            "must be a bcrypt hash from `restauth hash-password` (or Argon2, or Django's "
+            "pbkdf2_sha256)",
         )
     roles = tuple(table.strings("roles"))
     table.finish()
