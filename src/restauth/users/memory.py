@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterable, Iterator
 from types import EllipsisType
 
+from restauth._text import normalize
 from restauth._time import Clock
 from restauth.errors import UnknownUser, UserExists
 from restauth.passwords.hasher import PasswordHasher
@@ -105,7 +106,9 @@ class MemoryUserStore:
         changed = dataclasses.replace(
             user, password_hash=password_hash, stamp=stamp_of(password_hash)
         )
-        return self._put(changed, new=False)
+        changed = self._put(changed, new=False)
+        self._drop_one_time(changed.userid)
+        return changed
 
     def set_roles(self, userid: str, roles: Iterable[str]) -> User:
         """Change roles; the stamp stays (it may no longer be the hash's, after a rehash)."""
@@ -149,11 +152,12 @@ class MemoryUserStore:
             return True
 
     def remove(self, userid: str) -> bool:
+        userid = normalize(userid)
         with self._lock:
             removed = self._users.pop(userid, None) is not None
-            if removed:
-                self._one_time = {d: t for d, t in self._one_time.items() if t.userid != userid}
-            return removed
+        if removed:
+            self._drop_one_time(userid)
+        return removed
 
     def userids(self) -> Iterator[str]:
         return iter(sorted(self._users))
@@ -187,8 +191,13 @@ class MemoryUserStore:
 
     # -- helpers ------------------------------------------------------------------------
 
+    def _drop_one_time(self, userid: str) -> None:
+        """A password change or a removal ends the user's one-time tokens, as in SQL."""
+        with self._lock:
+            self._one_time = {d: t for d, t in self._one_time.items() if t.userid != userid}
+
     def _require(self, userid: str) -> User:
-        user = self._users.get(userid)
+        user = self._users.get(normalize(userid))
         if user is None:
             raise UnknownUser(userid)
         return user
