@@ -28,6 +28,9 @@ COMMON_PASSWORDS_SOURCE = (
     "Burnett's 10-million-password corpus, as packaged by the zxcvbn project on PyPI)"
 )
 _MIN_USERID_TO_CONTAIN = 3
+# zxcvbn 4.5 raises ValueError past 72 characters (its work grows with the length): the
+# score is the first 72's (a longer passphrase is no easier to guess than its start).
+_ZXCVBN_MAX_LENGTH = 72
 
 
 @functools.cache
@@ -80,7 +83,7 @@ class PasswordPolicy:
         from zxcvbn import zxcvbn
 
         assert self.min_score is not None
-        result = zxcvbn(password[:100], user_inputs=[userid] if userid else [])
+        result = zxcvbn(password[:_ZXCVBN_MAX_LENGTH], user_inputs=[userid] if userid else [])
         if int(result["score"]) < self.min_score:
             raise WeakPassword("password is too easy to guess; a longer passphrase is better")
 
