@@ -13,8 +13,8 @@ from webtest import TestApp
 
 from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore, PasswordHasher
 
-ALICE_PASSWORD = "alice:pass wörd"  # a colon and a non-ASCII character on purpose
-BOB_PASSWORD = "bob-secret"
+ALICE_PASSWORD = "rabbit:hole wörd"  # a colon and a non-ASCII character on purpose
+BOB_PASSWORD = "builder-secret"
 
 
 class FakeClock:

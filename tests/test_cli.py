@@ -19,6 +19,7 @@ from restauth.tokens.base import TokenGrant
 from tests.servers import environment, free_port, request, running
 
 KEY = "k" * 32
+GOOD = "horse battery\n"  # a password the policy accepts: the mistake is elsewhere
 
 
 @pytest.fixture
@@ -51,14 +52,14 @@ def run(
 
 def test_user_lifecycle(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(
-        ["user", "add", "alice", "--role", "admin", "--password-stdin"], capsys, "pw-alice-1\n"
+        ["user", "add", "alice", "--role", "admin", "--password-stdin"], capsys, "key-wonder-1\n"
     )
     assert (code, out.strip()) == (0, "added alice with roles admin")
-    assert run(["user", "add", "bob", "--password-stdin"], capsys, "pw-bob-1\n")[0] == 0
+    assert run(["user", "add", "bob", "--password-stdin"], capsys, "key-builder-1\n")[0] == 0
     users = load_config(config).build_users()
     alice = users.get("alice")
     assert alice is not None
-    assert PasswordHasher(rounds=4).verify("pw-alice-1", alice.password_hash)
+    assert PasswordHasher(rounds=4).verify("key-wonder-1", alice.password_hash)
 
     code, out, _ = run(["user", "list"], capsys)
     assert out.splitlines() == ["alice\tadmin", "bob\t"]
@@ -68,11 +69,11 @@ def test_user_lifecycle(config: Path, capsys: pytest.CaptureFixture[str]) -> Non
     )
     assert run(["user", "roles", "bob"], capsys)[1].strip() == "editor, user"
 
-    code, out, _ = run(["user", "passwd", "alice", "--password-stdin"], capsys, "pw-alice-2\n")
+    code, out, _ = run(["user", "passwd", "alice", "--password-stdin"], capsys, "key-wonder-2\n")
     assert code == 0
     alice = users.get("alice")
     assert alice is not None
-    assert PasswordHasher(rounds=4).verify("pw-alice-2", alice.password_hash)
+    assert PasswordHasher(rounds=4).verify("key-wonder-2", alice.password_hash)
 
     assert run(["user", "remove", "bob"], capsys)[0] == 0
     assert users.get("bob") is None
@@ -81,11 +82,11 @@ def test_user_lifecycle(config: Path, capsys: pytest.CaptureFixture[str]) -> Non
 @pytest.mark.parametrize(
     ("argv", "stdin", "message"),
     [
-        (["user", "add", "alice", "--password-stdin"], "again\n", "already exists"),
-        (["user", "add", "bad:name", "--password-stdin"], "pw\n", "must not contain ':'"),
+        (["user", "add", "alice", "--password-stdin"], "again and again\n", "already exists"),
+        (["user", "add", "bad:name", "--password-stdin"], GOOD, "must not contain ':'"),
         (["user", "add", "carol", "--password-stdin"], "\n", "empty password"),
-        (["user", "add", "carol", "--password-stdin"], "tab\tpw\n", "control characters"),
-        (["user", "passwd", "nobody", "--password-stdin"], "pw\n", "no such user: 'nobody'"),
+        (["user", "add", "carol", "--password-stdin"], "tab\tpassphrase\n", "control characters"),
+        (["user", "passwd", "nobody", "--password-stdin"], GOOD, "no such user: 'nobody'"),
         (["user", "remove", "nobody"], "", "no such user"),
         (["user", "roles", "nobody"], "", "no such user"),
         (["user", "roles", "alice", "--set", "a b"], "", "invalid role"),
@@ -94,7 +95,7 @@ def test_user_lifecycle(config: Path, capsys: pytest.CaptureFixture[str]) -> Non
 def test_user_mistakes_are_one_line(
     config: Path, capsys: pytest.CaptureFixture[str], argv: list[str], stdin: str, message: str
 ) -> None:
-    run(["user", "add", "alice", "--password-stdin"], capsys, "pw-alice-1\n")
+    run(["user", "add", "alice", "--password-stdin"], capsys, "key-wonder-1\n")
     code, _, err = run(argv, capsys, stdin)
     assert code == 1
     assert err.startswith("restauth: ")
@@ -116,8 +117,8 @@ def test_password_is_asked_twice_and_never_taken_from_argv(
 
 
 def test_token_list_and_revoke(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run(["user", "add", "alice", "--password-stdin"], capsys, "pw-alice-1\n")
-    run(["user", "add", "bob", "--password-stdin"], capsys, "pw-bob-12\n")
+    run(["user", "add", "alice", "--password-stdin"], capsys, "key-wonder-1\n")
+    run(["user", "add", "bob", "--password-stdin"], capsys, "key-builder-12\n")
     loaded = load_config(config)
     users, tokens = loaded.build_users(), loaded.build_tokens()
     assert tokens is not None
@@ -158,7 +159,7 @@ def test_token_list_and_revoke(config: Path, capsys: pytest.CaptureFixture[str])
 def test_token_create_prints_a_service_token_once(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run(["user", "add", "ci-bot", "--password-stdin"], capsys, "pw-ci-bot-1\n")
+    run(["user", "add", "ci-bot", "--password-stdin"], capsys, "key-robot-1\n")
     code, out, err = run(["token", "create", "ci-bot", "--label", "ci", "--ttl", "30d"], capsys)
     assert code == 0
     token = out.strip()
@@ -175,7 +176,7 @@ def test_token_create_prints_a_service_token_once(
     listed = run(["token", "list"], capsys)[1]
     assert "\tservice\t" in listed
     assert token not in listed
-    run(["user", "passwd", "ci-bot", "--password-stdin"], capsys, "pw-ci-bot-2\n")
+    run(["user", "passwd", "ci-bot", "--password-stdin"], capsys, "key-robot-2\n")
     assert run(["token", "list"], capsys)[1] == ""  # a password change ends it too
 
 
@@ -183,7 +184,7 @@ def test_token_create_prints_a_service_token_once(
 def test_token_create_refuses_a_bad_ttl(
     config: Path, capsys: pytest.CaptureFixture[str], ttl: str
 ) -> None:
-    run(["user", "add", "ci-bot", "--password-stdin"], capsys, "pw-ci-bot-1\n")
+    run(["user", "add", "ci-bot", "--password-stdin"], capsys, "key-robot-1\n")
     code, out, err = run(["token", "create", "ci-bot", f"--ttl={ttl}"], capsys)
     assert code != 0
     assert out == ""
@@ -193,7 +194,7 @@ def test_token_create_refuses_a_bad_ttl(
 def test_token_commands_refuse_jwt_sessions_held_in_server_memory(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run(["user", "add", "alice", "--password-stdin"], capsys, "pw-alice-1\n")
+    run(["user", "add", "alice", "--password-stdin"], capsys, "key-wonder-1\n")
     text = config.read_text(encoding="utf-8").replace(
         "[tokens]\nkind = 'sqlite'\npath = 'auth.db'\n", "[tokens]\nkind = 'jwt'\n"
     )
@@ -228,7 +229,7 @@ def test_a_store_that_fails_on_first_use_is_one_line(
     newer restauth surfaces on the command's first store call, still as one line."""
     import sqlite3
 
-    assert run(["user", "add", "alice", "--password-stdin"], capsys, "pw-alice-1\n")[0] == 0
+    assert run(["user", "add", "alice", "--password-stdin"], capsys, "key-wonder-1\n")[0] == 0
     database = config.parent / "auth.db"
     with sqlite3.connect(database) as connection:
         connection.execute("UPDATE restauth_schema SET version = 99 WHERE component = 'users'")
@@ -325,7 +326,7 @@ def server(config: Path) -> Iterator[int]:
     main_args = ["user", "add", "alice", "--role", "admin", "--password-stdin"]
     subprocess.run(
         [sys.executable, "-m", "restauth.cli", *main_args],
-        input="pw-alice-1\n",
+        input="key-wonder-1\n",
         text=True,
         check=True,
         env=os.environ.copy(),
@@ -339,7 +340,7 @@ def server(config: Path) -> Iterator[int]:
 
 def test_serve_runs_the_app_behind_the_middleware(server: int) -> None:
     assert request(server, "GET", "/admin/x").status == 401
-    credentials = b64encode(b"alice:pw-alice-1").decode()
+    credentials = b64encode(b"alice:key-wonder-1").decode()
     response = request(server, "GET", "/admin/x", {"Authorization": f"Basic {credentials}"})
     assert response.status == 200
     assert response.json()["userid"] == "alice"

@@ -20,7 +20,7 @@ from tests.services import postgres_dsn, redis_url
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "restauth.toml"
 KEY = {"RESTAUTH_SECRET_KEY": "k" * 32}
-ALICE_HASH = PasswordHasher(rounds=4).hash("alice-password")
+ALICE_HASH = PasswordHasher(rounds=4).hash("wonderland-key-7")
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -88,11 +88,11 @@ def test_memory_accounts_acl_and_options_end_to_end(tmp_path: Path) -> None:
     client = TestApp(middleware, extra_environ={"wsgi.url_scheme": "http"})
     client.get("/health", status=200)
     response = client.get(
-        "/admin/x", headers={"Authorization": basic("alice", "alice-password")}, status=200
+        "/admin/x", headers={"Authorization": basic("alice", "wonderland-key-7")}, status=200
     )
     assert response.headers["Auth-Token-Location"] == "/auth/tokens/alice"
     assert response.json["roles"] == ["admin"]
-    client.get("/other", headers={"Authorization": basic("alice", "alice-password")}, status=403)
+    client.get("/other", headers={"Authorization": basic("alice", "wonderland-key-7")}, status=403)
     client.get("/admin/x", status=401)
 
 

@@ -14,7 +14,7 @@ from restauth import ConfigError, from_config, load_config
 from restauth.passwords.hasher import V1_PREFIX, PasswordHasher
 from tests.conftest import basic, echo_app
 
-V2_HASH = PasswordHasher(rounds=4).hash("alice-password")  # what `restauth hash-password` prints
+V2_HASH = PasswordHasher(rounds=4).hash("wonderland-key-7")  # what `restauth hash-password` prints
 
 
 def users_table(**users: object) -> dict[str, object]:
@@ -53,8 +53,8 @@ def test_argon2id_without_the_extra_is_a_start_up_error(monkeypatch: pytest.Monk
     [
         V2_HASH,
         V1_PREFIX + bcrypt.hashpw(b"x" * 44, bcrypt.gensalt(4)).decode(),
-        bcrypt.hashpw(b"alice-password", bcrypt.gensalt(4)).decode(),
-        argon2.PasswordHasher().hash("alice-password"),
+        bcrypt.hashpw(b"wonderland-key-7", bcrypt.gensalt(4)).decode(),
+        argon2.PasswordHasher().hash("wonderland-key-7"),
     ],
 )
 def test_account_hashes_of_every_readable_format_are_accepted(stored: str) -> None:
@@ -79,8 +79,8 @@ def test_a_file_switched_to_argon2id_migrates_its_bcrypt_account_at_login() -> N
         echo_app, users_table(scheme="argon2id", accounts=[account]), environ={}
     )
     client = TestApp(middleware)
-    client.get("/", headers={"Authorization": basic("alice", "alice-password")}, status=200)
+    client.get("/", headers={"Authorization": basic("alice", "wonderland-key-7")}, status=200)
     user = middleware.users.get("alice")
     assert user is not None
     assert user.password_hash.startswith("$argon2id$")
-    client.get("/", headers={"Authorization": basic("alice", "alice-password")}, status=200)
+    client.get("/", headers={"Authorization": basic("alice", "wonderland-key-7")}, status=200)

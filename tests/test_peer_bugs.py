@@ -27,7 +27,7 @@ from restauth.passwords.hasher import PREHASH_PREFIX
 from restauth.tokens.sqlite import SQLiteTokenManager
 from restauth.users.base import MAX_USERID_LENGTH
 
-from .conftest import ALICE_PASSWORD, basic, echo_app
+from .conftest import ALICE_PASSWORD, BOB_PASSWORD, basic, echo_app
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "restauth"
 SECRET_KEY = "peer-bugs-secret-key-0123456789abc"
@@ -69,7 +69,7 @@ def test_K2_spring_cve_2025_22234_length_checks_keep_one_bcrypt_check(
 ) -> None:
     """The length guards must not skip bcrypt for anyone: unknown user or wrong password."""
     users = MemoryUserStore(hasher=hasher)
-    users.add("alice", "short")
+    users.add("alice", "short passphrase")
     client = app_for(users)
     for userid in ("alice", "ghost"):
         bcrypt_calls.clear()
@@ -137,13 +137,14 @@ def test_K5_bcrypt_5_raises_instead_of_truncating_yet_restauth_never_500s(
     hasher: PasswordHasher,
 ) -> None:
     users = MemoryUserStore(hasher=hasher)
-    users.add("alice", "pw")
+    users.add("alice", "horse battery")
     client = app_for(users)
-    for password in ("x" * 73, "pw\x00", LONG + "é"):  # bcrypt 5 raises on raw > 72 bytes
+    # bcrypt 5 raises on raw > 72 bytes
+    for password in ("x" * 73, "horse battery\x00", LONG + "é"):
         client.get("/", headers={"Authorization": basic("alice", password)}, status=401)
     # A stored hash that is corrupt, or plain bcrypt with a NUL: bcrypt raises, we refuse.
     for stored in ("$2b$04$corrupt", "$2b$04$" + "\x00" * 53, PREHASH_PREFIX + "garbage"):
-        assert hasher.verify("pw", stored) is False
+        assert hasher.verify("horse battery", stored) is False
     assert "passlib" not in sys.modules  # the library whose self-test broke on bcrypt 5
     assert int(version("bcrypt").split(".")[0]) >= 4
 
@@ -373,9 +374,13 @@ def test_K13_tiddlyweb_empty_user_and_password_never_reach_the_store(
             return super().get(userid)
 
     users = SpyUsers(hasher=hasher)
-    users.add("alice", "pw")
+    users.add("alice", "horse battery")
     client = app_for(users)
-    for value in ("Basic Og==", basic("", "pw"), "Basic " + base64.b64encode(b":pw").decode()):
+    for value in (
+        "Basic Og==",
+        basic("", "horse battery"),
+        "Basic " + base64.b64encode(b":horse battery").decode(),
+    ):
         response = client.get("/", headers={"Authorization": value}, status=401)
         assert any(c.startswith("Basic") for c in response.headers.getall("WWW-Authenticate"))
     assert looked_up == []
@@ -396,14 +401,14 @@ def test_K14_django_cve_2019_19844_no_unicode_case_mapping_collision(
 ) -> None:
     """``m\\u0131ke`` (dotless i) is not ``mike``, nor is ``MIKE``: userids compare exactly."""
     users = MemoryUserStore(hasher=hasher)
-    users.add("mike", "mike's password")
+    users.add("mike", "owner's password")
     users.add(DOTLESS_MIKE, "attacker's password")  # a different account, never a merge
     client = app_for(users)
     auth = {"Authorization": basic(DOTLESS_MIKE, "attacker's password")}
     assert client.get("/", headers=auth).json["userid"] == DOTLESS_MIKE
     for userid in (DOTLESS_MIKE, "MIKE", "Mike", "m\u0130ke", FULLWIDTH_MIKE):
-        client.get("/", headers={"Authorization": basic(userid, "mike's password")}, status=401)
-    token = client.post_json("/tokens", {"username": "mike", "password": "mike's password"})
+        client.get("/", headers={"Authorization": basic(userid, "owner's password")}, status=401)
+    token = client.post_json("/tokens", {"username": "mike", "password": "owner's password"})
     auth = {"Authorization": f"Token {token.json['token']}"}
     client.get("/tokens/m%C4%B1ke", headers=auth, status=403)
     client.get("/tokens/MIKE", headers=auth, status=403)
@@ -429,11 +434,13 @@ def test_K16_webob_cve_2024_42353_no_open_redirect_through_token_location(
 ) -> None:
     """WebOb turned ``//evil`` in Location into an open redirect; a userid is always encoded."""
     users = MemoryUserStore(hasher=hasher)
-    users.add("//evil.example", "pw")
-    users.add("/\\evil.example/..", "pw")
+    users.add("//evil.example", "horse battery")
+    users.add("/\\evil.example/..", "horse battery")
     client = app_for(users)
     for userid in ("//evil.example", "/\\evil.example/.."):
-        response = client.get("/", headers={"Authorization": basic(userid, "pw")}, status=200)
+        response = client.get(
+            "/", headers={"Authorization": basic(userid, "horse battery")}, status=200
+        )
         location = response.headers["Auth-Token-Location"]
         assert location.startswith("/tokens/%2F")
         assert "//" not in location
@@ -468,7 +475,7 @@ def test_K17_shiro_path_normalisation_cannot_reach_a_protected_path_anonymously(
     client = app_for(users, public=["/public/**"])
     client.get(path, status=401)
     client.get("/public/page", status=200)
-    auth = {"Authorization": basic("bob", "bob-secret")}
+    auth = {"Authorization": basic("bob", BOB_PASSWORD)}
     for other in ("/tokens/bob;x", "/tokens/x/../bob", "/tokens/bob/", "/roles/bob;jsessionid=1"):
         response = client.get(other, headers=auth, expect_errors=True)
         assert response.status_int in (403, 404), (other, response.status)
@@ -476,8 +483,8 @@ def test_K17_shiro_path_normalisation_cannot_reach_a_protected_path_anonymously(
 
 def test_K18_drf_401_or_403_never_depends_on_the_scheme_order(client: TestApp) -> None:
     """DRF's status came from the first authenticator's challenge; ours is a fixed matrix."""
-    token = client.post_json("/tokens", {"username": "bob", "password": "bob-secret"}).json["token"]
-    for auth in (basic("bob", "bob-secret"), f"Token {token}", f"Bearer {token}"):
+    token = client.post_json("/tokens", {"username": "bob", "password": BOB_PASSWORD}).json["token"]
+    for auth in (basic("bob", BOB_PASSWORD), f"Token {token}", f"Bearer {token}"):
         response = client.get("/tokens/alice", headers={"Authorization": auth}, status=403)
         assert "WWW-Authenticate" not in response.headers
     for auth in (None, basic("bob", "wrong"), basic("nobody", "x"), "Digest x=1"):

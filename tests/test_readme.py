@@ -208,12 +208,12 @@ def test_sqlite_recipe_with_gunicorn_behind_a_proxy(tmp_path: Path) -> None:
     subprocess.run(shlex.split(here(mkdir)), cwd=tmp_path, check=True)
     env = environment(exported(export), tmp_path)
     assert len(env["RESTAUTH_SECRET_KEY"]) >= 32
-    restauth_user_add(here(add), "alice-password", tmp_path, env)
+    restauth_user_add(here(add), "wonderland-key-7", tmp_path, env)
     port = free_port()
     assert gunicorn.startswith("gunicorn -w 4 ")
     with running(server_argv(gunicorn, port), port=port, cwd=tmp_path, env=env):
         [try_it] = trial.commands()
-        password = {"password": "alice-password"}
+        password = {"password": "wonderland-key-7"}
         answer = curl(port, try_it, **password)
         assert (answer.status, answer.body) == (200, b"alice")
         plain = curl(port, try_it.replace("-H 'X-Forwarded-Proto: https'", ""), **password)
@@ -247,7 +247,7 @@ def test_postgres_and_redis_recipe_on_two_nodes(tmp_path: Path) -> None:
     env = environment({**services, "RESTAUTH_SECRET_KEY": KEY}, tmp_path)
     userid = f"alice-{time.time_ns()}"  # the shared test database may hold an alice already
     assert " alice " in add
-    restauth_user_add(add.replace(" alice ", f" {userid} "), "alice-password", tmp_path, env)
+    restauth_user_add(add.replace(" alice ", f" {userid} "), "wonderland-key-7", tmp_path, env)
     one, two = free_port(), free_port()
     try:
         with (
@@ -258,7 +258,7 @@ def test_postgres_and_redis_recipe_on_two_nodes(tmp_path: Path) -> None:
         ):  # fmt: skip
             https = {"X-Forwarded-Proto": "https"}
             login = request(
-                one, "GET", "/", {**https, "Authorization": basic(userid, "alice-password")}
+                one, "GET", "/", {**https, "Authorization": basic(userid, "wonderland-key-7")}
             )
             assert (login.status, login.body) == (200, userid.encode())
             token = {**https, "Authorization": f"Token {login.headers['Auth-Token']}"}
@@ -279,7 +279,7 @@ def test_jwt_block() -> None:
     pytest.importorskip("jwt")
     [code] = blocks("JWT")
     users = MemoryUserStore(hasher=PasswordHasher(rounds=4))
-    users.add("alice", "alice-password")
+    users.add("alice", "wonderland-key-7")
     names: dict[str, Any] = {
         "app": echo_app,
         "users": users,
@@ -288,7 +288,7 @@ def test_jwt_block() -> None:
     }
     exec(compile(code.text, "README.md#JWT", "exec"), names)  # noqa: S102 - the README's own code
     client = TestApp(names["application"], extra_environ=HTTPS)
-    login = client.post_json("/tokens", {"username": "alice", "password": "alice-password"})
+    login = client.post_json("/tokens", {"username": "alice", "password": "wonderland-key-7"})
     token = login.json["token"]
     assert token.count(".") == 2  # a JWT
     bearer = {"Authorization": f"Bearer {token}"}
@@ -314,7 +314,7 @@ def test_framework_commands_are_the_examples_tested_ones() -> None:
 @pytest.fixture
 def stores() -> dict[str, Any]:
     users = MemoryUserStore(hasher=PasswordHasher(rounds=4))
-    users.add("alice", "alice-password", roles=["admin"])
+    users.add("alice", "wonderland-key-7", roles=["admin"])
     return {"users": users, "tokens": MemoryTokenManager()}
 
 
@@ -325,7 +325,7 @@ def test_flask_block(stores: dict[str, Any]) -> None:
     exec(compile(code.text, "README.md#Flask", "exec"), stores)  # noqa: S102
     client = TestApp(stores["app"], extra_environ=HTTPS)
     client.get("/me", status=401)
-    me = client.get("/me", headers={"Authorization": basic("alice", "alice-password")})
+    me = client.get("/me", headers={"Authorization": basic("alice", "wonderland-key-7")})
     assert me.json == {"userid": "alice", "roles": ["admin"]}
 
 
@@ -359,7 +359,7 @@ def test_pyramid_and_bottle_blocks(stores: dict[str, Any], framework: str) -> No
     exec(compile(code.text, f"README.md#{framework}", "exec"), names)  # noqa: S102
     client = TestApp(names["app"], extra_environ=HTTPS)
     client.get("/me", status=401)
-    me = client.get("/me", headers={"Authorization": basic("alice", "alice-password")})
+    me = client.get("/me", headers={"Authorization": basic("alice", "wonderland-key-7")})
     assert me.json == {"userid": "alice"}
 
 
@@ -378,7 +378,7 @@ def configured(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     )
     assert export == "export RESTAUTH_CONFIG=restauth.toml RESTAUTH_SECRET_KEY=..."
     env = environment({**exported(export), "RESTAUTH_SECRET_KEY": KEY}, tmp_path)
-    restauth_user_add(add, "alice-password", tmp_path, env)
+    restauth_user_add(add, "wonderland-key-7", tmp_path, env)
     done = subprocess.run(
         [str(BIN / "restauth"), *shlex.split(check)[1:]],
         cwd=tmp_path, env=env, capture_output=True, text=True, check=False, timeout=60,
@@ -398,7 +398,7 @@ def test_configuration_block_from_config(
     names: dict[str, Any] = {"app": echo_app}
     exec(compile(code.text, "README.md#from_config", "exec"), names)  # noqa: S102
     client = TestApp(names["application"])
-    assert client.get("/", headers={"Authorization": basic("alice", "alice-password")}).json[
+    assert client.get("/", headers={"Authorization": basic("alice", "wonderland-key-7")}).json[
         "roles"
     ] == ["admin"]
 
@@ -413,7 +413,7 @@ def test_configuration_block_restauth_serve(configured: tuple[Path, dict[str, st
     port = free_port()
     argv = [str(BIN / "restauth"), *shlex.split(serve)[1:], "--port", str(port)]
     with running(argv, port=port, cwd=directory, env=env):
-        answer = request(port, "GET", "/", {"Authorization": basic("alice", "alice-password")})
+        answer = request(port, "GET", "/", {"Authorization": basic("alice", "wonderland-key-7")})
         assert (answer.status, answer.body) == (200, b"alice")
         assert request(port, "GET", "/").status == 401
 

@@ -36,8 +36,8 @@ def modules(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Modu
 @pytest.fixture(params=list(FRAMEWORK))
 def client(request: Any, modules: dict[str, ModuleType]) -> TestApp:
     users = MemoryUserStore(hasher=PasswordHasher(rounds=4))
-    users.add("alice", "alice-pw", roles=["user", "admin"])
-    users.add("bob", "bob-pw", roles=["user"])
+    users.add("alice", "wonderland-key-7", roles=["user", "admin"])
+    users.add("bob", "pebble-key-42", roles=["user"])
     return TestApp(modules[request.param].create_app(users, MemoryTokenManager(ttl=900)))
 
 
@@ -57,7 +57,7 @@ def test_me_needs_credentials(client: TestApp) -> None:
 
 
 def test_login_then_token(client: TestApp) -> None:
-    login = client.post_json("/tokens", {"username": "bob", "password": "bob-pw"})
+    login = client.post_json("/tokens", {"username": "bob", "password": "pebble-key-42"})
     token = login.json["token"]
     me = client.get("/me", headers={"Authorization": f"Bearer {token}"})
     assert me.json == {"userid": "bob", "roles": ["user"], "mechanism": "token"}
@@ -65,13 +65,13 @@ def test_login_then_token(client: TestApp) -> None:
 
 
 def test_admin_view(client: TestApp) -> None:
-    client.get("/admin", headers={"Authorization": basic("bob", "bob-pw")}, status=403)
-    ok = client.get("/admin", headers={"Authorization": basic("alice", "alice-pw")})
+    client.get("/admin", headers={"Authorization": basic("bob", "pebble-key-42")}, status=403)
+    ok = client.get("/admin", headers={"Authorization": basic("alice", "wonderland-key-7")})
     assert ok.json == {"message": "hello, administrator alice"}
 
 
 def test_logout(client: TestApp) -> None:
-    token = client.get("/me", headers={"Authorization": basic("bob", "bob-pw")}).headers[
+    token = client.get("/me", headers={"Authorization": basic("bob", "pebble-key-42")}).headers[
         "Auth-Token"
     ]
     client.delete("/tokens/bob", headers={"Authorization": f"Token {token}"}, status=204)

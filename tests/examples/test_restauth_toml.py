@@ -20,7 +20,7 @@ from tests.servers import Server, basic, environment, free_port, request, runnin
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "restauth.toml"
 RESTAUTH = str(Path(sys.executable).parent / "restauth")
 KEY = {"RESTAUTH_SECRET_KEY": "example-key-" + "k" * 32}
-PASSWORDS = {"alice": "alice: correct horse", "bob": "bob: battery staple"}
+PASSWORDS = {"alice": "wonderland: correct horse", "bob": "builder: battery staple"}
 
 # What each path in the file's comments answers to each caller (None: no credentials).
 EXPECTED = {

@@ -31,10 +31,10 @@ def hello(environ, start_response):
     return [b"hello"]
 
 users = MemoryUserStore(hasher=PasswordHasher(rounds=4))
-users.add("alice", "alice-password")
+users.add("alice", "wonderland-key-7")
 application = AuthMiddleware(hello, users=users, require_https=False)
 """
-LOGIN = json.dumps({"username": "alice", "password": "alice-password"}).encode()
+LOGIN = json.dumps({"username": "alice", "password": "wonderland-key-7"}).encode()
 JSON = {"Content-Type": "application/json"}
 
 
@@ -54,7 +54,7 @@ def test_a_chunked_login_is_read(port: int) -> None:
     answer = request(port, "POST", "/tokens", JSON, pieces(LOGIN), chunked=True)
     assert answer.status == 200
     assert json.loads(answer.body)["token"]
-    wrong = LOGIN.replace(b"alice-password", b"wrong-password")
+    wrong = LOGIN.replace(b"wonderland-key-7", b"wrong-password")
     assert request(port, "POST", "/tokens", JSON, pieces(wrong), chunked=True).status == 401
 
 
@@ -79,7 +79,7 @@ def environ(body: bytes, **extra: Any) -> dict[str, Any]:
 
 def status_of(environ: dict[str, Any]) -> str:
     users = MemoryUserStore(hasher=PasswordHasher(rounds=4))
-    users.add("alice", "alice-password")
+    users.add("alice", "wonderland-key-7")
     seen: list[str] = []
     AuthMiddleware(echo_app, users=users)(environ, lambda status, headers: seen.append(status))
     return seen[0]

@@ -45,7 +45,7 @@ application = AuthMiddleware(
     password_cache=None,
 )
 """
-LOGIN = json.dumps({"username": "alice", "password": "alice-password"}).encode()
+LOGIN = json.dumps({"username": "alice", "password": "wonderland-key-7"}).encode()
 JSON = {"Content-Type": "application/json"}
 
 
@@ -71,13 +71,13 @@ def hold_write_lock(database: Path) -> sqlite3.Connection:
 
 
 def basic_status(port: int) -> int:
-    auth = "Basic " + base64.b64encode(b"alice:alice-password").decode()
+    auth = "Basic " + base64.b64encode(b"alice:wonderland-key-7").decode()
     return request(port, "GET", "/", headers={"Authorization": auth}).status
 
 
 def test_a_worker_restarted_under_a_write_lock_boots_and_recovers(database: Path) -> None:
     users = SQLiteUserStore(database, hasher=PasswordHasher(rounds=4))
-    users.add("alice", "alice-password")
+    users.add("alice", "wonderland-key-7")
     users.close()
     with serve(database) as server:
         token = json.loads(request(server.port, "POST", "/tokens", JSON, LOGIN).body)["token"]

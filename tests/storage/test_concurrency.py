@@ -22,6 +22,7 @@ from tests.services import redis_url
 from tests.storage.conftest import SECRET_KEY
 
 USERS = ["alice", "bob", "carol"]
+PASSWORDS = {userid: f"key number {n} of the test" for n, userid in enumerate(USERS)}
 OPERATIONS = 60
 
 
@@ -63,7 +64,7 @@ def churn(backend: str, path: str, prefix: str, seed: int) -> dict[str, list[str
         action = rng.choice(["login", "use", "use", "logout"])
         try:
             if action == "login" or not held[userid]:
-                body = {"username": userid, "password": f"{userid}-pw"}
+                body = {"username": userid, "password": PASSWORDS[userid]}
                 response = client.post_json("/tokens", body, expect_errors=True)
                 if response.status_int != 200:
                     problems.append(f"login {userid}: {response.status}")
@@ -102,7 +103,7 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str, str
     path = str(tmp_path / "auth.db")
     users = SQLiteUserStore(path, hasher=PasswordHasher(rounds=4))
     for userid in USERS:
-        users.add(userid, f"{userid}-pw")
+        users.add(userid, PASSWORDS[userid])
     users.close()
     prefix = ""
     if backend == "redis":
@@ -158,7 +159,7 @@ def node_action(backend: str, path: str, prefix: str, action: str, token: str) -
     client = build(backend, path, prefix)
     auth = {"Authorization": f"Token {token}"}
     if action == "login":
-        body = {"username": "alice", "password": "alice-pw"}
+        body = {"username": "alice", "password": PASSWORDS["alice"]}
         issued: str = client.post_json("/tokens", body).json["token"]
         return issued
     if action == "use":

@@ -30,7 +30,7 @@ def shared_users(
         from restauth.users.postgres import PostgresUserStore
 
         users = PostgresUserStore(request.getfixturevalue("postgres_schema_dsn"), hasher=hasher)
-    users.add("alice", "alice-pw", roles=["user"])
+    users.add("alice", "wonderland-key-7", roles=["user"])
     users.add("bob", BOB_PASSWORD, roles=["user"])
     yield users
     if hasattr(users, "close"):
@@ -46,7 +46,7 @@ def nodes(make_tokens: TokenFactory, shared_users: Any) -> tuple[TestApp, TestAp
     return node(), node()
 
 
-def login(client: TestApp, userid: str = "alice", password: str = "alice-pw") -> str:
+def login(client: TestApp, userid: str = "alice", password: str = "wonderland-key-7") -> str:
     response = client.post_json("/tokens", {"username": userid, "password": password})
     token: str = response.json["token"]
     return token
@@ -69,8 +69,8 @@ def test_token_from_a_works_on_b(nodes: tuple[TestApp, TestApp]) -> None:
 
 def test_sessions_are_shared_by_the_nodes(nodes: tuple[TestApp, TestApp]) -> None:
     node_a, node_b = nodes
-    laptop = node_a.post_json("/tokens", {"username": "alice", "password": "alice-pw"}).json
-    phone = node_b.post_json("/tokens", {"username": "alice", "password": "alice-pw"}).json
+    laptop = node_a.post_json("/tokens", {"username": "alice", "password": "wonderland-key-7"}).json
+    phone = node_b.post_json("/tokens", {"username": "alice", "password": "wonderland-key-7"}).json
     mine = {"Authorization": f"Token {phone['token']}"}
     listed = node_a.get("/tokens/alice", headers=mine).json["sessions"]
     assert [(s["id"], s["current"]) for s in listed] == [
@@ -82,7 +82,9 @@ def test_sessions_are_shared_by_the_nodes(nodes: tuple[TestApp, TestApp]) -> Non
     renewed = node_b.post("/tokens?renew=true", headers=mine).json
     node_a.get("/x", headers=mine, status=401)  # the rotated-away token, on the other node
     node_a.get("/x", headers={"Authorization": f"Token {renewed['token']}"}, status=200)
-    node_a.delete("/tokens/alice?all=true", headers={"Authorization": basic("alice", "alice-pw")})
+    node_a.delete(
+        "/tokens/alice?all=true", headers={"Authorization": basic("alice", "wonderland-key-7")}
+    )
     node_b.get("/x", headers={"Authorization": f"Token {renewed['token']}"}, status=401)
 
 
@@ -115,10 +117,10 @@ def test_password_change_on_a_kills_tokens_on_b(
 ) -> None:
     node_a, node_b = nodes
     token = login(node_a)
-    shared_users.set_password("alice", "changed")
+    shared_users.set_password("alice", "changed passphrase")
     node_b.get("/x", headers={"Authorization": f"Token {token}"}, status=401)
-    node_b.get("/x", headers={"Authorization": basic("alice", "alice-pw")}, status=401)
-    assert login(node_b, password="changed") != token
+    node_b.get("/x", headers={"Authorization": basic("alice", "wonderland-key-7")}, status=401)
+    assert login(node_b, password="changed passphrase") != token
 
 
 def test_removed_user_and_roles_take_effect_everywhere(

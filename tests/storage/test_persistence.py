@@ -28,7 +28,7 @@ def redis_manager(prefix: str, clock: FakeClock, **options: Any) -> Any:
 def test_sqlite_data_survives_a_restart(tmp_path: Path, clock: FakeClock) -> None:
     path = tmp_path / "auth.db"
     users = SQLiteUserStore(path, hasher=PasswordHasher(rounds=4))
-    users.add("alice", "pw", roles=["admin"])
+    users.add("alice", "correct horse battery", roles=["admin"])
     tokens = SQLiteTokenManager(path, clock=clock, secret_key=SECRET_KEY)
     token = tokens.issue("alice", users.get("alice").stamp).token
     users.close()
@@ -176,7 +176,7 @@ def test_sqlite_processes_lose_and_resurrect_no_session(tmp_path: Path) -> None:
 
 def test_users_and_tokens_share_one_sqlite_file(tmp_path: Path, clock: FakeClock) -> None:
     path = tmp_path / "auth.db"
-    SQLiteUserStore(path).add("alice", "pw")
+    SQLiteUserStore(path).add("alice", "correct horse battery")
     SQLiteTokenManager(path, clock=clock, secret_key=SECRET_KEY).issue("alice", "s")
     with sqlite3.connect(path) as connection:
         versions = dict(connection.execute("SELECT component, version FROM restauth_schema"))
@@ -208,11 +208,11 @@ def test_a_newer_schema_is_a_503_that_says_why(
     from tests.conftest import basic, echo_app
 
     path = tmp_path / "auth.db"
-    SQLiteUserStore(path, hasher=PasswordHasher(rounds=4)).add("alice", "alice-pw")
+    SQLiteUserStore(path, hasher=PasswordHasher(rounds=4)).add("alice", "wonderland-key-7")
     with sqlite3.connect(path) as connection:
         connection.execute("UPDATE restauth_schema SET version = 99 WHERE component = 'users'")
     app = AuthMiddleware(echo_app, users=SQLiteUserStore(path), tokens=None, throttle=None)
-    headers = {"Authorization": basic("alice", "alice-pw")}
+    headers = {"Authorization": basic("alice", "wonderland-key-7")}
     response = TestApp(app).get("/", headers=headers, status=503)
     assert "Retry-After" in response.headers
     assert "schema version 99" in caplog.text

@@ -96,7 +96,7 @@ def test_a_token_request_is_one_statement_and_a_due_renewal_two(
     no BEGIN and no COMMIT; past the renewal step it adds one conditional UPDATE."""
     tokens = make(ttl=900, min_size=1, max_size=1)  # one connection: the one traced
     users = MemoryUserStore()
-    users.add("alice", "alice-pw")
+    users.add("alice", "wonderland-key-7")
     app = TestApp(AuthMiddleware(echo_app, users=users, tokens=tokens, throttle=None))
     grant = tokens.issue("alice", users.get("alice").stamp)
     auth = {"Authorization": f"Token {grant.token}"}
@@ -124,9 +124,9 @@ def test_a_basic_request_reusing_its_session_is_one_statement(
     """A Basic caller's requests each reuse its basic session: one SELECT, no lock."""
     tokens = make(ttl=900, min_size=1, max_size=1)
     users = MemoryUserStore()
-    users.add("alice", "alice-pw")
+    users.add("alice", "wonderland-key-7")
     app = TestApp(AuthMiddleware(echo_app, users=users, tokens=tokens, throttle=None))
-    auth = {"Authorization": basic("alice", "alice-pw")}
+    auth = {"Authorization": basic("alice", "wonderland-key-7")}
     first = app.get("/x", headers=auth, extra_environ=ADDRESS, status=200)
     wire = Wire(tokens, tmp_path)
     for _ in range(3):
@@ -176,7 +176,7 @@ def test_a_server_that_is_down_is_a_quick_503_and_building_touches_nothing(
 
 def test_a_token_request_while_the_server_is_down_is_503(clock: FakeClock) -> None:
     users = MemoryUserStore()
-    users.add("alice", "alice-pw")
+    users.add("alice", "wonderland-key-7")
     dsn = f"postgresql://app:hunter2@127.0.0.1:{free_port()}/test"
     tokens = PostgresTokenManager(dsn, secret_key=SECRET_KEY, timeout=0.5, clock=clock)
     app = TestApp(AuthMiddleware(echo_app, users=users, tokens=tokens, throttle=None))

@@ -47,7 +47,7 @@ def test_nodes_share_the_counters(
             "/x", headers={"Authorization": basic("alice", "wrong")}, status=401
         )
     response = node_a.get(
-        "/x", headers={"Authorization": basic("alice", "alice:pass wörd")}, status=429
+        "/x", headers={"Authorization": basic("alice", "rabbit:hole wörd")}, status=429
     )
     assert int(response.headers["Retry-After"]) >= 1
 

@@ -98,7 +98,7 @@ def test_sqlite_token_request_is_one_read(tmp_path: Path, clock: FakeClock) -> N
     no write lock: it is answered while another process holds one."""
     path = tmp_path / "t.db"
     users = MemoryUserStore(hasher=PasswordHasher(rounds=4))
-    users.add("alice", "alice-pw")
+    users.add("alice", "wonderland-key-7")
     tokens = SQLiteTokenManager(path, clock=clock, secret_key=SECRET_KEY, timeout=0.1)
     app = TestApp(AuthMiddleware(echo_app, users=users, tokens=tokens))
     token = tokens.issue("alice", users.get("alice").stamp).token

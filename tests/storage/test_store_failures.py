@@ -24,6 +24,9 @@ from tests.servers import running
 from tests.services import free_port, redis_url, unavailable
 from tests.storage.conftest import SECRET_KEY
 
+PASSWORD = "wonderland-key-7"
+ALICE_BASIC = "Basic YWxpY2U6d29uZGVybGFuZC1rZXktNw=="  # alice:wonderland-key-7
+
 
 class RecordingApp:
     """The wrapped app; counts calls so a test can prove it was never reached."""
@@ -49,7 +52,7 @@ def assert_unavailable(response: Any) -> None:
 @pytest.fixture
 def users(hasher: PasswordHasher) -> MemoryUserStore:
     store = MemoryUserStore(hasher=hasher)
-    store.add("alice", "alice-pw")
+    store.add("alice", PASSWORD)
     return store
 
 
@@ -64,15 +67,15 @@ def test_redis_down_fails_closed(users: MemoryUserStore, caplog: pytest.LogCaptu
     caplog.set_level(logging.DEBUG)
     for headers in (
         {"Authorization": f"Bearer {token}"},
-        {"Authorization": "Basic YWxpY2U6YWxpY2UtcHc="},  # right password; Redis throttle/issue
+        {"Authorization": ALICE_BASIC},  # right password; Redis throttle/issue
     ):
         assert_unavailable(client.get("/x", headers=headers, expect_errors=True))
     assert_unavailable(
-        client.post_json("/tokens", {"username": "alice", "password": "alice-pw"}, status=503)
+        client.post_json("/tokens", {"username": "alice", "password": PASSWORD}, status=503)
     )
     assert app.calls == 0
     assert token not in caplog.text
-    assert "alice-pw" not in caplog.text
+    assert PASSWORD not in caplog.text
 
 
 def test_forged_token_is_401_even_with_redis_down(users: MemoryUserStore) -> None:
@@ -91,7 +94,7 @@ def test_postgres_down_fails_closed() -> None:
     app = RecordingApp()
     client = TestApp(AuthMiddleware(app, users=users))
     started = time.monotonic()
-    response = client.get("/x", headers={"Authorization": "Basic YWxpY2U6YWxpY2UtcHc="}, status=503)
+    response = client.get("/x", headers={"Authorization": ALICE_BASIC}, status=503)
     assert time.monotonic() - started < 10
     assert_unavailable(response)
     client.get("/x", status=401)  # anonymous: no store consulted, the usual challenge
@@ -102,20 +105,18 @@ def test_postgres_down_fails_closed() -> None:
 def test_corrupt_sqlite_file_fails_closed(tmp_path: Path, hasher: PasswordHasher) -> None:
     path = tmp_path / "auth.db"
     users = SQLiteUserStore(path, hasher=hasher)
-    users.add("alice", "alice-pw")
+    users.add("alice", PASSWORD)
     tokens = SQLiteTokenManager(path, secret_key=SECRET_KEY)
     app = RecordingApp()
     client = TestApp(AuthMiddleware(app, users=users, tokens=tokens))
-    token = client.post_json("/tokens", {"username": "alice", "password": "alice-pw"}).json["token"]
+    token = client.post_json("/tokens", {"username": "alice", "password": PASSWORD}).json["token"]
     users.close()
     tokens.close()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     path.write_bytes(b"this is not a database" * 1000)
     assert_unavailable(client.get("/x", headers={"Authorization": f"Token {token}"}, status=503))
-    assert_unavailable(
-        client.get("/x", headers={"Authorization": "Basic YWxpY2U6YWxpY2UtcHc="}, status=503)
-    )
+    assert_unavailable(client.get("/x", headers={"Authorization": ALICE_BASIC}, status=503))
     assert app.calls == 0
 
 
@@ -151,7 +152,7 @@ def test_redis_going_down_and_coming_back(
     client = TestApp(
         AuthMiddleware(app, users=users, tokens=RedisTokenManager(url, secret_key=SECRET_KEY))
     )
-    token = client.post_json("/tokens", {"username": "alice", "password": "alice-pw"}).json["token"]
+    token = client.post_json("/tokens", {"username": "alice", "password": PASSWORD}).json["token"]
     auth = {"Authorization": f"Token {token}"}
     client.get("/x", headers=auth, status=200)
     private_redis(False)
@@ -160,7 +161,7 @@ def test_redis_going_down_and_coming_back(
     private_redis(True)  # nothing kept on disk: the token is gone, as after a flush
     client.get("/x", headers=auth, status=401)
     assert app.calls == calls
-    fresh = client.post_json("/tokens", {"username": "alice", "password": "alice-pw"}).json
+    fresh = client.post_json("/tokens", {"username": "alice", "password": PASSWORD}).json
     client.get("/x", headers={"Authorization": f"Token {fresh['token']}"}, status=200)
 
 
@@ -171,10 +172,10 @@ def test_sqlite_locked_beyond_the_timeout_is_503(
 
     path = tmp_path / "auth.db"
     users = SQLiteUserStore(path, hasher=hasher, timeout=0.2)
-    users.add("alice", "alice-pw")
+    users.add("alice", PASSWORD)
     tokens = SQLiteTokenManager(path, ttl=900, clock=clock, secret_key=SECRET_KEY, timeout=0.2)
     client = TestApp(AuthMiddleware(RecordingApp(), users=users, tokens=tokens, throttle=None))
-    token = client.post_json("/tokens", {"username": "alice", "password": "alice-pw"}).json["token"]
+    token = client.post_json("/tokens", {"username": "alice", "password": PASSWORD}).json["token"]
     auth = {"Authorization": f"Token {token}"}
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN EXCLUSIVE")  # another process holding the write lock
@@ -209,6 +210,6 @@ def test_postgres_schema_work_is_retried_after_a_failed_first_use(
             users.get("alice")
         other.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
     assert users.get("alice") is None  # retried: the table is there now
-    users.add("alice", "alice-pw")
+    users.add("alice", PASSWORD)
     assert users.get("alice") is not None
     users.close()

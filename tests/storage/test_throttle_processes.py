@@ -33,7 +33,7 @@ THRESHOLD = ThrottlePolicy().user_threshold
 
 def enrol(path: Path, rounds: int = 4) -> None:
     users = SQLiteUserStore(path, hasher=PasswordHasher(rounds=rounds))
-    users.add("alice", "alice-password")
+    users.add("alice", "wonderland-key-7")
     users.close()
 
 

@@ -70,7 +70,7 @@ def test_basic_only_on_sqlite_users_counts_in_the_users_file(tmp_path: Path) -> 
 def test_two_workers_on_one_file_share_one_threshold(tmp_path: Path, deployment: str) -> None:
     """Two middlewares, each with its own connections to the file, as two workers have."""
     path = tmp_path / "auth.db"
-    SQLiteUserStore(path, hasher=PasswordHasher(rounds=4)).add("alice", "alice-password")
+    SQLiteUserStore(path, hasher=PasswordHasher(rounds=4)).add("alice", "wonderland-key-7")
 
     def worker() -> TestApp:
         users = SQLiteUserStore(path, hasher=PasswordHasher(rounds=4))

@@ -37,7 +37,7 @@ OLD_USERS = (
 @pytest.fixture
 def old_database(postgres_schema_dsn: str, hasher: PasswordHasher) -> str:
     """The test schema as the previous release left it, with alice in it."""
-    password_hash = hasher.hash("alice-pw")
+    password_hash = hasher.hash("wonderland-key-7")
     with psycopg.connect(postgres_schema_dsn) as connection:
         connection.execute(OLD_SCHEMA_TABLE)
         connection.execute(OLD_USERS)
@@ -73,13 +73,13 @@ def test_the_users_keep_working_and_tokens_are_added_beside_them(
         alice = users.get("alice")
         assert alice is not None
         assert (alice.roles, alice.stamp) == (frozenset({"admin"}), "stamp-1")
-        assert hasher.verify("alice-pw", alice.password_hash)
+        assert hasher.verify("wonderland-key-7", alice.password_hash)
         assert "restauth_tokens" not in tables(old_database)  # nothing until tokens are used
         grant = tokens.issue("alice", alice.stamp)
         assert isinstance(tokens.authenticate(grant.token), TokenGrant)
         assert registered(old_database) == {"users": 1, "tokens": 1}
         assert {"restauth_users", "restauth_tokens"} <= tables(old_database)
-        users.add("bob", "bob-pw")  # the old table takes writes from the new code
+        users.add("bob", "pebble-key-42")  # the old table takes writes from the new code
         assert users.get("bob") is not None
         assert sorted(users.userids()) == ["alice", "bob"]
     finally:

@@ -24,8 +24,8 @@ HASHER = PasswordHasher(rounds=4)
 @pytest.fixture
 def users() -> MemoryUserStore:
     store = MemoryUserStore(hasher=HASHER)
-    store.add("alice", "alice-pw", roles=["admin"])
-    store.add("bob", "bob-pw")
+    store.add("alice", "wonderland-key-7", roles=["admin"])
+    store.add("bob", "pebble-key-42")
     return store
 
 
@@ -53,7 +53,7 @@ def token_of(userid: str, users: MemoryUserStore, tokens: MemoryTokenManager) ->
 
 
 def test_basic_success(auth: Authenticator) -> None:
-    outcome = auth.authenticate(BasicCredentials("alice", "alice-pw"))
+    outcome = auth.authenticate(BasicCredentials("alice", "wonderland-key-7"))
     assert isinstance(outcome, Authenticated)
     assert outcome.identity.userid == "alice"
     assert outcome.identity.roles == frozenset({"admin"})
@@ -62,7 +62,7 @@ def test_basic_success(auth: Authenticator) -> None:
 
 
 @pytest.mark.parametrize(
-    ("userid", "password"), [("alice", "wrong"), ("nobody", "alice-pw"), ("alice", "")]
+    ("userid", "password"), [("alice", "wrong"), ("nobody", "wonderland-key-7"), ("alice", "")]
 )
 def test_every_password_failure_costs_one_bcrypt_check(
     auth: Authenticator, bcrypt_calls: list[bytes], userid: str, password: str
@@ -113,7 +113,7 @@ def test_stale_stamp_kills_the_token(
     auth: Authenticator, tokens: MemoryTokenManager, users: MemoryUserStore
 ) -> None:
     grant = token_of("alice", users, tokens)
-    users.set_password("alice", "new-pw")
+    users.set_password("alice", "new passphrase 2")
     ended = DeadToken("alice", grant.session, "ended")  # refused; its user is recorded
     assert auth.authenticate(TokenCredentials(grant.token, "token")) == ended
     assert auth.authenticate(BasicCredentials("alice", grant.token)) == ended  # no hash check
@@ -132,7 +132,7 @@ def test_removed_user_kills_the_token(
 def test_without_a_token_manager_tokens_fail(users: MemoryUserStore) -> None:
     auth = Authenticator(users, None, HASHER)
     assert auth.authenticate(TokenCredentials("abc.def", "token")) is Failure.BAD_TOKEN
-    assert isinstance(auth.authenticate(BasicCredentials("bob", "bob-pw")), Authenticated)
+    assert isinstance(auth.authenticate(BasicCredentials("bob", "pebble-key-42")), Authenticated)
 
 
 # -- stored hashes: corrupt ones are reported, weak ones replaced ---------------------------
@@ -188,7 +188,9 @@ def test_login_replaces_a_weak_hash_and_keeps_the_stamp(
 
 def test_a_current_hash_is_left_alone(users: MemoryUserStore, auth: Authenticator) -> None:
     before = users.get("alice")
-    assert isinstance(auth.authenticate(BasicCredentials("alice", "alice-pw")), Authenticated)
+    assert isinstance(
+        auth.authenticate(BasicCredentials("alice", "wonderland-key-7")), Authenticated
+    )
     assert users.get("alice") == before
 
 
