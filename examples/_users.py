@@ -12,9 +12,21 @@ from __future__ import annotations
 import os
 import secrets
 
-from restauth import SQLiteTokenManager, SQLiteUserStore
+from restauth import PasswordPolicy, SQLiteTokenManager, SQLiteUserStore, UserExists, WeakPassword
 
 EXAMPLE_USERS = {"alice": ["admin", "user"], "bob": ["user"]}
+
+
+def new_password(userid: str) -> str:
+    """A random password the stores' default policy accepts (a random one could, rarely,
+    contain the userid: ``bob`` in 16 characters about once in 2,300 draws)."""
+    while True:
+        password = secrets.token_urlsafe(12)
+        try:
+            PasswordPolicy().check(password, userid)
+        except WeakPassword:
+            continue
+        return password
 
 
 def example_stores() -> tuple[SQLiteUserStore, SQLiteTokenManager]:
@@ -23,10 +35,10 @@ def example_stores() -> tuple[SQLiteUserStore, SQLiteTokenManager]:
     for userid, roles in EXAMPLE_USERS.items():
         if users.get(userid) is not None:
             continue
-        password = secrets.token_urlsafe(12)
+        password = new_password(userid)
         try:
             users.add(userid, password, roles=roles)
-        except ValueError:  # another worker process added it a moment ago
+        except UserExists:  # another worker process added it a moment ago
             continue
         print(f"example user {userid} (roles {', '.join(roles)}) password {password}", flush=True)
     return users, SQLiteTokenManager(path, ttl=900)
