@@ -247,6 +247,7 @@ _REVIEWED_EQUALITIES = {
     ("gate.py", "key != name"),
     ("sessions.py", "key == name"),  # a query parameter name (restauth/endpoints)
     ("jwt.py", "header.get('typ') != TOKEN_TYPE"),  # a public header field
+    ("recovery.py", "purpose == PASSWORD_RESET"),  # a purpose's public name
 }
 _SECRET_NAME = re.compile(r"password|passwd|token|mac|secret|digest|hash|key|credential", re.I)
 

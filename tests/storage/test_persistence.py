@@ -181,7 +181,7 @@ def test_users_and_tokens_share_one_sqlite_file(tmp_path: Path, clock: FakeClock
     with sqlite3.connect(path) as connection:
         versions = dict(connection.execute("SELECT component, version FROM restauth_schema"))
         journal = connection.execute("PRAGMA journal_mode").fetchone()[0]
-    assert versions == {"users": 1, "tokens": 2}
+    assert versions == {"users": 2, "tokens": 2}
     assert journal == "wal"
     SQLiteUserStore(path)  # opening again migrates nothing and loses nothing
     assert SQLiteUserStore(path).get("alice") is not None

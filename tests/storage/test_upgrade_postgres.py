@@ -77,7 +77,7 @@ def test_the_users_keep_working_and_tokens_are_added_beside_them(
         assert "restauth_tokens" not in tables(old_database)  # nothing until tokens are used
         grant = tokens.issue("alice", alice.stamp)
         assert isinstance(tokens.authenticate(grant.token), TokenGrant)
-        assert registered(old_database) == {"users": 1, "tokens": 1}
+        assert registered(old_database) == {"users": 2, "tokens": 1}  # users upgraded on first use
         assert {"restauth_users", "restauth_tokens"} <= tables(old_database)
         users.add("bob", "pebble-key-42")  # the old table takes writes from the new code
         assert users.get("bob") is not None
