@@ -72,3 +72,14 @@ def test_console_script_runs_as_a_subprocess() -> None:
         check=True,
     )
     assert result.stdout.strip() == f"restauth {restauth.__version__}"
+
+
+def test_hash_password_applies_the_password_policy(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for weak, reason in (("short", "at least 8"), ("iloveyou12", "common")):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(weak + "\n"))
+        assert main(["hash-password", "--password-stdin", "--rounds", "4"]) == 1
+        captured = capsys.readouterr()
+        assert reason in captured.err
+        assert captured.out == ""
