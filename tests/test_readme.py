@@ -41,6 +41,7 @@ HTTPS = {"wsgi.url_scheme": "https"}
 BLOCKS = {
     "Quick start": ["bash", "bash"],
     "Usage": ["python", "console"],
+    "Accounts": ["python", "console"],
     "Storage and scaling out": [
         "python", "toml", "console", "console", "python", "toml", "console",
     ],
@@ -90,19 +91,24 @@ def test_every_block_is_accounted_for() -> None:
 
 
 def curl(port: int, command: str, **replace: str) -> Answer:
-    """Send what ``curl [-i] [-u user[:password]] [-H h]... [-X method] URL`` would send.
-    ``replace`` fills placeholders (``<token>``) and a password curl would ask for."""
+    """Send what ``curl [-i] [-u user[:password]] [-H h]... [-X method] [--json J] URL``
+    would send. ``replace`` fills placeholders (``<token>``) and a password curl would ask for."""
     for placeholder, value in replace.items():
         command = command.replace(f"<{placeholder}>", value)
     argv = shlex.split(command)
     assert argv[0] == "curl"
     method, headers, url = "GET", {"User-Agent": "curl/8"}, ""
+    body, explicit = None, False
     words = iter(argv[1:])
     for word in words:
         if word == "-i":
             continue
         if word == "-X":
-            method = next(words)
+            method, explicit = next(words), True
+        elif word == "--json":  # curl 7.82: the body, its type, and POST unless -X says
+            body = next(words).encode()
+            headers["Content-Type"] = headers["Accept"] = "application/json"
+            method = method if explicit else "POST"
         elif word == "-H":
             name, _, value = next(words).partition(": ")
             headers[name] = value
@@ -114,7 +120,7 @@ def curl(port: int, command: str, **replace: str) -> Answer:
             url = word
     path = "/" + url.split("://")[-1].split("/", 1)[1] if "/" in url.split("://")[-1] else "/"
     assert re.search(r"(localhost|127\.0\.0\.1):8000", url), url
-    return request(port, method, path, headers)
+    return request(port, method, path, headers, body)
 
 
 def restauth_user_add(command: str, password: str, cwd: Path, env: dict[str, str]) -> None:
@@ -180,6 +186,43 @@ def test_usage(tmp_path: Path) -> None:
         assert curl(port, curls[7]).status == 204  # log out everywhere
         assert curl(port, curls[2], token=other).status == 401
     assert len(curls) == 8
+
+
+# -- Accounts ----------------------------------------------------------------------
+
+
+def test_accounts(tmp_path: Path) -> None:
+    code, console = blocks("Accounts")
+    assert code.filename() == "accounts_app.py"
+    port = free_port()
+    (tmp_path / "accounts_app.py").write_text(code.text.replace("8000", str(port)), "utf-8")
+    start, *curls = console.commands()
+    assert start == "python3 accounts_app.py &"
+    assert len(curls) == 8
+    argv = [sys.executable, "accounts_app.py"]
+    with running(argv, port=port, cwd=tmp_path, env=environment({})) as server:
+        registered = curl(port, curls[0])
+        assert (registered.status, registered.headers["Location"]) == (201, "/users/alice")
+        weak = curl(port, curls[1])
+        assert weak.status == 400
+        assert "common" in json.loads(weak.body)["detail"]
+        profile = json.loads(curl(port, curls[2]).body)
+        assert (profile["userid"], profile["verified"]) == ("alice", True)
+        assert curl(port, curls[3]).status == 204
+        assert curl(port, curls[4]).status == 202
+        link = re.compile(r"/reset#token=([A-Za-z0-9_-]+)")
+        deadline = time.monotonic() + 10
+        while not link.search(server.log_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        found = link.search(server.log_text())
+        assert found, server.log_text()
+        assert curl(port, curls[5], token=found.group(1)).status == 204
+        page = json.loads(curl(port, curls[6]).body)
+        assert [user["userid"] for user in page["users"]] == ["alice", "root"]
+        disabled = curl(port, curls[7])
+        assert (disabled.status, json.loads(disabled.body)["disabled"]) == (200, True)
+        fresh = request(port, "GET", "/", {"Authorization": basic("alice", "a fresh passphrase")})
+        assert fresh.status == 401
 
 
 # -- Storage and scaling out: one machine, SQLite -------------------------------------
