@@ -278,6 +278,28 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _openapi(args: argparse.Namespace) -> int:
+    """The OpenAPI 3.1 document of the endpoints a configuration serves (the defaults'
+    without one); no store is opened: memory stores stand in for the configured ones."""
+    import os
+
+    from restauth.config.loader import CONFIG_ENV
+    from restauth.openapi import openapi
+    from restauth.options import Options
+    from restauth.tokens.memory import MemoryTokenManager
+    from restauth.users.memory import MemoryUserStore
+
+    users = MemoryUserStore()
+    if args.config is None and not os.environ.get(CONFIG_ENV):
+        options = Options.build(users=users)
+    else:
+        config = _config(args)
+        tokens = None if config.tokens.kind == "none" else MemoryTokenManager()
+        options = config.middleware(lambda environ, start: [], users=users, tokens=tokens).options
+    print(json.dumps(openapi(options), indent=2, ensure_ascii=False))
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from restauth.serve import load_app, run
 
@@ -404,6 +426,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("file", help="restauth TOML file")
     check.set_defaults(handler=_check_config)
+
+    spec = commands.add_parser(
+        "openapi", help="print the OpenAPI 3.1 description of restauth's endpoints (JSON)"
+    )
+    _add_config(spec)
+    spec.set_defaults(handler=_openapi)
 
     serve = commands.add_parser("serve", help="serve a WSGI app behind the configured middleware")
     _add_config(serve)
