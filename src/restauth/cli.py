@@ -24,6 +24,7 @@ from restauth._time import parse_duration
 from restauth.config.loader import Config, load_config
 from restauth.errors import ConfigError, StoreUnavailable, UsageError
 from restauth.passwords.hasher import SCHEMES, PasswordHasher
+from restauth.passwords.policy import DEFAULT_POLICY
 from restauth.tokens.base import TokenManager
 from restauth.users.base import WritableUserStore
 from restauth.users.importing import FORMATS, ImportsHashes, import_users
@@ -120,6 +121,7 @@ def _user_error(error: Exception) -> UsageError:
 def _hash_password(args: argparse.Namespace) -> int:
     password = _read_password(args.password_stdin)
     try:
+        DEFAULT_POLICY.check(password)  # no userid to compare with: length, common passwords
         print(PasswordHasher(rounds=args.rounds, scheme=args.scheme).hash(password))
     except (ValueError, ImportError) as error:  # ImportError: argon2id without its extra
         raise UsageError(str(error)) from None
