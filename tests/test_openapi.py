@@ -284,6 +284,16 @@ def _https_required(world: World) -> Req:
     return replace(_login(), environ=(("wsgi.url_scheme", "http"),))
 
 
+def _over_http(path: str, body: dict[str, str]) -> Builder:
+    """An account request over plain HTTP with ``require_https``: 403 before the body."""
+
+    def build(world: World) -> Req:
+        world.rebuild(require_https=True)
+        return Req("POST", path, json=body, environ=(("wsgi.url_scheme", "http"),))
+
+    return build
+
+
 OPS: dict[tuple[str, str], Op] = {
     ("/tokens", "post"): Op(
         lambda w: _login(),
@@ -362,7 +372,9 @@ OPS: dict[tuple[str, str], Op] = {
         204,
         {200: _token_caller},
     ),
-    ("/users/password-reset", "post"): Op(_ask_reset, 202),
+    ("/users/password-reset", "post"): Op(
+        _ask_reset, 202, {403: _over_http("/users/password-reset", {"username": "bob"})}
+    ),
     ("/users/password-reset/confirm", "post"): Op(
         lambda w: Req(
             "POST",
@@ -370,13 +382,17 @@ OPS: dict[tuple[str, str], Op] = {
             json={"token": _reset_token(w), "new_password": NEW_PASSWORD},
         ),
         204,
+        {403: _over_http("/users/password-reset/confirm", {"token": "t", "new_password": "n"})},
     ),
-    ("/users/verification", "post"): Op(_ask_verification, 202),
+    ("/users/verification", "post"): Op(
+        _ask_verification, 202, {403: _over_http("/users/verification", {"username": "bob"})}
+    ),
     ("/users/verification/confirm", "post"): Op(
         lambda w: Req(
             "POST", "/users/verification/confirm", json={"token": _verification_token(w)}
         ),
         204,
+        {403: _over_http("/users/verification/confirm", {"token": "t"})},
     ),
     **_shadow_ops("/users/{userid}/password", "team/password"),
     **{
@@ -628,7 +644,7 @@ def test_only_what_is_enabled_is_described() -> None:
     assert not any(path.startswith("/tokens") for path in off["paths"])
     assert set(off["components"]["securitySchemes"]) == {"basic"}
     assert "/users/password-reset" not in off["paths"]  # no notifier: no reset
-    assert "/users/verification/confirm" in off["paths"]  # answered even so (see the report)
+    assert "/users/verification/confirm" not in off["paths"]  # nor verification
     assert "Auth-Token" not in json.dumps(off)
     assert not any(
         "WWW-Authenticate" in r["headers"] for r in off["components"]["responses"].values()
@@ -732,14 +748,16 @@ def test_restauth_answers_exactly_the_documented_paths(client_path: str) -> None
     assert (response.text == "ok") == (not owned)
 
 
-def test_disabled_actions_are_404_not_a_described_operation() -> None:
-    """Without a notifier the reset and verification requests are not described; a POST
-    there is 404 (not enabled), where the user template would otherwise say 405."""
+def test_disabled_actions_are_user_resources_like_any_other() -> None:
+    """Without a notifier the reset and verification requests are not described, and not
+    served: their names are userids like any other, so a POST there is 405 with the
+    ``Allow`` of the user template the document describes."""
     world = World(accounts=Accounts("open"))
     assert "/users/password-reset" not in world.doc["paths"]
-    for path in ("/users/password-reset", "/users/verification"):
+    for path in ("/users/password-reset", "/users/verification", "/users/verification/confirm"):
         response = world.send(Req("POST", path, json={"username": "bob"}))
-        assert response.status_int == 404
+        assert response.status_int == 405
+        assert response.headers["Allow"] == "GET, PATCH, DELETE"
         assert response.content_type == PROBLEM
 
 
@@ -913,3 +931,19 @@ def _fuzz(operation: Any, mode: GenerationMode, failures: list[str]) -> int:
         if len(failures) == found:  # not a finding: schemathesis or hypothesis failed
             raise
     return runs
+
+
+def test_account_endpoints_over_plain_http_are_the_documented_403() -> None:
+    """With ``require_https`` every account endpoint refuses plain HTTP, as documented."""
+    world = World(require_https=True)
+    for action, body in (
+        ("password-reset", {"username": "bob"}),
+        ("password-reset/confirm", {"token": "t", "new_password": "n"}),
+        ("verification", {"username": "bob"}),
+        ("verification/confirm", {"token": "t"}),
+    ):
+        path = f"/users/{action}"
+        assert "403" in world.doc["paths"][path]["post"]["responses"]
+        response = world.send(Req("POST", path, json=body, environ=(("wsgi.url_scheme", "http"),)))
+        assert response.status_int == 403
+        check_response(world.doc, path, "post", response)

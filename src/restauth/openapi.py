@@ -678,9 +678,7 @@ class _AccountPaths:
         password = self.user + "/password"
         doc.add(password, "put", self._change_password())
         self._user_operations(password, "the userid `{userid}/password`")
-        actions = ["verification/confirm"]
-        if settings.notifier is not None:
-            actions = ["password-reset", "password-reset/confirm", "verification", *actions]
+        actions = [] if settings.notifier is None else list(_RECOVERY)
         for action in actions:
             path = f"{self.base}/{action}"
             doc.add(path, "post", _Recovery(doc).operation(action))
@@ -825,6 +823,8 @@ class _Recovery:
             responses, codes = {"204": doc.empty(f"Done: the token is used{ended}.")}, (503,)
         else:  # limited per address (429); the limiter's store may fail (503)
             responses, codes = {"202": doc.empty(_ASKED)}, (429, 503)
+        if doc.options.require_https:  # every account endpoint: plain HTTP is 403
+            codes = (403, *codes)
         return doc.operation(
             name,
             summary,

@@ -433,8 +433,39 @@ def test_reset_requests_are_throttled_per_address(make_users: UserFactory) -> No
 
 
 def test_reset_is_off_without_a_notifier(make_users: UserFactory) -> None:
+    """Without a notifier the action names are userids like any other: POST is 405."""
     site = Site(make_users(), registration="open", notifier=None)
-    site.client.post_json("/users/password-reset", {"username": "alice"}, status=404)
+    for action in ("password-reset", "password-reset/confirm", "verification/confirm"):
+        reply = site.client.post_json(f"/users/{action}", {"username": "alice"}, status=405)
+        assert reply.headers["Allow"] == "GET, PATCH, DELETE"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/users", {"username": "alice", "password": ALICE_PASSWORD}),
+        ("POST", "/users/password-reset", {"username": "alice"}),
+        ("POST", "/users/password-reset/confirm", {"token": "x" * 43, "new_password": "abc"}),
+        ("PUT", "/users/root/password", {"current_password": "x", "new_password": "y"}),
+        ("GET", "/users", None),
+    ],
+)
+def test_plain_http_is_refused_before_any_body_is_read(
+    site: Site, method: str, path: str, body: dict[str, str] | None
+) -> None:
+    """Passwords and tokens travel in these bodies: over plain HTTP (``require_https``,
+    the default) every account endpoint is 403, as a login is."""
+    reply = site.client.request(
+        path,
+        method=method,
+        body=b"" if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **ROOT},
+        environ={"wsgi.url_scheme": "http"},
+        expect_errors=True,
+    )
+    assert reply.status_int == 403
+    assert "HTTPS" in reply.json["detail"]
+    assert site.users.get("alice") is None
 
 
 # -- administration ------------------------------------------------------------------------

@@ -44,7 +44,9 @@ _ROLES_BY_ADMIN = problem(403, "Only an administrator may give roles or create v
 _EMAIL_NEEDED = problem(400, "Give an 'email' (or a username that is an address) to verify.")
 _CREATE_METHODS = ("GET", "POST")
 _USER_METHODS = ("GET", "PATCH", "DELETE")
-_ACTIONS = {"password-reset", "password-reset/confirm", "verification", "verification/confirm"}
+_ACTIONS = frozenset(
+    {"password-reset", "password-reset/confirm", "verification", "verification/confirm"}
+)
 
 
 def _not_allowed(methods: tuple[str, ...]) -> Reply:
@@ -60,6 +62,10 @@ class AccountEndpoints:
         self._prefix = context.base + "/"
         self._recovery = RecoveryEndpoints(context)
         self._admin = AdminEndpoints(context)
+        # without a notifier no one-time token can be asked for: those names are userids
+        self._actions = _ACTIONS if context.settings.notifier is not None else frozenset()
+        self._require_https = options.require_https
+        self._proxies = options.proxies
 
     def owns(self, path: str) -> bool:
         return path == self.path or path.startswith(self._prefix)
@@ -69,7 +75,7 @@ class AccountEndpoints:
         if path == self.path:
             return _CREATE_METHODS
         rest = path[len(self._prefix) :]
-        if rest in _ACTIONS:
+        if rest in self._actions:
             return ("POST", *_USER_METHODS)  # also a user of that name's resource
         if rest.endswith("/password"):
             return ("PUT", *_USER_METHODS)
@@ -77,12 +83,14 @@ class AccountEndpoints:
 
     def handle(self, request: Request) -> Reply:
         path, method = request.path, request.method
+        if self._require_https and not self._proxies.is_https(request):
+            return self.context.gate.https_required  # passwords and tokens travel in bodies
         if path == self.path:
             if method == "POST":
                 return self.register(request)
             return self._admin.list(request) if method == "GET" else _not_allowed(_CREATE_METHODS)
         rest = path[len(self._prefix) :]
-        if method == "POST" and rest in _ACTIONS:
+        if method == "POST" and rest in self._actions:
             return self._recovery.handle(request, rest)
         if method == "PUT" and rest.endswith("/password"):
             userid = _path_userid(rest[: -len("/password")])

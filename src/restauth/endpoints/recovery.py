@@ -20,7 +20,6 @@ from restauth.wire.responses import Reply, empty_reply, problem
 from restauth.wire.token_headers import NO_STORE
 
 _BAD_TOKEN = problem(400, "The token is not valid: it was used, replaced or expired. Ask again.")
-_NO_RESET = problem(404, "Password reset is not enabled.")
 _PER_USER_ALLOWANCE = "user"  # the limiter kind that bounds mails to one user
 
 
@@ -31,10 +30,7 @@ class RecoveryEndpoints:
         self.context = context
 
     def handle(self, request: Request, action: str) -> Reply:
-        if action.startswith("password-reset") and not self.context.settings.password_reset:
-            return _NO_RESET
-        if action == "verification" and self.context.settings.notifier is None:
-            return problem(404, "Verification is not enabled.")
+        """One of the four actions (served only with a notifier: see the router)."""
         body = read_json_object(request)
         if isinstance(body, Reply):
             return body
