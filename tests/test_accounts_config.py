@@ -224,3 +224,47 @@ def test_the_outbox_runs_off_the_request_thread() -> None:
     assert {thread for thread, _ in calls} == {"restauth-outbox"}
     assert [userid for _, userid in calls] == ["alice", "nobody"]
     assert sent == ["alice"]
+
+
+def test_the_command_line_keeps_emails_and_disables_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path,
+        """
+        [restauth]
+        require_https = false
+        [users]
+        kind = "sqlite"
+        path = "auth.db"
+        bcrypt_rounds = 4
+        [tokens]
+        kind = "sqlite"
+        path = "auth.db"
+        """,
+    )
+    monkeypatch.setenv("RESTAUTH_CONFIG", str(path))
+    monkeypatch.setenv("RESTAUTH_SECRET_KEY", "k" * 32)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    argv = ["user", "add", "alice", "--email", "alice@example.org", "--password-stdin"]
+    assert main(argv) == 0
+    middleware = load_config(path, environ={"RESTAUTH_SECRET_KEY": "k" * 32}).middleware(echo_app)
+    client = TestApp(middleware)
+    token = client.post("/tokens", headers={"Authorization": basic("alice", PASSWORD)}).json[
+        "token"
+    ]
+    assert middleware.users.get("alice").email == "alice@example.org"
+    capsys.readouterr()
+    assert main(["user", "disable", "alice"]) == 0
+    assert "sessions have ended" in capsys.readouterr().out
+    client.get("/", headers={"Authorization": f"Bearer {token}"}, status=401)
+    client.get("/", headers={"Authorization": basic("alice", PASSWORD)}, status=401)
+    assert main(["user", "list"]) == 0
+    assert capsys.readouterr().out == "alice\t\t(disabled)\n"
+    assert main(["user", "enable", "alice"]) == 0
+    client.get("/", headers={"Authorization": basic("alice", PASSWORD)}, status=200)
+    assert main(["user", "disable", "nobody"]) == 1
+    assert "no such user" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    assert main(["user", "add", "bob", "--email", "not-an-address", "--password-stdin"]) == 1
+    assert "email" in capsys.readouterr().err

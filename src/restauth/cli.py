@@ -26,7 +26,7 @@ from restauth.errors import ConfigError, StoreUnavailable, UsageError
 from restauth.passwords.hasher import SCHEMES, PasswordHasher
 from restauth.passwords.policy import DEFAULT_POLICY
 from restauth.tokens.base import TokenManager
-from restauth.users.base import WritableUserStore
+from restauth.users.base import AccountStore, User, WritableUserStore
 from restauth.users.importing import FORMATS, ImportsHashes, import_users
 from restauth.wire.token_headers import format_instant
 
@@ -130,9 +130,15 @@ def _hash_password(args: argparse.Namespace) -> int:
 
 def _user_add(args: argparse.Namespace) -> int:
     with _users(args) as users:
+        if args.email is not None and not isinstance(users, AccountStore):
+            raise UsageError(f"{type(users).__name__} keeps no email address")
         password = _read_password(args.password_stdin)
         try:
-            user = users.add(args.userid, password, roles=args.role or ())
+            if args.email is not None:
+                assert isinstance(users, AccountStore)
+                user = users.add(args.userid, password, roles=args.role or (), email=args.email)
+            else:
+                user = users.add(args.userid, password, roles=args.role or ())
         except ValueError as error:
             raise _user_error(error) from None
     print(
@@ -169,7 +175,29 @@ def _user_list(args: argparse.Namespace) -> int:
         for userid in users.userids():
             user = users.get(userid)
             roles = ", ".join(sorted(user.roles)) if user else ""
-            print(f"{userid}\t{roles}")
+            flags = [] if user is None else _flags(user)
+            print(f"{userid}\t{roles}" + (f"\t({', '.join(flags)})" if flags else ""))
+    return 0
+
+
+def _flags(user: User) -> list[str]:
+    return [name for name, on in (("disabled", user.disabled), ("unverified", not user.verified))
+            if on]  # fmt: skip
+
+
+def _user_disable(args: argparse.Namespace) -> int:
+    """``user disable``/``enable``: a disabled user's password is answered as a wrong one,
+    and the new credential stamp ends every session of theirs on every node."""
+    disable = args.action == "disable"
+    with _users(args) as users:
+        if not isinstance(users, AccountStore):
+            raise UsageError(f"{type(users).__name__} cannot disable users")
+        try:
+            users.update(normalize(args.userid), disabled=disable)
+        except KeyError:
+            raise UsageError(f"no such user: {normalize(args.userid)!r}") from None
+    what = "disabled; their sessions have ended" if disable else "enabled"
+    print(f"{normalize(args.userid)} {what}")
     return 0
 
 
@@ -342,6 +370,7 @@ def _user_commands(commands: Any) -> None:
     add = actions.add_parser("add", help="add a user (password asked twice)")
     add.add_argument("userid")
     add.add_argument("--role", action="append", metavar="ROLE", help="a role (repeatable)")
+    add.add_argument("--email", metavar="ADDRESS", help="where reset and verification mail goes")
     _add_password_stdin(add)
     add.set_defaults(handler=_user_add)
     passwd = actions.add_parser("passwd", help="change a password (kills the user's tokens)")
@@ -351,8 +380,14 @@ def _user_commands(commands: Any) -> None:
     remove = actions.add_parser("remove", help="remove a user (kills their tokens)")
     remove.add_argument("userid")
     remove.set_defaults(handler=_user_remove)
-    listing = actions.add_parser("list", help="list userids and roles")
+    listing = actions.add_parser("list", help="list userids and roles (and who is disabled)")
     listing.set_defaults(handler=_user_list)
+    for name, does in (("disable", "disable a user (ends their sessions)"),
+                       ("enable", "let a disabled user log in again")):  # fmt: skip
+        toggle = actions.add_parser(name, help=does)
+        toggle.add_argument("userid")
+        toggle.set_defaults(handler=_user_disable)
+        _add_config(toggle)
     roles = actions.add_parser("roles", help="show a user's roles, or set them with --set")
     roles.add_argument("userid")
     roles.add_argument(
