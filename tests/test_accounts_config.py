@@ -142,6 +142,10 @@ def test_smtp_notifier_from_the_file(tmp_path: Path) -> None:
         ('[accounts]\n[accounts.smtp]\nhost = "x"', "smtp"),
         ('[accounts]\nnotifier = "smtp"\n[accounts.smtp]\nhost = "m.example"\nsender = "a@b.c"\n'
          'password = "x"', "password"),
+        ('[accounts]\nnotifier = "smtp"\n[accounts.smtp]\nhost = "m.example"\n'
+         'sender = "a@b.c"\n[accounts.console]\nreset_url = "x{token}"', "console"),
+        ('[accounts]\npath = "/us ers"', "path"),
+        ('[accounts]\npath = "/users?x=1"', "path"),
         ("[password_policy]\nmin_length = 0", "min_length"),
         ("[password_policy]\nmin_score = 9", "min_score"),
         ("[password_policy]\nlength = 9", "length"),
@@ -268,3 +272,17 @@ def test_the_command_line_keeps_emails_and_disables_users(
     monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
     assert main(["user", "add", "bob", "--email", "not-an-address", "--password-stdin"]) == 1
     assert "email" in capsys.readouterr().err
+
+
+def test_hash_password_reads_the_configured_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "[password_policy]\nmin_length = 20\n")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))  # 24 characters
+    assert main(["hash-password", "--password-stdin", "--rounds", "4", "--config", str(path)]) == 0
+    monkeypatch.setattr(sys, "stdin", io.StringIO("nineteen characters\n"))
+    assert main(["hash-password", "--password-stdin", "--rounds", "4", "--config", str(path)]) == 1
+    assert "at least 20" in capsys.readouterr().err
+    monkeypatch.setenv("RESTAUTH_CONFIG", str(path))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("nineteen characters\n"))
+    assert main(["hash-password", "--password-stdin", "--rounds", "4"]) == 1

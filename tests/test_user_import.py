@@ -742,3 +742,40 @@ def test_cli_imports_email_addresses_where_the_store_keeps_them(
     finally:
         if isinstance(users, Closeable):
             users.close()
+
+
+# -- found in review -------------------------------------------------------------------
+
+
+def test_a_wrong_password_against_a_cheap_imported_hash_costs_a_full_check(
+    bcrypt_calls: list[bytes],
+) -> None:
+    """A PBKDF2 hash of one round checks in no time: a wrong password against it also
+    spends a check at today's cost, as an unknown user does, so the time a wrong password
+    takes does not say whether the user exists."""
+    users = MemoryUserStore(PasswordHasher(rounds=4))
+    users.add_hashed("dj1", django_pbkdf2("the real passphrase", iterations=1))
+    client = TestApp(AuthMiddleware(echo_app, users=users, throttle=None, password_cache=None))
+    for userid in ("dj1", "nobody"):
+        bcrypt_calls.clear()
+        client.get("/", headers={"Authorization": basic(userid, "a wrong guess")}, status=401)
+        assert len(bcrypt_calls) == 1, userid  # the dummy check at the configured cost
+
+
+def test_a_user_removed_and_imported_again_has_no_old_session(tmp_path: Path) -> None:
+    from restauth.tokens.sqlite import SQLiteTokenManager
+    from restauth.users.sqlite import SQLiteUserStore
+
+    database = tmp_path / "auth.db"
+    users = SQLiteUserStore(database, hasher=PasswordHasher(rounds=4))
+    tokens = SQLiteTokenManager(database, secret_key="k" * 32)
+    row = json.dumps([{"userid": "alice", "hash": plain_bcrypt("the real passphrase")}])
+    assert import_text(users, row, "json").imported == ("alice",)
+    client = TestApp(AuthMiddleware(echo_app, users=users, tokens=tokens))
+    auth = {"Authorization": basic("alice", "the real passphrase")}
+    token = client.post("/tokens", headers=auth).json["token"]
+    assert users.remove("alice")
+    assert import_text(users, row, "json").imported == ("alice",)  # the very same hash
+    client.get("/", headers={"Authorization": f"Bearer {token}"}, status=401)
+    users.close()
+    tokens.close()

@@ -210,6 +210,11 @@ class Authenticator:
         verdict = self.hasher.check(password, stored)
         if verdict is Check.CORRUPT:  # the userid, never the hash: it is a secret too
             logger.error("stored password hash of user %s is unreadable", escape(userid))
+        if verdict is Check.MISMATCH and self.hasher.needs_rehash(stored):
+            # an imported hash may be far cheaper than the settings (PBKDF2 with 1 round):
+            # a wrong password costs a check at today's cost too, so whether a user exists
+            # does not show in the time a wrong password takes (an unknown user costs one)
+            self.hasher.verify(password, None)
         if verdict is not Check.MATCH:
             return False
         if self.hasher.needs_rehash(stored):

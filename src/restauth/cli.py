@@ -24,7 +24,7 @@ from restauth._time import parse_duration
 from restauth.config.loader import Config, load_config
 from restauth.errors import ConfigError, StoreUnavailable, UsageError
 from restauth.passwords.hasher import SCHEMES, PasswordHasher
-from restauth.passwords.policy import DEFAULT_POLICY
+from restauth.passwords.policy import DEFAULT_POLICY, PasswordPolicy
 from restauth.tokens.base import TokenManager
 from restauth.users.base import AccountStore, User, WritableUserStore
 from restauth.users.importing import FORMATS, ImportsHashes, import_users
@@ -118,10 +118,22 @@ def _user_error(error: Exception) -> UsageError:
 # -- commands -------------------------------------------------------------------------
 
 
+def _policy(args: argparse.Namespace) -> PasswordPolicy:
+    """The configuration's ``[password_policy]`` when one is given (``--config`` or
+    ``$RESTAUTH_CONFIG``), else the default policy."""
+    import os
+
+    from restauth.config.loader import CONFIG_ENV
+
+    if args.config is None and not os.environ.get(CONFIG_ENV):
+        return DEFAULT_POLICY
+    return _config(args).policy
+
+
 def _hash_password(args: argparse.Namespace) -> int:
     password = _read_password(args.password_stdin)
     try:
-        DEFAULT_POLICY.check(password)  # no userid to compare with: length, common passwords
+        _policy(args).check(password)  # no userid to compare with: length, common passwords
         print(PasswordHasher(rounds=args.rounds, scheme=args.scheme).hash(password))
     except (ValueError, ImportError) as error:  # ImportError: argon2id without its extra
         raise UsageError(str(error)) from None
@@ -457,6 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--scheme", choices=SCHEMES, default="bcrypt", help="hash scheme (default bcrypt)"
     )
     hash_cmd.set_defaults(handler=_hash_password)
+    _add_config(hash_cmd)  # for its [password_policy]
 
     check = commands.add_parser(
         "check-config", help="check a configuration file and print the effective settings"

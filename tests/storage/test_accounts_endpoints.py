@@ -597,3 +597,80 @@ def test_the_new_session_keeps_the_calling_sessions_label(site: Site) -> None:
     (session,) = [s for s in site.tokens.sessions("alice") if s.id == changed["session"]]
     assert session.client == "alice's phone"
     assert session.kind == "login"
+
+
+# -- found in review -----------------------------------------------------------------------
+
+
+def test_an_address_userid_is_the_address_verified(make_users: UserFactory) -> None:
+    site = Site(make_users(), registration="verify")
+    squat = site.register("ceo@corp.example", email="me@evil.example")
+    assert squat.status_int == 400
+    assert site.register("ceo@corp.example").status_int == 201
+    site.flush()
+    assert site.outbox.tokens("ceo@corp.example", "verify")
+    assert site.users.get("ceo@corp.example").email == "ceo@corp.example"
+
+
+def test_an_unconfirmed_registration_holds_its_userid_for_verify_ttl_only(
+    make_users: UserFactory,
+) -> None:
+    site = Site(make_users(), registration="verify", verify_ttl=0.3)
+    assert site.register("ceo@corp.example").status_int == 201
+    assert site.register("ceo@corp.example", NEW_PASSWORD).status_int == 409  # still pending
+    time.sleep(0.4)
+    again = site.register("ceo@corp.example", NEW_PASSWORD)
+    assert again.status_int == 201  # the stale one was replaced
+    site.flush()
+    first, second = site.outbox.tokens("ceo@corp.example", "verify")
+    site.client.post_json("/users/verification/confirm", {"token": first}, status=400)
+    site.client.post_json("/users/verification/confirm", {"token": second}, status=204)
+    auth = {"Authorization": basic("ceo@corp.example", NEW_PASSWORD)}
+    site.client.get("/", headers=auth, status=200)
+    time.sleep(0.4)
+    assert site.register("ceo@corp.example", ALICE_PASSWORD).status_int == 409  # confirmed
+
+
+@pytest.mark.parametrize("limit", ["²", "9" * 5000, "1e3", " 5", "٣"])
+def test_hostile_page_sizes_are_400(site: Site, limit: str) -> None:
+    site.client.get("/users", params={"limit": limit}, headers=ROOT, status=400)
+
+
+@pytest.mark.parametrize("path", ["/users/a%00b", "/users/a%01b", "/users/%ff"])
+def test_a_path_no_userid_can_be_is_not_a_store_call(site: Site, path: str) -> None:
+    site.client.get(path, headers=ROOT, status=404)
+    site.client.patch_json(path, {"disabled": True}, headers=ROOT, status=404)
+    site.client.delete(path, headers=ROOT, status=404)
+    site.client.get(path, headers={"Authorization": basic("root", ROOT_PASSWORD)}, status=404)
+    site.client.get("/users", params={"after": "a\x00b"}, headers=ROOT, status=400)
+    site.client.post_json("/users/password-reset", {"username": "a\x00b"}, status=202)
+    site.flush()
+
+
+def test_an_admin_who_disables_themselves_gets_no_token(site: Site) -> None:
+    reply = site.client.patch_json("/users/root", {"disabled": True}, headers=ROOT)
+    assert reply.json["disabled"] is True
+    assert "Auth-Token" not in reply.headers
+    site.client.get("/", headers=ROOT, status=401)
+
+
+def test_an_identity_providers_caller_does_not_read_a_local_users_profile(
+    make_users: UserFactory,
+) -> None:
+    from restauth import Identity
+
+    class Provider:
+        def handles(self, token: str) -> bool:
+            return token.startswith("idp.")
+
+        def authenticate(self, token: str) -> Identity | None:
+            return Identity(token[4:], frozenset(), "jwt")
+
+    users = make_users()
+    users.add("alice", ALICE_PASSWORD, email="alice@example.org")
+    middleware = AuthMiddleware(echo_app, users=users, bearer=Provider(), accounts=Accounts("open"))
+    client = TestApp(middleware)
+    client.get("/users/alice", headers={"Authorization": "Bearer idp.alice"}, status=403)
+    client.get(
+        "/users/alice", headers={"Authorization": basic("alice", ALICE_PASSWORD)}, status=200
+    )

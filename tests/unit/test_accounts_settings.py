@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +86,114 @@ def test_the_limiter_allows_so_many_per_window() -> None:
     assert limiter.admit("password-reset", "192.0.2.1") == 0  # another kind
     clock.advance(101)
     assert limiter.admit("register", "192.0.2.1") == 0
+
+
+def test_the_limiter_counts_fixed_windows() -> None:
+    """Ten an hour means ten in each hour: one request every seven minutes is never refused
+    (a sliding count that never decays would refuse the eleventh)."""
+    clock = FakeClock(3600.0 * 500_000)  # the start of an hour
+    limiter = RequestLimiter(MemoryThrottleStore(), 10, 3600.0, clock)
+    for _ in range(30):
+        assert limiter.admit("register", "192.0.2.1") == 0
+        clock.advance(7 * 60)
+
+
+def test_the_sqlite_purge_keeps_counters_another_policy_still_needs(tmp_path: Path) -> None:
+    from restauth._storage.sqlite import SQLiteDatabase
+    from restauth.throttle.policy import Rule, ThrottlePolicy
+    from restauth.throttle.sqlite import SQLiteThrottleStore
+
+    clock = FakeClock(3600.0 * 500_000)
+    store = SQLiteThrottleStore(SQLiteDatabase(tmp_path / "t.db", 5.0), purge_interval=0.0)
+    limiter = RequestLimiter(store, 2, 3600.0, clock)
+    assert [limiter.admit("register", "192.0.2.1") for _ in range(2)] == [0, 0]
+    clock.advance(1000)  # past the password throttle's 900 s window, inside the hour
+    store.admit([Rule("u:someone", 5, 60.0)], clock(), ThrottlePolicy())  # purges
+    assert limiter.admit("register", "192.0.2.1") > 0  # still counted
+
+
+def test_a_password_change_keeps_a_flag_set_meanwhile() -> None:
+    """The memory store hashes outside its lock; what it writes is the record as it is
+    then, so an admin's disable (or role change) made meanwhile is not undone."""
+    entered, release = threading.Event(), threading.Event()
+
+    class Slow(PasswordHasher):
+        def hash(self, password: str) -> str:
+            if password == "the new passphrase":
+                entered.set()
+                release.wait(5)
+            return super().hash(password)
+
+    users = MemoryUserStore(Slow(rounds=4))
+    users.add("mallory", "a long enough passphrase", roles=["editor"])
+    changing = threading.Thread(target=users.set_password, args=("mallory", "the new passphrase"))
+    changing.start()
+    assert entered.wait(5)
+    users.update("mallory", disabled=True, roles=[])
+    release.set()
+    changing.join()
+    user = users.get("mallory")
+    assert user is not None
+    assert (user.disabled, user.roles) == (True, frozenset())
+
+
+def test_memory_pages_while_users_are_added() -> None:
+    users = MemoryUserStore(PasswordHasher(rounds=4), policy=None)
+    stop = threading.Event()
+
+    def add() -> None:
+        index = 0
+        while not stop.is_set():
+            users.add_hashed(f"user{index}", PasswordHasher(rounds=4).hash("x") if index == 0 else
+                             "$2b$04$" + "a" * 53)  # fmt: skip
+            index += 1
+
+    adding = threading.Thread(target=add)
+    adding.start()
+    try:
+        for _ in range(2000):
+            page = users.page(None, 50)
+            assert [u.userid for u in page] == sorted(u.userid for u in page)
+    finally:
+        stop.set()
+        adding.join()
+
+
+def test_a_failed_delivery_is_logged_with_its_reason(caplog: pytest.LogCaptureFixture) -> None:
+    from restauth.accounts.outbox import Outbox
+    from restauth.errors import NotificationFailed
+
+    def fail() -> None:
+        raise NotificationFailed("mail.example:587 failed at STARTTLS: SMTPNotSupportedError")
+
+    def leak() -> None:
+        raise RuntimeError("token=s3cret-token")
+
+    outbox = Outbox()
+    outbox.put(fail)
+    outbox.put(leak)
+    outbox.join()
+    assert "failed at STARTTLS" in caplog.text
+    assert "RuntimeError" in caplog.text
+    assert "s3cret-token" not in caplog.text
+
+
+def test_a_forked_child_starts_with_an_empty_outbox() -> None:
+    from restauth.accounts.outbox import Outbox
+
+    outbox, started, release = Outbox(), threading.Event(), threading.Event()
+
+    def block() -> None:
+        started.set()
+        release.wait(5)
+
+    outbox.put(block)
+    assert started.wait(5)
+    outbox.put(lambda: None)  # waiting behind the blocked job
+    pid = os.fork()
+    if pid == 0:  # the child: nothing of the parent's to send
+        os._exit(0 if outbox._queue.qsize() == 0 else 1)
+    release.set()
+    _, status = os.waitpid(pid, 0)
+    outbox.join()
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -74,18 +74,12 @@ class Accounts:
             raise ConfigError("registration='verify' needs a notifier to send the tokens")
         if notifier is not None and not callable(notifier):
             raise ConfigError("notifier must be a callable notifier(userid, purpose, token)")
-        if not path.startswith("/") or path.endswith("/") or len(path) < 2:
-            raise ConfigError(f"accounts path must start with '/' and not end with '/': {path!r}")
-        counts = {
-            "requests_per_address": requests_per_address,
-            "page_size": page_size,
-            "max_page_size": max_page_size,
-        }
-        for name, value in counts.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer")
-        if page_size > max_page_size:
-            raise ConfigError("page_size must not exceed max_page_size")
+        _check_path(path)
+        _check_counts(
+            requests_per_address=requests_per_address,
+            page_size=page_size,
+            max_page_size=max_page_size,
+        )
         try:
             roles = check_roles(default_roles)
             ttls = as_seconds(reset_ttl, "reset_ttl"), as_seconds(verify_ttl, "verify_ttl")
@@ -113,3 +107,18 @@ class Accounts:
     def password_reset(self) -> bool:
         """Whether ``/users/password-reset`` is served: with a notifier to send the token."""
         return self.notifier is not None
+
+
+def _check_path(path: str) -> None:
+    if not path.startswith("/") or path.endswith("/") or len(path) < 2:
+        raise ConfigError(f"accounts path must start with '/' and not end with '/': {path!r}")
+    if any(c.isspace() or c in "?#" or not c.isprintable() for c in path):
+        raise ConfigError(f"accounts path must be a plain path (no space, '?' or '#'): {path!r}")
+
+
+def _check_counts(**counts: int) -> None:
+    for name, value in counts.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer")
+    if counts["page_size"] > counts["max_page_size"]:
+        raise ConfigError("page_size must not exceed max_page_size")

@@ -1,6 +1,7 @@
 """How many account requests (registrations, reset and verification requests) one client
-address may make per window: each request is counted, and past the allowance the caller
-waits (429 with ``Retry-After``) until the window has passed.
+address may make per window: each request is counted in the window it falls in (fixed
+windows: the hour from 10:00, from 11:00, ... for ``window=3600``), and past the allowance
+the caller waits (429 with ``Retry-After``) until that window ends.
 
 The counters live in the throttle's store (memory, a SQLite file, Redis), so every
 process and node that shares it shares the allowance; the check and the count are the
@@ -31,6 +32,10 @@ class RequestLimiter:
 
     def admit(self, kind: str, address: str) -> int:
         """Count one request of ``kind`` from ``address``; seconds to wait (0: go ahead)."""
-        rule = Rule(f"r:{kind}:{address}", self._allowance, self._window)
-        verdict = self._store.admit([rule], self._clock(), self._policy)
-        return math.ceil(verdict.wait) if verdict.wait > 0 else 0
+        now = self._clock()
+        window = math.floor(now / self._window)
+        rule = Rule(f"r:{kind}:{address}:{window}", self._allowance, self._window)
+        verdict = self._store.admit([rule], now, self._policy)
+        if verdict.wait <= 0:
+            return 0
+        return max(1, math.ceil((window + 1) * self._window - now))

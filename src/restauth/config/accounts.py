@@ -70,6 +70,8 @@ def read_accounts(table: Table | None, env: Mapping[str, str]) -> AccountsSpec |
     console_table = table.table("console")
     if smtp_table is not None and notifier != "smtp":
         raise table.error("smtp", 'is read only with notifier = "smtp"')
+    if console_table is not None and notifier != "console":
+        raise table.error("console", 'is read only with notifier = "console"')
     if notifier == "smtp" and smtp_table is None:
         raise table.error("notifier", 'is "smtp": add an [accounts.smtp] table (host, sender)')
     smtp: dict[str, Any] = {}

@@ -10,9 +10,11 @@ may learn that (404).
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from restauth import backend
+from restauth._text import has_refused_character
 from restauth.authenticator import Authenticated
 from restauth.endpoints.account_common import (
     EXPECTED,
@@ -27,7 +29,7 @@ from restauth.endpoints.json_body import read_json_object
 from restauth.endpoints.recovery import RecoveryEndpoints
 from restauth.errors import UnknownUser, UserExists, WeakPassword
 from restauth.passwords.hasher import Check
-from restauth.users.base import check_email, check_roles, check_userid
+from restauth.users.base import User, check_email, check_roles, check_userid
 from restauth.wire.credentials import normalize
 from restauth.wire.request import Request
 from restauth.wire.responses import Reply, empty_reply, problem
@@ -42,6 +44,9 @@ _TAKEN = problem(409, "That username is not available; choose another.")
 _WRONG_PASSWORD = problem(400, "The current password is not right.")
 _ROLES_BY_ADMIN = problem(403, "Only an administrator may give roles or create verified users.")
 _EMAIL_NEEDED = problem(400, "Give an 'email' (or a username that is an address) to verify.")
+_ADDRESS_IS_THE_USERID = problem(
+    400, "A username that is an address is the address verified: leave 'email' out."
+)
 _CREATE_METHODS = ("GET", "POST")
 _USER_METHODS = ("GET", "PATCH", "DELETE")
 _ACTIONS = frozenset(
@@ -119,13 +124,14 @@ class AccountEndpoints:
             return context.ok(auth, request, new)
         userid, password, roles, email = new
         verify = not admin and settings.registration == "verify"
-        if verify and email is None and "@" not in userid:
-            return _EMAIL_NEEDED
+        if verify:
+            if "@" in userid and email not in (None, userid):
+                return _ADDRESS_IS_THE_USERID  # else one could verify another's address
+            email = email or (userid if "@" in userid else None)
+            if email is None:
+                return _EMAIL_NEEDED
         try:
-            user = backend.call_expecting(
-                EXPECTED, context.store.add, userid, password, roles,
-                email=email, verified=not verify,
-            )  # fmt: skip
+            user = self._enrol(userid, password, roles, email, verify=verify)
         except UserExists:
             context.event("account.register", request, "taken", userid)
             return context.ok(auth, request, _TAKEN)
@@ -136,6 +142,33 @@ class AccountEndpoints:
         context.event("account.register", request, "verify" if verify else "ok", user.userid, auth)
         reply = profile_reply(201, user, [context.location(user.userid)])
         return context.ok(auth, request, reply)
+
+    def _enrol(
+        self, userid: str, password: str, roles: frozenset[str], email: str | None, *, verify: bool
+    ) -> User:
+        """Add the user. In ``verify`` mode a registration nobody confirmed within
+        ``verify_ttl`` no longer holds its userid: it is removed and this one takes its
+        place (else whoever registers first could keep a name, an address, for ever)."""
+        store = self.context.store
+
+        def add() -> User:
+            return backend.call_expecting(
+                EXPECTED, store.add, userid, password, roles, email=email, verified=not verify
+            )
+
+        try:
+            return add()
+        except UserExists:
+            if not verify or not self._unconfirmed_and_stale(userid):
+                raise
+        backend.call(store.remove, userid)
+        return add()
+
+    def _unconfirmed_and_stale(self, userid: str) -> bool:
+        user = self.context.get_user(userid)
+        if user is None or user.verified or user.disabled or user.created is None:
+            return False
+        return user.created + self.context.settings.verify_ttl < time.time()
 
     def _registrar(self, request: Request) -> tuple[Authenticated | None, bool] | Reply:
         """Who registers: an admin (any mode), or anyone while self-service is on (counted
@@ -160,7 +193,7 @@ class AccountEndpoints:
         auth = context.caller(request)
         if isinstance(auth, Reply):
             return auth
-        own = userid == auth.identity.userid
+        own = userid == auth.identity.userid and not auth.external  # an IdP's caller: not ours
         if not own and not context.is_admin(auth):
             return context.forbidden(auth, request)
         user = None if userid is None else context.get_user(userid)
@@ -282,8 +315,10 @@ def _safe(name: str) -> str:
 
 
 def _path_userid(raw: str) -> str | None:
-    """A path's rest as a userid: PEP 3333 hands bytes as Latin-1; userids are UTF-8."""
+    """A path's rest as a userid: PEP 3333 hands bytes as Latin-1; userids are UTF-8.
+    ``None`` for one no userid can be (undecodable, a control character or NUL)."""
     try:
-        return normalize(raw.encode("latin-1").decode("utf-8"))
+        userid = normalize(raw.encode("latin-1").decode("utf-8"))
     except UnicodeError:
         return None
+    return None if has_refused_character(userid) else userid

@@ -10,6 +10,7 @@ from types import EllipsisType
 from urllib.parse import parse_qsl
 
 from restauth import backend
+from restauth._text import has_refused_character
 from restauth.authenticator import Authenticated
 from restauth.endpoints.account_common import (
     EXPECTED,
@@ -53,6 +54,8 @@ class AdminEndpoints:
         if page is None:
             return context.ok(auth, request, _BAD_PAGE)
         after, limit = page
+        if after is not None and has_refused_character(after):
+            return context.ok(auth, request, _BAD_PAGE)
         users = backend.call(context.store.page, after, limit)
         following = users[-1].userid if len(users) == limit else None
         body = {"users": [profile(user) for user in users], "next": following}
@@ -87,9 +90,11 @@ class AdminEndpoints:
             return context.ok(auth, request, NO_SUCH_USER)
         except ValueError as error:  # restauth's rules name the rule, not the value
             return context.ok(auth, request, problem(400, str(error)))
+        context.event("account.update", request, ",".join(sorted(body)), user.userid, auth)
         if not user.active:
             context.end_sessions(user.userid)
-        context.event("account.update", request, ",".join(sorted(body)), user.userid, auth)
+            if user.userid == auth.identity.userid:  # an admin who disabled themselves
+                return profile_reply(200, user)  # is logged out: no token to hand back
         return context.ok(auth, request, profile_reply(200, user))
 
     def _delete(self, request: Request, auth: Authenticated, userid: str) -> Reply:
@@ -135,7 +140,9 @@ def _page_query(query: str, default: int, largest: int) -> tuple[str | None, int
         if name == "after":
             after = value or None
         elif name == "limit":
-            if not value.isdigit() or not 1 <= int(value) <= largest:
+            if not (value.isascii() and value.isdigit() and len(value) <= 6):
+                return None  # "²" is a digit to isdigit, not to int; 5,000 digits is a bug
+            if not 1 <= int(value) <= largest:
                 return None
             limit = int(value)
     return after, limit

@@ -10,7 +10,7 @@ once; a reset ends every session of the user.
 from __future__ import annotations
 
 from restauth import audit, backend
-from restauth._text import normalize
+from restauth._text import has_refused_character, normalize
 from restauth.endpoints.account_common import EXPECTED, AccountContext, string_field
 from restauth.endpoints.json_body import read_json_object
 from restauth.errors import UnknownUser
@@ -52,7 +52,8 @@ class RecoveryEndpoints:
         if isinstance(username, Reply):
             return username
         userid = normalize(username)
-        self.context.outbox.put(lambda: self._send(userid, purpose))
+        if not has_refused_character(userid):  # no userid holds one: nobody to look up
+            self.context.outbox.put(lambda: self._send(userid, purpose))
         return empty_reply(202, NO_STORE)
 
     def send_verification(self, userid: str) -> None:

@@ -61,6 +61,7 @@ class SQLiteThrottleStore:
         self.database.require("throttle", SCHEMA_VERSION, SCHEMA)
         self.purge_interval = purge_interval
         self._next_purge = 0.0
+        self._longest_window = 0.0  # counters of every policy seen live this long
 
     def admit(self, rules: Sequence[Rule], now: float, policy: ThrottlePolicy) -> Admission:
         keys = [rule.key for rule in rules]
@@ -75,8 +76,9 @@ class SQLiteThrottleStore:
                         for key, old in zip(keys, verdict.previous, strict=True)
                     ],
                 )
-            if now >= self._next_purge:
-                self._purge(connection, now - policy.window, now)
+            self._longest_window = max(self._longest_window, policy.window)
+            if now >= self._next_purge:  # never a counter another policy still needs
+                self._purge(connection, now - self._longest_window, now)
         return verdict
 
     def _purge(self, connection: sqlite3.Connection, before: float, now: float) -> None:

@@ -34,7 +34,6 @@ nothing: :attr:`ImportReport.problem` says why.
 from __future__ import annotations
 
 import csv
-import inspect
 import io
 import json
 import re
@@ -49,7 +48,7 @@ from restauth.passwords.hasher import (
     MAX_PBKDF2_ITERATIONS,
     looks_like_hash,
 )
-from restauth.users.base import User, check_email, check_roles, check_userid
+from restauth.users.base import AccountStore, User, check_email, check_roles, check_userid
 
 FORMATS = ("csv", "json")
 CSV_COLUMNS = ("userid", "hash", "roles", "email")
@@ -385,7 +384,7 @@ def _write(
 ) -> tuple[list[str], list[Refusal]]:
     imported: list[str] = []
     refused: list[Refusal] = []
-    takes_email = _takes_email(store)
+    takes_email = isinstance(store, AccountStore)  # a store that keeps accounts keeps emails
     for number, entry in entries:
         if entry.email is not None and not takes_email:
             refused.append(Refusal(number, "email: this user store keeps no email addresses"))
@@ -414,11 +413,3 @@ def _add(store: ImportsHashes, entry: _Entry) -> str | None:
     except ValueError as error:  # a store stricter than these checks; never quote the hash
         return str(error).replace(entry.password_hash, "<hash>")
     return None
-
-
-def _takes_email(store: ImportsHashes) -> bool:
-    try:
-        parameters = inspect.signature(store.add_hashed).parameters.values()
-    except (TypeError, ValueError):  # pragma: no cover - a builtin or C method
-        return True
-    return any(p.name == "email" or p.kind is p.VAR_KEYWORD for p in parameters)

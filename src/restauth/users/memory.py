@@ -102,11 +102,13 @@ class MemoryUserStore:
         user = self._require(userid)
         if self.policy is not None:
             self.policy.check(password, user.userid)
-        password_hash = self.hasher.hash(password)
-        changed = dataclasses.replace(
-            user, password_hash=password_hash, stamp=stamp_of(password_hash)
-        )
-        changed = self._put(changed, new=False)
+        password_hash = self.hasher.hash(password)  # slow: outside the lock
+        with self._lock:  # on the record as it is now: a flag set meanwhile stays set
+            current = self._require(user.userid)
+            changed = dataclasses.replace(
+                current, password_hash=password_hash, stamp=stamp_of(password_hash)
+            )
+            self._users[changed.userid] = changed
         self._drop_one_time(changed.userid)
         return changed
 
@@ -164,8 +166,11 @@ class MemoryUserStore:
 
     def page(self, after: str | None, limit: int) -> list[User]:
         """Up to ``limit`` users in userid order, after ``after``."""
-        userids = sorted(u for u in self._users if after is None or u > after)[:limit]
-        return [self._users[u] for u in userids if u in self._users]
+        with self._lock:  # registrations may add users meanwhile
+            users = [
+                user for userid, user in self._users.items() if after is None or userid > after
+            ]
+        return sorted(users, key=lambda user: user.userid)[:limit]
 
     # -- one-time tokens ----------------------------------------------------------------
 

@@ -221,7 +221,10 @@ class SQLUserStore:
         policy: the password is not known."""
         userid = check_userid(userid)
         role_set, email = check_roles(roles), check_email(email)
-        return self._insert(userid, password_hash, role_set, email, verified)
+        # a stamp of its own: a user removed and imported again with the same hash must not
+        # find the sessions of before alive (the stamp of a hash would be the same again)
+        stamp = new_stamp()
+        return self._insert(userid, password_hash, role_set, email, verified, stamp)
 
     def set_password(self, userid: str, password: str) -> User:
         """Change a password: the new hash gives a new stamp, which kills the user's
@@ -332,12 +335,13 @@ class SQLUserStore:
         roles: frozenset[str],
         email: str | None,
         verified: bool,
+        stamp: str | None = None,
     ) -> User:
         row = (
             userid,
             password_hash,
             encode_roles(roles),
-            stamp_of(password_hash),
+            stamp or stamp_of(password_hash),
             self._clock(),
             email,
             bool(verified),
