@@ -32,7 +32,8 @@ answer where the server offers the ``websocket.http.response`` extension, else a
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+import os
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -59,7 +60,14 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-__all__ = ["ASGIApp", "AuthMiddleware", "AuthenticatedUser", "Roles", "ScopeRequest"]
+__all__ = [
+    "ASGIApp",
+    "AuthMiddleware",
+    "AuthenticatedUser",
+    "Roles",
+    "ScopeRequest",
+    "from_config",
+]
 
 logger = logging.getLogger("restauth")
 _BODY_LIMIT = max(MAX_BODY, MAX_LOGIN_BODY) + 1  # one more byte: "too large" is then known
@@ -407,3 +415,18 @@ async def _own_lifespan(
             await shutdown()
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+def from_config(
+    app: ASGIApp,
+    source: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> AuthMiddleware:
+    """Wrap the ASGI ``app`` in the middleware a configuration file describes: the same
+    file, keys and rules as :func:`restauth.from_config` (``$RESTAUTH_CONFIG`` when
+    ``source`` is ``None``)."""
+    from restauth.config.loader import load_config
+
+    return load_config(source, environ=environ).asgi_middleware(app, **overrides)

@@ -51,6 +51,9 @@ from restauth.wire.credentials import DEFAULT_MAX_HEADER_SIZE
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
+    from restauth.asgi import ASGIApp
+    from restauth.asgi import AuthMiddleware as ASGIMiddleware
+
 CONFIG_ENV = "RESTAUTH_CONFIG"
 USER_KINDS = ("memory", "sqlite", "postgres")
 TOKEN_KINDS = ("memory", "sqlite", "redis", "postgres", "jwt", "none")
@@ -196,6 +199,16 @@ class Config:
 
     def middleware(self, app: WSGIApplication, **overrides: Any) -> AuthMiddleware:
         """The configured middleware around ``app``; keywords override the file."""
+        return AuthMiddleware(app, **self.settings(**overrides))
+
+    def asgi_middleware(self, app: ASGIApp, **overrides: Any) -> ASGIMiddleware:
+        """The configured ASGI middleware (:mod:`restauth.asgi`) around ``app``."""
+        from restauth.asgi import AuthMiddleware as ASGIAuthMiddleware
+
+        return ASGIAuthMiddleware(app, **self.settings(**overrides))
+
+    def settings(self, **overrides: Any) -> dict[str, Any]:
+        """The middleware's keywords, stores built; ``overrides`` replace the file's."""
         options: dict[str, Any] = dict(self.options)
         if self.acl is not None:
             options["acl"] = self.acl
@@ -214,7 +227,7 @@ class Config:
             users = overrides.get("users", options.get("users"))
             options["throttle"] = Throttle(self.throttle, store=shared_store(tokens, users))
         options.update(overrides)
-        return AuthMiddleware(app, **options)
+        return options
 
     def describe(self) -> dict[str, Any]:
         """The effective settings, secrets masked: what ``restauth check-config`` prints."""
