@@ -24,7 +24,9 @@ down, the stores are closed after the application has finished its own shutdown.
 lifespan events (some servers, tests) nothing is needed: stores open on first use.
 
 **WebSockets** are authenticated like any request (``Authorization``, the cookie, the
-query token); a refused handshake is refused before ``accept``: with restauth's own HTTP
+query token); in cookie mode a handshake from another site is refused (a browser sends the
+cookie with any site's handshake, and a script cannot add the CSRF header to one). A
+refused handshake is refused before ``accept``: with restauth's own HTTP
 answer where the server offers the ``websocket.http.response`` extension, else a close
 (which the server answers 403).
 """
@@ -48,6 +50,7 @@ from restauth.pipeline import Admit, Decision, Pipeline
 from restauth.throttle.policy import MemoryThrottleStore
 from restauth.tokens.memory import MemoryTokenManager
 from restauth.users.memory import MemoryUserStore
+from restauth.wire.cookies import is_cross_site
 from restauth.wire.request import HeaderSet
 from restauth.wire.responses import Header, Reply
 
@@ -255,6 +258,10 @@ class AuthMiddleware:
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = ScopeRequest(scope)
         ours = self._owns(request.path)
+        refusal = self.pipeline.gate.csrf_refused
+        if refusal is not None and is_cross_site(request, self.options.proxies.origin):
+            await _refuse_handshake(scope, send, refusal)  # cross-site websocket hijacking:
+            return  # a browser sends the cookie with another site's handshake
         decision = await self._decide(request, ours)
         if ours and isinstance(decision, Admit):  # restauth's endpoints speak HTTP only
             decision = self.pipeline.challenges.forbidden
@@ -308,8 +315,7 @@ def _never_blocks(options: Options) -> bool:
         isinstance(options.users, MemoryUserStore)
         and (options.tokens is None or isinstance(options.tokens, MemoryTokenManager))
         and (throttle is None or isinstance(throttle.store, MemoryThrottleStore))
-        and not options.bearers
-        and options.acl is None
+        and not options.bearers  # an identity provider's keys may be fetched
     )
 
 
