@@ -262,9 +262,10 @@ class AuthMiddleware:
         if refusal is not None and is_cross_site(request, self.options.proxies.origin):
             await _refuse_handshake(scope, send, refusal)  # cross-site websocket hijacking:
             return  # a browser sends the cookie with another site's handshake
+        if ours:  # restauth's endpoints speak HTTP only: never run one for a handshake
+            await _refuse_handshake(scope, send, self.pipeline.challenges.forbidden)
+            return
         decision = await self._decide(request, ours)
-        if ours and isinstance(decision, Admit):  # restauth's endpoints speak HTTP only
-            decision = self.pipeline.challenges.forbidden
         if isinstance(decision, Reply):
             await _refuse_handshake(scope, send, decision)
             return

@@ -245,7 +245,6 @@ def test_websocket_refused_before_accept(
 ) -> None:
     """uvicorn offers ``websocket.http.response``: the refusal is restauth's own HTTP
     answer to the handshake, its challenge included; the application never accepts."""
-    pytest.importorskip("websockets")
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
@@ -260,16 +259,10 @@ def test_websocket_refused_before_accept(
     assert example.server.log_text().count("[accepted]") == accepted
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="restauth.asgi answers a handshake to its own GET endpoints with the endpoint's "
-    "200 (it turns only an Admit into 403, and its endpoints reply)",
-)
 @pytest.mark.parametrize("path", ["/tokens/bob", "/roles/bob"])
 def test_restauths_own_endpoints_take_no_websocket(example: Example, path: str) -> None:
     """restauth's endpoints speak HTTP only: a handshake there, even with credentials a
     GET would accept, is refused (403), and the endpoint does not run."""
-    pytest.importorskip("websockets")
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
