@@ -47,6 +47,7 @@ BLOCKS = {
     ],
     "JWT": ["python"],
     "Use with Flask / Pyramid / Bottle": ["console", "python", "python", "python"],
+    "Use with FastAPI / Starlette": ["console", "python"],
     "Roles and ACL rules, configuration file, command line": ["python", "bash"],
     "Single-page app on another origin": ["python", "html", "console"],
 }  # fmt: skip
@@ -404,6 +405,42 @@ def test_pyramid_and_bottle_blocks(stores: dict[str, Any], framework: str) -> No
     client.get("/me", status=401)
     me = client.get("/me", headers={"Authorization": basic("alice", "wonderland-key-7")})
     assert me.json == {"userid": "alice"}
+
+
+def test_asgi_commands_are_the_examples_tested_ones() -> None:
+    console = blocks("Use with FastAPI / Starlette")[0]
+    export, server = console.commands()
+    assert export.startswith("export RESTAUTH_SECRET_KEY=")
+    assert server in (ROOT / "examples" / "fastapi_app.py").read_text("utf-8")
+    assert server.replace("fastapi_app", "starlette_app") in (
+        ROOT / "examples" / "starlette_app.py"
+    ).read_text("utf-8")
+
+
+def test_fastapi_block(stores: dict[str, Any]) -> None:
+    import httpx
+
+    code = blocks("Use with FastAPI / Starlette")[1]
+    exec(compile(code.text, "README.md#FastAPI", "exec"), stores)  # noqa: S102
+    app = stores["app"]
+
+    async def calls() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://localhost") as client:
+            anonymous = await client.get("/me")
+            alice = await client.get(
+                "/me", headers={"Authorization": basic("alice", "wonderland-key-7")}
+            )
+            docs = await client.get("/openapi.json")
+            return [anonymous, alice, docs]
+
+    import asyncio
+
+    anonymous, alice, docs = asyncio.run(calls())
+    assert anonymous.status_code == 401
+    assert (alice.status_code, alice.json()) == (200, {"userid": "alice"})
+    assert "auth-token" in alice.headers
+    assert docs.status_code == 200
 
 
 # -- Roles and ACL rules, configuration file, command line ----------------------------
