@@ -119,3 +119,13 @@ def middleware(users: MemoryUserStore, tokens: MemoryTokenManager) -> AuthMiddle
 @pytest.fixture
 def client(middleware: AuthMiddleware) -> TestApp:
     return TestApp(middleware)
+
+
+@pytest.fixture(params=["wsgi", "asgi"])
+def adapter(request: pytest.FixtureRequest) -> Iterable[str]:
+    """The adapter ``tests.adapters.AuthMiddleware`` builds in this test: restauth's WSGI
+    middleware, or the ASGI middleware behind the bridges of ``tests/adapters.py``."""
+    from tests import adapters
+
+    with adapters.using(request.param):
+        yield request.param

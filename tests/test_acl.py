@@ -7,9 +7,12 @@ import logging
 import pytest
 from webtest import TestApp
 
-from restauth import AuthMiddleware, Identity, MemoryTokenManager, MemoryUserStore
+from restauth import Identity, MemoryTokenManager, MemoryUserStore
 from restauth.access.acl import ACL, ACLRule
+from tests.adapters import AuthMiddleware, wsgi_only
 from tests.conftest import ALICE_PASSWORD, BOB_PASSWORD, basic, echo_app
+
+pytestmark = pytest.mark.usefixtures("adapter")  # every test: WSGI and ASGI adapters
 
 ALICE = Identity("alice", frozenset({"user", "admin"}), "basic")
 BOB = Identity("bob", frozenset({"user"}), "basic")
@@ -168,6 +171,10 @@ def test_denials_are_audited(acl_client: TestApp, caplog: pytest.LogCaptureFixtu
     assert BOB_PASSWORD not in denied[0].getMessage()
 
 
+@wsgi_only(
+    "PEP 3333: PATH_INFO is empty at the mount point; an ASGI path never is (the mount point "
+    "is path == root_path: test_asgi_adapter.py::test_an_app_mounted_below_a_root_path)"
+)
 def test_empty_path_info_is_the_root(users: MemoryUserStore) -> None:
     """An app mounted at its root may get PATH_INFO = "": rules for "/" still apply."""
     app = AuthMiddleware(

@@ -8,10 +8,15 @@ import logging
 import pytest
 from webtest import TestApp
 
-from restauth import AuthMiddleware, MemoryUserStore
+from restauth import MemoryUserStore
 from restauth.audit import escape
 
+from . import adapters
+from .adapters import AuthMiddleware
 from .conftest import ALICE_PASSWORD, FakeClock, basic, echo_app
+
+middleware = adapters.middleware  # conftest's fixture, built by the adapter under test
+pytestmark = pytest.mark.usefixtures("adapter")  # every test: WSGI and ASGI adapters
 
 
 def records(caplog: pytest.LogCaptureFixture, name: str) -> list[logging.LogRecord]:

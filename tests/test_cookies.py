@@ -7,10 +7,13 @@ from urllib.parse import urlencode
 import pytest
 from webtest import TestApp
 
-from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore
+from restauth import MemoryTokenManager, MemoryUserStore
 from restauth.wire.cookies import CookieMode
 
+from .adapters import AuthMiddleware
 from .conftest import ALICE_PASSWORD, basic, echo_app
+
+pytestmark = pytest.mark.usefixtures("adapter")  # every test: WSGI and ASGI adapters
 
 COOKIE = "__Host-restauth"
 ATTRIBUTES = "Path=/; Secure; HttpOnly; SameSite=Strict"

@@ -7,9 +7,14 @@ import json
 import pytest
 from webtest import TestApp
 
-from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore, StoreUnavailable
+from restauth import MemoryTokenManager, MemoryUserStore, StoreUnavailable
 
+from . import adapters
+from .adapters import AuthMiddleware
 from .conftest import ALICE_PASSWORD, BOB_PASSWORD, FakeClock, basic, echo_app
+
+middleware = adapters.middleware  # conftest's fixture, built by the adapter under test
+pytestmark = pytest.mark.usefixtures("adapter")  # every test: WSGI and ASGI adapters
 
 
 def login(client: TestApp, userid: str = "alice", password: str = ALICE_PASSWORD) -> str:

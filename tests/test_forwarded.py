@@ -6,16 +6,20 @@ from typing import Any
 
 import pytest
 
-from restauth.middleware import EnvironRequest
 from restauth.wire.forwarded import TrustedProxies as RealTrustedProxies
+
+from .adapters import request_view
+
+pytestmark = pytest.mark.usefixtures("adapter")  # every test: WSGI and ASGI adapters
 
 
 def view(environ: Any) -> Any:
-    return EnvironRequest(environ) if isinstance(environ, dict) else environ
+    return request_view(environ) if isinstance(environ, dict) else environ
 
 
 class TrustedProxies(RealTrustedProxies):
-    """The real class, asked with WSGI environ dicts (through the WSGI adapter's view)."""
+    """The real class, asked with WSGI environ dicts (through the view of the adapter under
+    test: the environ itself, or the scope an ASGI server would give for it)."""
 
     def client_address(self, environ: Any) -> str:  # type: ignore[override]
         return super().client_address(view(environ))

@@ -21,15 +21,20 @@ import pytest
 from webob.request import DisconnectionError
 from webtest import TestApp
 
-from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore, PasswordHasher
+from restauth import MemoryTokenManager, MemoryUserStore, PasswordHasher
 from restauth._time import as_seconds
 from restauth.tokens.sqlite import SQLiteTokenManager
 from restauth.users.sqlite import SQLiteUserStore
 from restauth.wire.credentials import BasicCredentials, Malformed, check_credentials
 
+from . import adapters
+from .adapters import AuthMiddleware
 from .conftest import ALICE_PASSWORD, echo_app
 
 SECRET_KEY = "test-secret-key-0123456789abcdef"
+
+middleware = adapters.middleware  # conftest's fixture, built by the adapter under test
+pytestmark = pytest.mark.usefixtures("adapter")  # every test: WSGI and ASGI adapters
 
 
 def call(app: Callable[..., Iterable[bytes]], environ: dict[str, Any]) -> tuple[str, bytes]:
@@ -77,7 +82,7 @@ class BrokenInput:
     ],
     ids=["short", "oserror", "disconnected"],
 )
-def test_truncated_login_body_is_400_not_503(middleware: AuthMiddleware, body: Any) -> None:
+def test_truncated_login_body_is_400_not_503(middleware: Any, body: Any) -> None:
     status, text = call(middleware, login_environ(body, 200))
     assert status == "400 Bad Request"
     assert b"Content-Length" in text

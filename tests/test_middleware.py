@@ -12,7 +12,6 @@ import pytest
 from webtest import TestApp
 
 from restauth import (
-    AuthMiddleware,
     Identity,
     MemoryTokenManager,
     MemoryUserStore,
@@ -20,7 +19,12 @@ from restauth import (
 )
 from restauth.tokens.base import TokenGrant
 
+from . import adapters
+from .adapters import AuthMiddleware, wsgi_only
 from .conftest import ALICE_PASSWORD, BOB_PASSWORD, FakeClock, basic, echo_app
+
+middleware = adapters.middleware  # conftest's fixture, built by the adapter under test
+pytestmark = pytest.mark.usefixtures("adapter")  # every test: WSGI and ASGI adapters
 
 BASIC_CHALLENGE = 'Basic realm="test", charset="UTF-8"'
 BEARER_CHALLENGE = 'Bearer realm="test"'
@@ -148,7 +152,7 @@ def test_malformed_basic_is_401_with_challenge(client: TestApp, value: str) -> N
     assert response.json["status"] == 401
 
 
-def test_non_latin1_header_bytes_never_crash(middleware: AuthMiddleware) -> None:
+def test_non_latin1_header_bytes_never_crash(middleware: Any) -> None:
     """Servers hand header bytes to WSGI as Latin-1: any byte sequence must be answered."""
     for raw in (b"Basic \xc3\xa9\xff", b"Bearer \x00\x01", b"\xff\xfe Token x"):
         status = call(middleware, {"HTTP_AUTHORIZATION": raw.decode("latin-1")})[0]
@@ -444,6 +448,7 @@ def call(app: Any, extra: dict[str, Any]) -> tuple[str, list[tuple[str, str]], b
     return seen[-1][0], seen[-1][1], body
 
 
+@wsgi_only("PEP 3333: start_response's exc_info and the app's iterable (and its close())")
 def test_exc_info_passes_through_and_iterable_is_returned_unwrapped(
     users: MemoryUserStore,
 ) -> None:

@@ -8,9 +8,14 @@ from typing import Any
 import pytest
 from webtest import TestApp
 
-from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore
+from restauth import MemoryTokenManager, MemoryUserStore
 
+from . import adapters
+from .adapters import AuthMiddleware
 from .conftest import ALICE_PASSWORD, BOB_PASSWORD, FakeClock, basic, echo_app
+
+middleware = adapters.middleware  # conftest's fixture, built by the adapter under test
+pytestmark = pytest.mark.usefixtures("adapter")  # every test: WSGI and ASGI adapters
 
 ALICE = {"username": "alice", "password": ALICE_PASSWORD}
 

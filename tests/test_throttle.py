@@ -8,11 +8,14 @@ from typing import Any
 import pytest
 from webtest import TestApp
 
-from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore
+from restauth import MemoryTokenManager, MemoryUserStore
 from restauth.errors import StoreUnavailable
 from restauth.throttle.policy import MemoryThrottleStore, Rule, Throttle, ThrottlePolicy
 
+from .adapters import AuthMiddleware
 from .conftest import ALICE_PASSWORD, FakeClock, basic, echo_app
+
+pytestmark = pytest.mark.usefixtures("adapter")  # every test: WSGI and ASGI adapters
 
 
 @pytest.fixture

@@ -5,9 +5,14 @@ from __future__ import annotations
 import pytest
 from webtest import TestApp
 
-from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore
+from restauth import MemoryTokenManager, MemoryUserStore
 
+from . import adapters
+from .adapters import AuthMiddleware
 from .conftest import ALICE_PASSWORD, basic, echo_app
+
+middleware = adapters.middleware  # conftest's fixture, built by the adapter under test
+pytestmark = pytest.mark.usefixtures("adapter")  # every test: WSGI and ASGI adapters
 
 HTTP = {"wsgi.url_scheme": "http"}
 

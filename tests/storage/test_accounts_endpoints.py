@@ -4,6 +4,7 @@ notifier, administration, and the hostile inputs (400, 405, 409, 413, 415, 429, 
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import threading
@@ -13,14 +14,17 @@ from typing import Any
 import pytest
 from webtest import TestApp
 
-from restauth import Accounts, AuthMiddleware, MemoryTokenManager, MemoryUserStore
+from restauth import Accounts, MemoryTokenManager, MemoryUserStore
 from restauth.notify import Purpose
+from tests.adapters import AuthMiddleware
 from tests.conftest import basic, echo_app
 from tests.storage.conftest import UserFactory
 
 ROOT_PASSWORD = "keeper of all keys 1"
 ALICE_PASSWORD = "wonderland rabbit hole"
 NEW_PASSWORD = "through the looking glass"
+
+pytestmark = pytest.mark.usefixtures("adapter")  # every test: WSGI and ASGI adapters
 
 
 class Outbox:
@@ -466,6 +470,24 @@ def test_plain_http_is_refused_before_any_body_is_read(
     assert reply.status_int == 403
     assert "HTTPS" in reply.json["detail"]
     assert site.users.get("alice") is None
+    data = b"" if body is None else json.dumps(body).encode()
+    read: list[int] = []
+
+    class Watched(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            read.append(-1 if size is None else size)
+            return super().read(size)
+
+    environ = {
+        "REQUEST_METHOD": method, "PATH_INFO": path, "wsgi.url_scheme": "http",
+        "HTTP_HOST": "localhost", "HTTP_AUTHORIZATION": ROOT["Authorization"],
+        "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(data)),
+        "wsgi.input": Watched(data),
+    }  # fmt: skip
+    statuses: list[str] = []
+    b"".join(site.middleware(environ, lambda status, *_: statuses.append(status)))
+    assert statuses[0].startswith("403")
+    assert read == []  # not a byte of it
 
 
 # -- administration ------------------------------------------------------------------------
