@@ -4,13 +4,13 @@ so the ASGI adapter refuses a handshake whose Origin is another site's, before `
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
 from restauth import CookieMode, MemoryTokenManager, MemoryUserStore, PasswordHasher
 from restauth.asgi import AuthMiddleware
+from tests.adapters import run_async
 
 PASSWORD = "a long enough passphrase"
 
@@ -28,7 +28,7 @@ def handshake(middleware: AuthMiddleware, headers: list[tuple[bytes, bytes]]) ->
     async def send(message: Any) -> None:
         sent.append(message)
 
-    asyncio.run(middleware(scope, receive, send))
+    run_async(middleware(scope, receive, send))  # not in this thread: see tests/adapters.py
     return sent
 
 

@@ -434,9 +434,9 @@ def test_fastapi_block(stores: dict[str, Any]) -> None:
             docs = await client.get("/openapi.json")
             return [anonymous, alice, docs]
 
-    import asyncio
+    from tests.adapters import run_async  # not in this thread: Playwright may run a loop here
 
-    anonymous, alice, docs = asyncio.run(calls())
+    anonymous, alice, docs = run_async(calls())
     assert anonymous.status_code == 401
     assert (alice.status_code, alice.json()) == (200, {"userid": "alice"})
     assert "auth-token" in alice.headers

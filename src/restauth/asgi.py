@@ -10,8 +10,8 @@ Redis, PostgreSQL); it runs in a worker thread (``anyio.to_thread``, at most
 ``max_threads`` at once), except where it cannot block: in-process stores (memory users,
 memory tokens, memory throttle, no identity provider) and no password to check (no Basic
 credentials, not restauth's own endpoints). There it runs inline, at the WSGI adapter's
-cost. A body is read from ``receive`` only for restauth's own endpoints, within their
-limit, before the pipeline runs; the application's bodies are never touched.
+cost. A body is read from ``receive`` only by restauth's own endpoints, within their limit,
+when one asks for it (a refusal reads nothing); the application's bodies are never touched.
 
 **What the application sees** (``http`` and ``websocket`` scopes): ``scope["restauth.identity"]``
 (an :class:`~restauth.identity.Identity`, absent for anonymous requests), and Starlette's
@@ -42,8 +42,6 @@ import anyio
 import anyio.to_thread
 
 from restauth._storage import Closeable
-from restauth.endpoints.json_body import MAX_BODY
-from restauth.endpoints.login_body import MAX_LOGIN_BODY
 from restauth.identity import Identity
 from restauth.options import Options, Settings
 from restauth.pipeline import Admit, Decision, Pipeline
@@ -73,8 +71,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger("restauth")
-_BODY_LIMIT = max(MAX_BODY, MAX_LOGIN_BODY) + 1  # one more byte: "too large" is then known
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_OWN_ATTRIBUTES = frozenset(
+    {"app", "options", "pipeline", "max_threads", "_limiter", "_in_process", "_owns"}
+)
 _SCHEMES = {"ws": "http", "wss": "https"}
 
 
@@ -83,7 +83,17 @@ class ScopeRequest:
     WSGI's form (the bytes as Latin-1 characters), below ``root_path``; headers are read
     into a dict on first use; the body is what :meth:`AuthMiddleware` read beforehand."""
 
-    __slots__ = ("_headers", "body", "method", "path", "peer", "query", "scheme", "scope")
+    __slots__ = (
+        "_body",
+        "_headers",
+        "method",
+        "path",
+        "peer",
+        "query",
+        "receive",
+        "scheme",
+        "scope",
+    )
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
@@ -99,7 +109,8 @@ class ScopeRequest:
         client = scope.get("client")
         self.peer: str | None = client[0] if client else None
         self._headers: dict[str, str] | None = None
-        self.body: bytes | None = b""  # None: the client went away before sending it all
+        self.receive: Receive | None = None  # set for restauth's own endpoints only
+        self._body: bytes | None = None
 
     def _all(self) -> dict[str, str]:
         headers = self._headers
@@ -108,7 +119,9 @@ class ScopeRequest:
             for raw_name, raw_value in self.scope.get("headers") or ():
                 name = raw_name.decode("latin-1").lower()
                 value = raw_value.decode("latin-1")
-                headers[name] = f"{headers[name]},{value}" if name in headers else value
+                if name in headers:  # HTTP/2 sends each cookie alone; RFC 9113 joins with "; "
+                    value = headers[name] + ("; " if name == "cookie" else ",") + value
+                headers[name] = value
             self._headers = headers
         return headers
 
@@ -142,9 +155,18 @@ class ScopeRequest:
         return length if length >= 0 else -1
 
     def read_body(self, limit: int) -> bytes | None:
-        body = self.body
-        if body is None:
-            raise OSError("the client went away before its body ended")
+        """Read on demand, from the worker thread the decision runs in (restauth's own
+        endpoints always run in one), through the event loop's ``receive``: a body is read
+        only when an endpoint gets that far, never for a refusal."""
+        if self._body is None:
+            receive = self.receive
+            if receive is None:  # not one of restauth's endpoints: never the app's body
+                return b""
+            read = anyio.from_thread.run(_read_body, receive, self.content_length, limit + 1)
+            if read is None:
+                raise OSError("the client went away before its body ended")
+            self._body = read
+        body = self._body
         length = self.content_length
         if length is not None and 0 <= length <= limit and len(body) < length:
             raise OSError(f"the body ended {length - len(body)} bytes before its Content-Length")
@@ -215,6 +237,11 @@ class AuthMiddleware:
             raise AttributeError(name)
         return getattr(self.options, name)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in _OWN_ATTRIBUTES:  # a setting changed here would be ignored
+            raise AttributeError(f"{name} is fixed when the middleware is built; build a new one")
+        object.__setattr__(self, name, value)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
@@ -232,7 +259,7 @@ class AuthMiddleware:
         request = ScopeRequest(scope)
         ours = self._owns(request.path)
         if ours and request.method in _WITH_BODY:
-            request.body = await _read_body(receive, request.content_length)
+            request.receive = receive  # read_body reads it, if an endpoint asks
         decision = await self._decide(request, ours)
         if isinstance(decision, Reply):
             await _send_reply(send, decision)
@@ -326,14 +353,14 @@ def _basic(request: ScopeRequest) -> bool:
     return header is not None and header[:6].lower() == "basic "
 
 
-async def _read_body(receive: Receive, declared: int | None) -> bytes | None:
-    """A body for restauth's own endpoints, at most :data:`_BODY_LIMIT` bytes (more is
-    413 anyway); ``None`` when the client went away first."""
-    if declared is not None and declared >= _BODY_LIMIT:
+async def _read_body(receive: Receive, declared: int | None, most: int) -> bytes | None:
+    """A body for restauth's own endpoints, at most ``most`` bytes (more is 413 anyway);
+    ``None`` when the client went away first."""
+    if declared is not None and declared >= most:
         return b""  # judged by its Content-Length alone: 413, nothing read
     chunks: list[bytes] = []
     size = 0
-    while size < _BODY_LIMIT:
+    while size < most:
         message = await receive()
         if message["type"] == "http.disconnect":
             return None
