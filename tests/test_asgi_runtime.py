@@ -22,10 +22,10 @@ and 3), with real servers where it matters.
 - **503** with ``Retry-After`` when a store raises, inline and in a worker thread, the
   application never called.
 
-Tests marked ``xfail(strict=True)`` pin bugs found in ``src/restauth/asgi.py`` (a password
-check on the loop after a leading space, a slow login body holding a decision thread, a
-lifespan that hangs or never closes the stores); each says what is wrong, and passes,
-failing the run so the mark comes off, once it is fixed.
+Four tests pinned bugs this file found in ``src/restauth/asgi.py`` and now guard their fixes:
+a password check on the loop after a leading space, a slow login body holding a decision
+thread, a lifespan that hung when the app's startup failed, and one that never closed the
+stores when the app returned from its lifespan at once.
 """
 
 from __future__ import annotations
@@ -512,14 +512,6 @@ def test_a_store_outside_the_process_sends_every_decision_to_a_thread(
     app.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TimeoutError,
-    reason="ScopeRequest.read_body() waits for the body inside the decision's worker thread"
-    " (anyio.from_thread.run), holding one of max_threads: max_threads clients that send a"
-    " login's headers and no body stall every decision that needs a thread (under uvicorn,"
-    " 40 idle sockets stop a SQLite-token site)",
-)
 def test_a_login_body_that_never_comes_holds_no_decision_thread(tmp_path: Path) -> None:
     tokens = SQLiteTokenManager(tmp_path / "restauth.db", secret_key=SECRET_KEY)
     app = memory_middleware(tokens=tokens, max_threads=2)  # SQLite: every decision in a thread
@@ -561,11 +553,6 @@ def test_a_login_body_that_never_comes_holds_no_decision_thread(tmp_path: Path) 
     assert answered == [200]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="asgi._basic() reads 'basic ' at the header's first byte, the credential parser"
-    " strips leading spaces first: ' Basic ...' is a password check run on the event loop",
-)
 def test_basic_credentials_after_a_leading_space_still_go_to_a_thread(
     thread_calls: list[Callable[..., Any]],
 ) -> None:
@@ -676,13 +663,6 @@ def test_an_application_without_lifespan_is_answered_by_the_adapter() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TimeoutError,
-    reason="_lifespan() falls back to its own lifespan after the app consumed"
-    " lifespan.startup and raised: it waits for a second startup that never comes, and the"
-    " server hangs in 'Waiting for application startup.' (uvicorn then ignores SIGTERM)",
-)
 def test_an_application_whose_startup_raises_is_reported_not_hung() -> None:
     log: list[str] = []
 
@@ -700,12 +680,6 @@ def test_an_application_whose_startup_raises_is_reported_not_hung() -> None:
     assert outcome == "the database is down" or "server got lifespan.startup.failed" in log
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an application that returns from a lifespan scope without answering (a plain"
-    ' app\'s \'if scope["type"] != "http": return\') ends _lifespan(): nobody reads'
-    " lifespan.shutdown and the stores are never closed",
-)
 def test_an_application_that_ignores_lifespan_still_gets_its_stores_closed() -> None:
     log: list[str] = []
 

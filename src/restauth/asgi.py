@@ -10,8 +10,10 @@ Redis, PostgreSQL); it runs in a worker thread (``anyio.to_thread``, at most
 ``max_threads`` at once), except where it cannot block: in-process stores (memory users,
 memory tokens, memory throttle, no identity provider) and no password to check (no Basic
 credentials, not restauth's own endpoints). There it runs inline, at the WSGI adapter's
-cost. A body is read from ``receive`` only by restauth's own endpoints, within their limit,
-when one asks for it (a refusal reads nothing); the application's bodies are never touched.
+cost. A body is read from ``receive`` only for restauth's own endpoints, within their limit
+(16 KiB), on the event loop before the decision (a client that never sends it holds no
+thread), and not at all over plain HTTP with ``require_https``; the application's bodies
+are never touched.
 
 **What the application sees** (``http`` and ``websocket`` scopes): ``scope["restauth.identity"]``
 (an :class:`~restauth.identity.Identity`, absent for anonymous requests), and Starlette's
@@ -42,6 +44,8 @@ import anyio
 import anyio.to_thread
 
 from restauth._storage import Closeable
+from restauth.endpoints.json_body import MAX_BODY
+from restauth.endpoints.login_body import MAX_LOGIN_BODY
 from restauth.identity import Identity
 from restauth.options import Options, Settings
 from restauth.pipeline import Admit, Decision, Pipeline
@@ -72,6 +76,7 @@ __all__ = [
 
 logger = logging.getLogger("restauth")
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_BODY_LIMIT = max(MAX_BODY, MAX_LOGIN_BODY) + 1  # one more byte: "too large" is then known
 _OWN_ATTRIBUTES = frozenset(
     {"app", "options", "pipeline", "max_threads", "_limiter", "_in_process", "_owns"}
 )
@@ -83,17 +88,7 @@ class ScopeRequest:
     WSGI's form (the bytes as Latin-1 characters), below ``root_path``; headers are read
     into a dict on first use; the body is what :meth:`AuthMiddleware` read beforehand."""
 
-    __slots__ = (
-        "_body",
-        "_headers",
-        "method",
-        "path",
-        "peer",
-        "query",
-        "receive",
-        "scheme",
-        "scope",
-    )
+    __slots__ = ("_headers", "body", "method", "path", "peer", "query", "scheme", "scope")
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
@@ -109,8 +104,7 @@ class ScopeRequest:
         client = scope.get("client")
         self.peer: str | None = client[0] if client else None
         self._headers: dict[str, str] | None = None
-        self.receive: Receive | None = None  # set for restauth's own endpoints only
-        self._body: bytes | None = None
+        self.body: bytes | None = b""  # None: the client went away before sending it all
 
     def _all(self) -> dict[str, str]:
         headers = self._headers
@@ -155,18 +149,9 @@ class ScopeRequest:
         return length if length >= 0 else -1
 
     def read_body(self, limit: int) -> bytes | None:
-        """Read on demand, from the worker thread the decision runs in (restauth's own
-        endpoints always run in one), through the event loop's ``receive``: a body is read
-        only when an endpoint gets that far, never for a refusal."""
-        if self._body is None:
-            receive = self.receive
-            if receive is None:  # not one of restauth's endpoints: never the app's body
-                return b""
-            read = anyio.from_thread.run(_read_body, receive, self.content_length, limit + 1)
-            if read is None:
-                raise OSError("the client went away before its body ended")
-            self._body = read
-        body = self._body
+        body = self.body
+        if body is None:
+            raise OSError("the client went away before its body ended")
         length = self.content_length
         if length is not None and 0 <= length <= limit and len(body) < length:
             raise OSError(f"the body ended {length - len(body)} bytes before its Content-Length")
@@ -258,8 +243,10 @@ class AuthMiddleware:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = ScopeRequest(scope)
         ours = self._owns(request.path)
-        if ours and request.method in _WITH_BODY:
-            request.receive = receive  # read_body reads it, if an endpoint asks
+        if ours and request.method in _WITH_BODY and not self._refused_in_clear(request):
+            # read here, on the loop, where a client that never sends its body costs a
+            # coroutine, not one of the max_threads a decision needs
+            request.body = await _read_body(receive, request.content_length, _BODY_LIMIT)
         decision = await self._decide(request, ours)
         if isinstance(decision, Reply):
             await _send_reply(send, decision)
@@ -271,6 +258,12 @@ class AuthMiddleware:
             await self.app(scope, receive, send)  # nothing of ours to add
         else:
             await self.app(scope, receive, _merging(send, decision))
+
+    def _refused_in_clear(self, request: ScopeRequest) -> bool:
+        """A request the pipeline refuses over plain HTTP (``require_https``): its body is
+        not read at all."""
+        options = self.options
+        return options.require_https and not options.proxies.is_https(request)
 
     async def _decide(self, request: ScopeRequest, ours: bool) -> Decision:
         """The pipeline's decision: inline when it cannot block, else in a worker thread."""
@@ -302,7 +295,12 @@ class AuthMiddleware:
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The application's lifespan, as it was, with restauth's stores closed at the end."""
-        started = False
+        started = received = False
+
+        async def receiving() -> Message:
+            nonlocal received
+            received = True
+            return await receive()
 
         async def sending(message: Message) -> None:
             nonlocal started
@@ -314,12 +312,15 @@ class AuthMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, sending)
+            await self.app(scope, receiving, sending)
         except Exception:
-            if started:
+            if started or received:  # the app's own startup failed: the server must know
                 raise
             # an application that knows no lifespan: answer it here, for restauth's stores
             logger.debug("the application does not speak lifespan; restauth answers it")
+            await _own_lifespan(receive, send, self.aclose)
+            return
+        if not received:  # it returned at once (``if scope["type"] != "http": return``)
             await _own_lifespan(receive, send, self.aclose)
 
     async def aclose(self) -> None:
@@ -350,7 +351,9 @@ def _never_blocks(options: Options) -> bool:
 def _basic(request: ScopeRequest) -> bool:
     """Whether the request carries a password (Basic): checking one may cost bcrypt."""
     header = request.header("authorization")
-    return header is not None and header[:6].lower() == "basic "
+    if header is None:
+        return False
+    return header.strip(" ").partition(" ")[0].lower() == "basic"  # as the parser reads it
 
 
 async def _read_body(receive: Receive, declared: int | None, most: int) -> bytes | None:
