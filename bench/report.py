@@ -6,7 +6,9 @@ import os
 import statistics
 from collections.abc import Mapping, Sequence
 
+import asgi_server
 import server
+from asgi_server import UvicornResult
 from harness import Row
 from scale import ScaleRow
 from server import ServerResult
@@ -193,3 +195,73 @@ def chart(rows: Sequence[Row], path: str) -> str | None:
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def asgi_ratio_table(
+    rows: Sequence[Row], pairs: Mapping[str, tuple[str, bool]], most: float
+) -> str:
+    """Each restauth.asgi row's overhead over the bare ASGI app beside the WSGI adapter's
+    same scenario over the bare WSGI app, in the same run: ``pairs`` maps an ASGI row to
+    (its WSGI row, whether the ``most`` ratio is its target)."""
+    by_name = {row.name: row for row in rows}
+    lines = [
+        "| scenario | decided | ASGI overhead µs (wall) | WSGI overhead µs (wall) "
+        "| ASGI ÷ WSGI (wall) | ASGI ÷ WSGI (CPU) | target |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for name, (other, held) in pairs.items():
+        mine, theirs = by_name.get(name), by_name.get(other)
+        if mine is None or theirs is None:
+            continue
+        wall = mine.overhead_wall / theirs.overhead_wall if theirs.overhead_wall > 0 else 0.0
+        cpu = mine.overhead_cpu / theirs.overhead_cpu if theirs.overhead_cpu > 0 else 0.0
+        verdict = ""
+        if held:
+            verdict = f"≤ {most:g}×: " + ("met" if wall <= most else "**missed**")
+        decided = mine.note.split(";")[0] or "inline"
+        label = name.removeprefix("restauth.asgi ")
+        lines.append(
+            f"| {label} | {decided} | {_us(mine.overhead_wall)} | {_us(theirs.overhead_wall)} "
+            f"| **{wall:.2f}×** | {cpu:.2f}× | {verdict} |"
+        )
+    lines += [
+        "",
+        "Overheads over each adapter's own bare app (the bare ASGI app, the bare WSGI app), "
+        "measured in the same interleaved rounds. The CPU column is the event loop's thread "
+        "only: for rows decided in a worker thread it leaves out the decision itself, so "
+        "only the wall clock compares there.",
+    ]
+    return "\n".join(lines)
+
+
+def uvicorn_table(result: UvicornResult) -> str:
+    lines = [
+        "| app under uvicorn | workers | requests/s, median | ÷ bare, same workers "
+        "(median of rounds) | gunicorn's target, for reference | each run |",
+        "| --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for app, runs in result.rps.items():
+        ordered = sorted(runs)
+        workers = asgi_server.APPS[app][1]
+        ratio = verdict = ""
+        if app in asgi_server.TARGETS:
+            value, target = result.ratio(app), asgi_server.TARGETS[app]
+            ratio = f"**{value:.3f}**"
+            verdict = f"≥ {target:g}: " + ("met" if value >= target else "**missed**")
+        elif asgi_server.APPS[app][2] != app:
+            ratio = f"{result.ratio(app):.3f}"
+        lines.append(
+            f"| {asgi_server.NAMES[app]} | {workers} | {ordered[len(ordered) // 2]:,.0f} "
+            f"| {ratio} | {verdict} | {', '.join(f'{r:,.0f}' for r in ordered)} |"
+        )
+    rounds = len(result.rps["bare-1"])
+    lines += [
+        "",
+        f"uvicorn with {result.stack} (what it found installed), `--no-access-log`. Each "
+        f"ratio is the median over the {rounds} rounds of the app's requests/s ÷ the bare "
+        f"app's with as many workers in the same round; wrk -t1 -c{result.connections}, "
+        f"{result.seconds} s per run, the servers in a fresh order each round; users "
+        "in memory, one token presented. Memory tokens live in one process, so that row "
+        "has one worker; SQLite tokens are shared by two.",
+    ]
+    return "\n".join(lines)
