@@ -164,15 +164,15 @@ async def no_body() -> Message:
 
 @pytest.fixture
 def thread_calls(monkeypatch: pytest.MonkeyPatch) -> list[Callable[..., Any]]:
-    """The functions the adapter sends to a worker thread (``anyio.to_thread.run_sync``)."""
+    """The functions the adapter sends to a worker thread (``AuthMiddleware._in_thread``)."""
     calls: list[Callable[..., Any]] = []
-    real = anyio.to_thread.run_sync
+    real = AuthMiddleware._in_thread
 
-    async def counting(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def counting(self: AuthMiddleware, func: Callable[..., Any], request: Any) -> Any:
         calls.append(func)
-        return await real(func, *args, **kwargs)
+        return await real(self, func, request)
 
-    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    monkeypatch.setattr(AuthMiddleware, "_in_thread", counting)
     return calls
 
 
