@@ -55,6 +55,7 @@ from restauth.throttle.policy import MemoryThrottleStore
 from restauth.tokens.memory import MemoryTokenManager
 from restauth.users.memory import MemoryUserStore
 from restauth.wire.cookies import is_cross_site
+from restauth.wire.credentials import BasicCredentials, parse_authorization
 from restauth.wire.request import HeaderSet
 from restauth.wire.responses import Header, Reply
 from restauth.wire.token_headers import EXPOSE_TOKEN_HEADERS, NO_STORE
@@ -298,9 +299,34 @@ class AuthMiddleware:
 
     async def _decide(self, request: ScopeRequest, ours: bool) -> Decision:
         """The pipeline's decision: inline when it cannot block, else in a worker thread."""
-        if self._in_process and not ours and not _basic(request):
+        if self._in_process and not ours and (not _basic(request) or self._remembered(request)):
             return self.pipeline.decide(request)
         return await self._in_thread(self.pipeline.decide, request)
+
+    def _remembered(self, request: ScopeRequest) -> bool:
+        """Whether a Basic password is one the password cache remembers for an active user
+        (in-process stores only): then no hash is checked, and the decision runs inline."""
+        options = self.options
+        cache = options.password_cache
+        if cache is None:
+            return False
+        credentials = parse_authorization(
+            request.header("authorization"),
+            tokens_enabled=options.bearer_scheme,
+            max_size=options.max_header_size,
+            basic_fallback=options.basic_charset_fallback,
+        )
+        if not isinstance(credentials, BasicCredentials):
+            return False
+        try:
+            user = options.users.get(credentials.userid)
+        except Exception:  # the pipeline, in a thread, answers a failing store (503)
+            return False
+        return (
+            user is not None
+            and user.active
+            and cache.hit(credentials.userid, credentials.password, user.password_hash)
+        )
 
     async def _in_thread(
         self, step: Callable[[ScopeRequest], Decision], request: ScopeRequest
