@@ -261,7 +261,7 @@ def scenarios(
         row(loop, A_TOKEN_HEADERS, app, BARE_ASGI, 200, f"Token {token}", token_headers=True,
             extra=EXTRA_HEADERS, note=f"{inline}; Host, Authorization and 7 a browser sends"),
         row(loop, A_BASIC, app, BARE_ASGI, 200, basic(USERID, PASSWORD), token_headers=True,
-            note=f"{threaded} (a password)"),
+            note=f"{inline} (a password the cache remembers)"),
         row(loop, A_401, app, BARE_ASGI, 401, note=inline),
     ]  # fmt: skip
     try:
