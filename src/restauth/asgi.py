@@ -6,10 +6,11 @@ when it may block, and applies it: restauth's own reply, or the application with
 identity in the scope and restauth's headers merged into its answer.
 
 **The event loop never waits on a store.** The pipeline is synchronous (bcrypt, SQLite,
-Redis, PostgreSQL); it runs in a worker thread (``anyio.to_thread``, at most
-``max_threads`` at once), except where it cannot block: in-process stores (memory users,
-memory tokens, memory throttle, no identity provider) and no password to check (no Basic
-credentials, not restauth's own endpoints). There it runs inline, at the WSGI adapter's
+Redis, PostgreSQL); it runs in a worker thread (restauth's own pool under asyncio, anyio's
+under trio; at most ``max_threads`` at once), except where it cannot block: in-process
+stores (memory users, memory tokens, memory throttle, no identity provider) and no password
+to check (no Basic credentials, or a password the password cache remembers; not restauth's
+own endpoints). There it runs inline, at the WSGI adapter's
 cost. A body is read from ``receive`` only for restauth's own endpoints, within their limit
 (16 KiB), on the event loop before the decision (a client that never sends it holds no
 thread), and not at all over plain HTTP with ``require_https``; the application's bodies
