@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 import bcrypt
 import pytest
 from webtest import TestApp
 
 from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore, PasswordHasher
+from tests.services import postgres_dsn
 
 ALICE_PASSWORD = "rabbit:hole wörd"  # a colon and a non-ASCII character on purpose
 BOB_PASSWORD = "builder-secret"
@@ -129,3 +132,18 @@ def adapter(request: pytest.FixtureRequest) -> Iterable[str]:
 
     with adapters.using(request.param):
         yield request.param
+
+
+@pytest.fixture
+def postgres_schema_dsn() -> Iterator[str]:
+    """A DSN whose ``search_path`` is a new, empty schema (dropped afterwards)."""
+    import psycopg
+
+    dsn = postgres_dsn()
+    schema = "restauth_test_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in dsn else "?"
+    yield f"{dsn}{separator}options={quote(f'-csearch_path={schema}')}"
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA {schema} CASCADE")

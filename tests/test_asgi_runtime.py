@@ -37,12 +37,10 @@ import signal
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import anyio
 import anyio.to_thread
@@ -62,7 +60,6 @@ from restauth.asgi import AuthMiddleware
 from restauth.pipeline import Decision
 from tests.conftest import basic
 from tests.servers import Server, environment, free_port, request, running
-from tests.services import postgres_dsn
 
 pytest.importorskip("uvicorn")
 
@@ -176,21 +173,6 @@ def thread_calls(monkeypatch: pytest.MonkeyPatch) -> list[Callable[..., Any]]:
     return calls
 
 
-@pytest.fixture
-def postgres_schema() -> Iterator[str]:
-    """A DSN whose ``search_path`` is a new, empty schema (dropped afterwards)."""
-    import psycopg
-
-    dsn = postgres_dsn()
-    schema = "restauth_asgi_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in dsn else "?"
-    yield f"{dsn}{separator}options={quote(f'-csearch_path={schema}')}"
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
 # -- 1. the event loop never waits on a store ---------------------------------------------
 
 
@@ -302,7 +284,7 @@ def blocking_stores(
         from restauth.tokens.postgres import PostgresTokenManager
         from restauth.users.postgres import PostgresUserStore
 
-        dsn = request.getfixturevalue("postgres_schema")
+        dsn = request.getfixturevalue("postgres_schema_dsn")
         users = PostgresUserStore(dsn, hasher=hasher)
         tokens = PostgresTokenManager(dsn, secret_key=SECRET_KEY)
     for number in range(LOGINS):

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 
@@ -18,7 +17,7 @@ from restauth import MemoryTokenManager, MemoryUserStore, PasswordHasher
 from restauth.tokens.sqlite import SQLiteTokenManager
 from restauth.users.sqlite import SQLiteUserStore
 from tests.conftest import FakeClock
-from tests.services import postgres_dsn, redis_url
+from tests.services import redis_url
 
 SECRET_KEY = "test-secret-key-0123456789abcdef"
 TokenFactory = Callable[..., Any]
@@ -38,21 +37,6 @@ def redis_prefix() -> Iterator[str]:
     if keys:
         client.delete(*keys)
     client.close()
-
-
-@pytest.fixture
-def postgres_schema_dsn() -> Iterator[str]:
-    """A DSN whose ``search_path`` is a new, empty schema (dropped afterwards)."""
-    import psycopg
-
-    dsn = postgres_dsn()
-    schema = "restauth_test_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in dsn else "?"
-    yield f"{dsn}{separator}options={quote(f'-csearch_path={schema}')}"
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 TOKEN_BACKENDS = ["memory", "sqlite", "redis", "postgres", "jwt"]
