@@ -14,7 +14,6 @@ from restauth import ConfigError, from_config, load_config
 from restauth.cli import main
 from restauth.tokens.base import DEFAULT_MAX_SESSIONS, TokenGrant
 from tests.conftest import echo_app
-from tests.storage.conftest import postgres_schema_dsn as postgres_schema_dsn  # the fixture
 
 KEY = {"RESTAUTH_SECRET_KEY": "k" * 32}
 SECRET_DSN = "postgresql://app:hunter2@db.example/auth"
