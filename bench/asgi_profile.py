@@ -37,8 +37,9 @@ import restauth_scenarios as wsgi  # noqa: E402
 
 from restauth import AuthMiddleware as WSGIMiddleware  # noqa: E402
 from restauth import MemoryTokenManager  # noqa: E402
-from restauth import asgi as adapter  # noqa: E402
-from restauth.asgi import AuthMiddleware, ScopeRequest  # noqa: E402
+from restauth.asgi import AuthMiddleware, ScopeRequest, messages, spec  # noqa: E402  # noqa: E402
+from restauth.asgi import middleware as asgi_middleware  # noqa: E402
+from restauth.asgi import scope as asgi_scope  # noqa: E402
 from restauth.middleware import EnvironRequest  # noqa: E402
 from restauth.middleware import _merging as wsgi_merging  # noqa: E402
 from restauth.pipeline import Admit  # noqa: E402
@@ -79,7 +80,7 @@ class LazyScopeRequest(ScopeRequest):
     __slots__ = ("_authorization",)
     _MISSING = object()
 
-    def __init__(self, scope: adapter.Scope) -> None:
+    def __init__(self, scope: spec.Scope) -> None:
         super().__init__(scope)
         self._authorization: Any = self._MISSING
 
@@ -145,20 +146,20 @@ def raw_token_headers(app_headers: Any, ours: list[tuple[str, str]]) -> list[Any
     return merged
 
 
-def bytes_merging(send: adapter.Send, decision: Admit) -> adapter.Send:
+def bytes_merging(send: spec.Send, decision: Admit) -> spec.Send:
     """``_merging`` that stays in bytes for the token headers alone (the common case)."""
     plain = decision.token_headers is not None and not (
         decision.private or decision.no_referrer or decision.cors
     )
 
-    async def sending(message: adapter.Message) -> None:
+    async def sending(message: spec.Message) -> None:
         if message["type"] == "http.response.start":
             app_headers = message.get("headers") or ()
             merged = None
             if plain:
                 merged = raw_token_headers(app_headers, decision.token_headers)  # type: ignore[arg-type]
             if merged is None:
-                merged = adapter._raw(decision.headers(adapter._text(app_headers)))
+                merged = messages.raw_headers(decision.headers(messages._text(app_headers)))
             message = dict(message)
             message["headers"] = merged
         await send(message)
@@ -179,16 +180,17 @@ class _Roles:
         return sorted(self._roles)
 
 
-def lean_for_app(scope: adapter.Scope, decision: Admit) -> adapter.Scope:
+def lean_for_app(scope: spec.Scope, decision: Admit) -> spec.Scope:
     """``_for_app`` with the roles sorted lazily (the copy of the scope stays: the spec)."""
     scope = dict(scope)
     identity = decision.identity
     if identity is None:
         scope.pop("restauth.identity", None)
-        scope["user"], scope["auth"] = adapter._ANONYMOUS, adapter._NO_ROLES
+        scope["user"], scope["auth"] = asgi_scope._ANONYMOUS, asgi_scope._NO_ROLES
     else:
         scope["restauth.identity"] = identity
-        scope["user"], scope["auth"] = adapter.AuthenticatedUser(identity), _Roles(identity.roles)
+        user = asgi_scope.AuthenticatedUser(identity)
+        scope["user"], scope["auth"] = user, _Roles(identity.roles)
     if decision.query is not None:
         scope["query_string"] = decision.query.encode("latin-1")
     return scope
@@ -197,7 +199,7 @@ def lean_for_app(scope: adapter.Scope, decision: Admit) -> adapter.Scope:
 _RAW_REPLIES: dict[int, tuple[Reply, Message, Message]] = {}
 
 
-async def cached_reply(send: adapter.Send, reply: Reply) -> None:
+async def cached_reply(send: spec.Send, reply: Reply) -> None:
     """``_send_reply`` with the two messages of a constant reply (the challenges) built once:
     the server does not keep them (uvicorn only reads them)."""
     found = _RAW_REPLIES.get(id(reply))
@@ -205,7 +207,7 @@ async def cached_reply(send: adapter.Send, reply: Reply) -> None:
         start = {
             "type": "http.response.start",
             "status": int(reply.status[:3]),
-            "headers": adapter._raw(reply.headers),
+            "headers": messages.raw_headers(reply.headers),
         }
         found = _RAW_REPLIES[id(reply)] = (
             reply,
@@ -220,13 +222,13 @@ class Sketch(AuthMiddleware):
     """restauth.asgi's HTTP path with every sketch above, and the inline decision called
     directly (one coroutine less): what the inline rows could cost."""
 
-    async def _http(self, scope: adapter.Scope, receive: adapter.Receive, send: Any) -> None:
+    async def _http(self, scope: spec.Scope, receive: spec.Receive, send: Any) -> None:
         request = LazyScopeRequest(scope)
         ours = self._owns(request.path)
         if ours:  # restauth's own endpoints: as restauth does it (not what is measured)
             await super()._http(scope, receive, send)
             return
-        if self._in_process and not ours and not adapter._basic(request):
+        if self._in_process and not ours and not asgi_middleware._basic(request):
             decision = self.pipeline.decide(request)
         else:
             decision = await self._decide(request, ours)
@@ -249,7 +251,7 @@ class Executor(AuthMiddleware):
     pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="sketch")
 
     async def _decide(self, request: ScopeRequest, ours: bool) -> Any:
-        if self._in_process and not ours and not adapter._basic(request):
+        if self._in_process and not ours and not asgi_middleware._basic(request):
             return self.pipeline.decide(request)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, self.pipeline.decide, request)
@@ -270,15 +272,15 @@ class Floor:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def __call__(self, scope: adapter.Scope, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: spec.Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             await self._http(scope, receive, send)
 
-    async def _http(self, scope: adapter.Scope, receive: Any, send: Any) -> None:
+    async def _http(self, scope: spec.Scope, receive: Any, send: Any) -> None:
         scope = dict(scope)
         scope["user"] = None
 
-        async def sending(message: adapter.Message) -> None:
+        async def sending(message: spec.Message) -> None:
             if message["type"] == "http.response.start":
                 message = dict(message)
             await send(message)
@@ -314,7 +316,7 @@ def parts(users: Any, headers: list[tuple[bytes, bytes]], label: str) -> list[ha
     receive, drop = asgi._receive, asgi._drop
     plain_headers = [("Content-Type", "text/plain"), ("Content-Length", "20")]
 
-    def whole(app: Any, the_scope: adapter.Scope) -> Callable[[], None]:
+    def whole(app: Any, the_scope: spec.Scope) -> Callable[[], None]:
         return lambda: drive(app(the_scope.copy(), receive, drop))
 
     def merge(make: Callable[[Any, Admit], Any]) -> Callable[[], None]:
@@ -339,17 +341,17 @@ def parts(users: Any, headers: list[tuple[bytes, bytes]], label: str) -> list[ha
             EnvironRequest(environ)
         ),
         "ASGI adapter's own checks: owns + _basic": lambda: (
-            middleware._owns(request.path) or adapter._basic(request)
+            middleware._owns(request.path) or asgi_middleware._basic(request)
         ),
-        "ASGI _for_app": lambda: adapter._for_app(scope, decision),
+        "ASGI _for_app": lambda: asgi_scope.for_app(scope, decision),
         "ASGI _for_app (sketch: roles sorted when read)": lambda: lean_for_app(scope, decision),
-        "ASGI _merging + its start message": merge(adapter._merging),
+        "ASGI _merging + its start message": merge(messages.merging),
         "ASGI _merging (sketch: bytes)": merge(bytes_merging),
         "ASGI start message alone (the bare app's)": lambda: drive(drop(_start_message())),
         "WSGI _merging + start_response": lambda: wsgi_merging(harness._ignore, decision)(
             "200 OK", list(plain_headers)
         ),
-        "ASGI 401: _send_reply": lambda: drive(adapter._send_reply(drop, reply)),
+        "ASGI 401: _send_reply": lambda: drive(middleware._replies.send(drop, reply)),
         "ASGI 401: _send_reply (sketch: messages built once)": lambda: drive(
             cached_reply(drop, reply)
         ),
@@ -357,8 +359,8 @@ def parts(users: Any, headers: list[tuple[bytes, bytes]], label: str) -> list[ha
     return [_alone(f"{label}: {name}", call) for name, call in rows.items()]
 
 
-def _hop_app(limiter: list[anyio.CapacityLimiter]) -> adapter.ASGIApp:
-    async def app(scope: adapter.Scope, receive: Any, send: Any) -> None:
+def _hop_app(limiter: list[anyio.CapacityLimiter]) -> spec.ASGIApp:
+    async def app(scope: spec.Scope, receive: Any, send: Any) -> None:
         if not limiter:
             limiter.append(anyio.CapacityLimiter(40))
         await anyio.to_thread.run_sync(_nothing, limiter=limiter[0])
@@ -371,7 +373,7 @@ def _nothing() -> None:
     return None
 
 
-async def _executor_app(scope: adapter.Scope, receive: Any, send: Any) -> None:
+async def _executor_app(scope: spec.Scope, receive: Any, send: Any) -> None:
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(Executor.pool, _nothing)
     await asgi.bare_asgi_app(scope, receive, send)

@@ -147,3 +147,19 @@ def postgres_schema_dsn() -> Iterator[str]:
     yield f"{dsn}{separator}options={quote(f'-csearch_path={schema}')}"
     with psycopg.connect(dsn, autocommit=True) as connection:
         connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def thread_calls(monkeypatch: pytest.MonkeyPatch) -> list[Callable[..., Any]]:
+    """The functions the ASGI adapter sends to a worker thread (``Workers.run``), in order."""
+    from restauth.asgi.workers import Workers
+
+    calls: list[Callable[..., Any]] = []
+    real = Workers.run
+
+    async def counting(self: Workers, step: Callable[..., Any], argument: Any) -> Any:
+        calls.append(step)
+        return await real(self, step, argument)
+
+    monkeypatch.setattr(Workers, "run", counting)
+    return calls

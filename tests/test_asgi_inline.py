@@ -7,8 +7,6 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-import pytest
-
 from restauth import MemoryTokenManager, MemoryUserStore, PasswordHasher
 from restauth.asgi import AuthMiddleware
 from tests.adapters import run_async
@@ -18,19 +16,6 @@ PASSWORD = "a long enough passphrase"
 
 def basic(userid: str, password: str) -> bytes:
     return b"Basic " + base64.b64encode(f"{userid}:{password}".encode())
-
-
-@pytest.fixture
-def threads(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    calls: list[object] = []
-    real = AuthMiddleware._in_thread
-
-    async def counting(self: AuthMiddleware, step: Any, request: Any) -> Any:
-        calls.append(step)
-        return await real(self, step, request)
-
-    monkeypatch.setattr(AuthMiddleware, "_in_thread", counting)
-    return calls
 
 
 def status(middleware: AuthMiddleware, authorization: bytes) -> int:
@@ -57,27 +42,27 @@ def status(middleware: AuthMiddleware, authorization: bytes) -> int:
     return code
 
 
-def test_a_remembered_password_is_decided_inline(threads: list[object]) -> None:
+def test_a_remembered_password_is_decided_inline(thread_calls: list[object]) -> None:
     users = MemoryUserStore(PasswordHasher(rounds=4))
     users.add("alice", PASSWORD)
     middleware = AuthMiddleware(lambda *a: None, users=users, tokens=MemoryTokenManager())
     assert status(middleware, basic("alice", PASSWORD)) == 200
-    assert len(threads) == 1  # the first login checks the hash: a thread
+    assert len(thread_calls) == 1  # the first login checks the hash: a thread
     assert status(middleware, basic("alice", PASSWORD)) == 200
-    assert len(threads) == 1  # remembered: inline
+    assert len(thread_calls) == 1  # remembered: inline
     assert status(middleware, basic("alice", "a wrong passphrase")) == 401
-    assert len(threads) == 2  # a wrong password costs a hash check: a thread
+    assert len(thread_calls) == 2  # a wrong password costs a hash check: a thread
     users.update("alice", disabled=True)
     assert status(middleware, basic("alice", PASSWORD)) == 401
-    assert len(threads) == 3  # a disabled user costs a dummy check: a thread too
+    assert len(thread_calls) == 3  # a disabled user costs a dummy check: a thread too
 
 
 def test_without_a_password_cache_every_basic_request_takes_a_thread(
-    threads: list[object],
+    thread_calls: list[object],
 ) -> None:
     users = MemoryUserStore(PasswordHasher(rounds=4))
     users.add("alice", PASSWORD)
     middleware = AuthMiddleware(lambda *a: None, users=users, password_cache=None)
     for _ in range(2):
         assert status(middleware, basic("alice", PASSWORD)) == 200
-    assert len(threads) == 2
+    assert len(thread_calls) == 2

@@ -159,20 +159,6 @@ async def no_body() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-@pytest.fixture
-def thread_calls(monkeypatch: pytest.MonkeyPatch) -> list[Callable[..., Any]]:
-    """The functions the adapter sends to a worker thread (``AuthMiddleware._in_thread``)."""
-    calls: list[Callable[..., Any]] = []
-    real = AuthMiddleware._in_thread
-
-    async def counting(self: AuthMiddleware, func: Callable[..., Any], request: Any) -> Any:
-        calls.append(func)
-        return await real(self, func, request)
-
-    monkeypatch.setattr(AuthMiddleware, "_in_thread", counting)
-    return calls
-
-
 # -- 1. the event loop never waits on a store ---------------------------------------------
 
 
@@ -469,9 +455,11 @@ def test_decisions_run_inline_only_without_a_password_and_outside_our_endpoints(
 
 
 @pytest.mark.parametrize("store", ["sqlite tokens", "sqlite users"])
-def test_a_store_outside_the_process_sends_every_decision_to_a_thread(
+def test_a_store_outside_the_process_sends_the_decisions_that_read_it_to_a_thread(
     store: str, tmp_path: Path, thread_calls: list[Callable[..., Any]]
 ) -> None:
+    """SQLite has no async client: a Token check runs in a thread. A request that reads no
+    store (no credentials, a malformed header) is decided inline, whatever the stores."""
     database = tmp_path / "restauth.db"
     if store == "sqlite tokens":
         app = memory_middleware(tokens=SQLiteTokenManager(database, secret_key=SECRET_KEY))
@@ -484,13 +472,19 @@ def test_a_store_outside_the_process_sends_every_decision_to_a_thread(
         token = await login(app)
         seen = []
         async with client(app) as http:
-            for headers in ({"Authorization": f"Token {token}"}, {}):
+            for headers in (
+                {"Authorization": f"Token {token}"},
+                {},
+                {"Authorization": "Token not a token!"},
+                {"Authorization": "Basic !!!"},
+            ):
                 before = len(thread_calls)
                 answer = await http.get("/health", headers=headers)
                 seen.append((answer.status_code, len(thread_calls) - before))
         return seen
 
-    assert run(main) == [(200, 1), (200, 1)]  # a Token request, an anonymous one
+    # a Token request; anonymous; a malformed token (400 before any store); unreadable Basic
+    assert run(main) == [(200, 1), (200, 0), (400, 0), (401, 0)]
     app.close()
 
 

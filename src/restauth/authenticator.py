@@ -16,6 +16,7 @@ from restauth.audit import escape
 from restauth.backend import call, failed
 from restauth.errors import StoreUnavailable
 from restauth.identity import Identity, Mechanism
+from restauth.lookups import TokenLookup
 from restauth.passwords.cache import PasswordCache
 from restauth.passwords.hasher import Check, PasswordHasher
 from restauth.throttle.policy import Attempt, Throttle
@@ -118,17 +119,23 @@ class Authenticator:
         self._max_token_length = length if isinstance(length, int) else DEFAULT_MAX_TOKEN_LENGTH
 
     def authenticate(
-        self, credentials: Credentials, address: str | None = None
+        self,
+        credentials: Credentials,
+        address: str | None = None,
+        looked_up: TokenLookup | None = None,
     ) -> Authenticated | Failure | Throttled | DeadToken:
         """Raises :class:`restauth.StoreUnavailable` when a store cannot answer.
         ``address`` is the client's, for the throttle's per-address counter. A genuine
         token whose session is over comes back as its :class:`DeadToken` (refused like
-        any bad token; the gate writes whose it was in the audit record)."""
+        any bad token; the gate writes whose it was in the audit record). ``looked_up``
+        holds a Token check's reads when they were done ahead (see :mod:`restauth.lookups`)."""
         if isinstance(credentials, BasicCredentials):
             return self._basic(credentials.userid, credentials.password, address)
-        return self._any_token(credentials)
+        return self._any_token(credentials, looked_up)
 
-    def _any_token(self, credentials: TokenCredentials) -> Authenticated | Failure | DeadToken:
+    def _any_token(
+        self, credentials: TokenCredentials, looked_up: TokenLookup | None = None
+    ) -> Authenticated | Failure | DeadToken:
         if credentials.scheme == "bearer":
             for bearer in self.bearers:
                 if bearer.handles(credentials.token):
@@ -137,6 +144,9 @@ class Authenticator:
                         return Failure.BAD_TOKEN
                     return Authenticated(identity, "", external=True)
         mechanism: Mechanism = "cookie" if credentials.scheme == "cookie" else "token"
+        if looked_up is not None and looked_up.token == credentials.token:
+            found, user = looked_up.result()
+            return self._judge(found, user, mechanism)
         return self._token(credentials.token, mechanism)
 
     def _basic(
@@ -263,6 +273,15 @@ class Authenticator:
             user = self.users.get(grant.userid)
         except Exception as error:
             raise failed(step, error) from error
-        if user is None or user.stamp != grant.stamp:  # a password change or removal ended it
-            return DeadToken(grant.userid, grant.session, "ended")
-        return Authenticated(Identity(user.userid, user.roles, mechanism), user.stamp, grant)
+        return self._judge(grant, user, mechanism)
+
+    @staticmethod
+    def _judge(
+        found: TokenGrant | DeadToken | None, user: User | None, mechanism: Mechanism
+    ) -> Authenticated | Failure | DeadToken:
+        """A Token check's verdict on its two reads: the token's record and its user's."""
+        if not isinstance(found, TokenGrant):
+            return Failure.BAD_TOKEN if found is None else found
+        if user is None or user.stamp != found.stamp:  # a password change or removal ended it
+            return DeadToken(found.userid, found.session, "ended")
+        return Authenticated(Identity(user.userid, user.roles, mechanism), user.stamp, found)

@@ -14,10 +14,13 @@ raises as itself, and the pipeline logs it as an internal error.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import parse_qsl, urlencode
 
 from restauth import audit, backend
 from restauth.authenticator import Authenticated, Authenticator, Failure, Throttled
+from restauth.lookups import TokenLookup
 from restauth.options import Options
 from restauth.tokens.base import DeadToken, SessionKind, TokenGrant
 from restauth.wire.credentials import (
@@ -33,6 +36,20 @@ from restauth.wire.responses import Challenges, Header, Reply, problem
 from restauth.wire.token_headers import token_headers
 
 Outcome = Authenticated | Reply | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reads:
+    """What a decision will read from the stores (see :meth:`Gate.reads`): ``"nothing"``
+    (no credentials, unreadable ones, or credentials refused unread), ``"token"`` (a Token
+    check of ``token``: the token's record, then its user's), or ``"anything"`` (a password
+    to check, with bcrypt and the throttle; an identity provider's token)."""
+
+    kind: Literal["nothing", "token", "anything"]
+    token: str = ""
+
+
+NOTHING, ANYTHING = Reads("nothing"), Reads("anything")
 
 
 class Gate:
@@ -63,22 +80,70 @@ class Gate:
             Malformed.TOO_LARGE: self.challenges.too_large,
         }
 
-    def authenticate(self, request: Request, credentials: Credentials | None = None) -> Outcome:
+    def authenticate(
+        self,
+        request: Request,
+        credentials: Credentials | None = None,
+        looked_up: TokenLookup | None = None,
+    ) -> Outcome:
         """The caller's identity, a refusal to send, or ``None`` for an anonymous request.
 
         ``credentials`` are given by the login endpoint (from its body); otherwise they
-        are read from the request.
+        are read from the request. ``looked_up``: the Token check's reads, done ahead
+        (see :meth:`reads`).
         """
         if credentials is None:
             found = self._read_credentials(request)
             if found is None:
-                return self._authenticate_cookie(request) if self.options.cookie else None
+                if self.options.cookie is None:
+                    return None
+                return self._authenticate_cookie(request, looked_up)
             if isinstance(found, Reply):
                 return found
             credentials = found
         if self._require_https and not self.proxies.is_https(request):
             return self.https_required
-        return self._verify(request, credentials)
+        return self._verify(request, credentials, looked_up)
+
+    def reads(self, request: Request) -> Reads:
+        """What deciding ``request`` will read from the stores, worked out from the request
+        alone (no store asked, nothing logged): the ASGI adapter decides by it where the
+        decision runs. Mirrors :meth:`authenticate`'s reading of the credentials."""
+        if self._require_https and not self.proxies.is_https(request):
+            return NOTHING  # refused (403) or anonymous before any store is asked
+        header = request.header("authorization")
+        name = self.options.query_token
+        if name is not None and name in request.query:
+            token = query_token(request.query, name)[0]
+            if token is not None:
+                if header is not None or not is_b64token(token):
+                    return NOTHING  # 400
+                return self._token_reads(token)
+        if header is not None:
+            return self._header_reads(header)
+        cookie = self.options.cookie
+        token = None if cookie is None else cookie.read(request)
+        if token is None or not is_b64token(token):
+            return NOTHING
+        return Reads("token", token)  # a cookie is never an identity provider's token
+
+    def _header_reads(self, header: str) -> Reads:
+        parsed = parse_authorization(
+            header, tokens_enabled=self._bearer_scheme, max_size=self.options.max_header_size
+        )
+        if parsed is None:
+            return NOTHING
+        if isinstance(parsed, BasicCredentials):
+            return ANYTHING
+        if isinstance(parsed, Malformed):  # unreadable Basic may be read again as Basic
+            fallback = parsed is Malformed.BASIC and self.options.basic_charset_fallback
+            return ANYTHING if fallback else NOTHING
+        return self._token_reads(parsed.token)
+
+    def _token_reads(self, token: str) -> Reads:
+        if any(bearer.handles(token) for bearer in self.authenticator.bearers):
+            return ANYTHING  # an identity provider's keys may be fetched
+        return Reads("token", token)
 
     def grant_for(self, auth: Authenticated, request: Request) -> TokenGrant:
         """The token to hand back: the one presented, else the user's basic session's
@@ -146,7 +211,7 @@ class Gate:
         audit.event("credentials.malformed", outcome=parsed.name.lower(), level=logging.DEBUG)
         return self._malformed[parsed]
 
-    def _authenticate_cookie(self, request: Request) -> Outcome:
+    def _authenticate_cookie(self, request: Request, looked_up: TokenLookup | None) -> Outcome:
         """A valid token cookie, or ``None``: a stale cookie makes a request anonymous, not 401."""
         cookie = self.options.cookie
         assert cookie is not None
@@ -156,7 +221,8 @@ class Gate:
         proxies = self.proxies
         if self._require_https and not proxies.is_https(request):
             return self.https_required
-        outcome = self.authenticator.authenticate(TokenCredentials(token, "cookie"))
+        credentials = TokenCredentials(token, "cookie")
+        outcome = self.authenticator.authenticate(credentials, None, looked_up)
         if not isinstance(outcome, Authenticated):
             if isinstance(outcome, DeadToken):
                 self._dead_token(request, outcome)
@@ -168,11 +234,13 @@ class Gate:
 
     # -- checking ---------------------------------------------------------------------
 
-    def _verify(self, request: Request, credentials: Credentials) -> Authenticated | Reply:
+    def _verify(
+        self, request: Request, credentials: Credentials, looked_up: TokenLookup | None = None
+    ) -> Authenticated | Reply:
         userid = credentials.userid if isinstance(credentials, BasicCredentials) else None
         # The address feeds the password throttle; for a token only a record needs it.
         address = None if userid is None else self.proxies.client_address(request)
-        outcome = self.authenticator.authenticate(credentials, address)
+        outcome = self.authenticator.authenticate(credentials, address, looked_up)
         if isinstance(outcome, Throttled):
             self.proxies.warn_if_untrusted_forwarder(request)
             audit.event("throttle", outcome="refused", userid=userid, address=address)

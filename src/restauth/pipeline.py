@@ -24,6 +24,7 @@ from restauth.endpoints import Endpoints
 from restauth.errors import StoreUnavailable
 from restauth.gate import Gate, query_token
 from restauth.identity import Identity
+from restauth.lookups import TokenLookup
 from restauth.options import Options
 from restauth.wire.cors import CORS, is_preflight, merge_cors
 from restauth.wire.credentials import basic_userid
@@ -96,10 +97,11 @@ class Pipeline:
         self._cors = options.cors
         self._plain = options.query_token is None and options.cors is None  # nothing to add
 
-    def decide(self, request: Request) -> Decision:
-        """What to do with ``request``; never raises (see the module docstring)."""
+    def decide(self, request: Request, looked_up: TokenLookup | None = None) -> Decision:
+        """What to do with ``request``; never raises (see the module docstring).
+        ``looked_up``: its Token check's reads, done ahead (see :mod:`restauth.lookups`)."""
         try:
-            decision = self._decide(request)
+            decision = self._decide(request, looked_up)
             if self._plain and type(decision) is Admit:
                 return decision  # the common case: nothing to add
         except StoreUnavailable as error:
@@ -129,7 +131,7 @@ class Pipeline:
             )
         audit.event(name, outcome="503", userid=userid, address=address, level=logging.ERROR)
 
-    def _decide(self, request: Request) -> Decision:
+    def _decide(self, request: Request, looked_up: TokenLookup | None) -> Decision:
         path = request.path
         if request.method == "OPTIONS" and is_preflight(request):  # the compare inline: hot
             return self._preflight(request, path)
@@ -137,7 +139,7 @@ class Pipeline:
             return self.endpoints.handle(request)
         query = None if self._query_token is None else self._query_for_app(request)
         gate = self.gate
-        auth = gate.authenticate(request)
+        auth = gate.authenticate(request, None, looked_up)
         if auth is None:
             if self._public.match(path) or self._allowed(request, None):
                 return Admit(None, query=query)

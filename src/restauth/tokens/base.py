@@ -209,6 +209,30 @@ class TokenCodec:
 DEFAULT_MAX_TOKEN_LENGTH = 256
 
 
+class AsyncTokenReader(Protocol):
+    """A token manager's Token check through an async client, for one event loop (see
+    :mod:`restauth.lookups`); raises :class:`~restauth.errors.StoreUnavailable` as the
+    manager does."""
+
+    async def authenticate(self, token: str) -> TokenGrant | DeadToken | None:
+        """What the manager's own ``authenticate`` answers, renewal included."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the reader's connections."""
+        ...
+
+
+@runtime_checkable
+class AsyncTokenReads(Protocol):
+    """A token manager that can check tokens through an async client."""
+
+    def async_token_reader(self) -> AsyncTokenReader | None:
+        """A reader for the running event loop, made without I/O; ``None`` when this
+        manager cannot make one (its checks then run in a thread)."""
+        ...
+
+
 @runtime_checkable
 class LimitsTokenLength(Protocol):
     """An optional member of a :class:`TokenManager`: how long its tokens may be.

@@ -162,6 +162,30 @@ class AccountStore(WritableUserStore, Protocol):
     def end_one_time(self, digest: str) -> bool: ...
 
 
+class AsyncUserReader(Protocol):
+    """A user store's ``get`` through an async client, for one event loop (see
+    :mod:`restauth.lookups`); raises :class:`~restauth.errors.StoreUnavailable` as the
+    store does."""
+
+    async def get(self, userid: str) -> User | None:
+        """What the store's own ``get`` answers."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the reader's connections."""
+        ...
+
+
+@runtime_checkable
+class AsyncUserReads(Protocol):
+    """A user store that can read users through an async client."""
+
+    def async_user_reader(self) -> AsyncUserReader | None:
+        """A reader for the running event loop, made without I/O; ``None`` when this
+        store cannot make one (its reads then run in a thread)."""
+        ...
+
+
 @runtime_checkable
 class HasPasswordHasher(Protocol):
     """An optional member of a :class:`UserStore`: the hasher its hashes were made with.

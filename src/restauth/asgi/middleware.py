@@ -1,0 +1,235 @@
+"""``restauth.asgi.AuthMiddleware``: scope in, the pipeline's decision applied.
+
+Where a decision runs (see the package docstring): inline when it reads no store that
+may wait, after awaiting a Token check's reads where the stores have async clients, and
+in a worker thread otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+
+from restauth._storage import Closeable
+from restauth.asgi.lifespan import run_lifespan
+from restauth.asgi.messages import ReplyMessages, merging, read_body, refuse_handshake
+from restauth.asgi.reads import AsyncReads
+from restauth.asgi.request import ScopeRequest
+from restauth.asgi.scope import for_app
+from restauth.asgi.spec import ASGIApp, Receive, Scope, Send
+from restauth.asgi.workers import Workers, running_asyncio_loop
+from restauth.endpoints.json_body import MAX_BODY
+from restauth.endpoints.login_body import MAX_LOGIN_BODY
+from restauth.options import Options, Settings
+from restauth.pipeline import Decision, Pipeline
+from restauth.throttle.policy import MemoryThrottleStore
+from restauth.tokens.memory import MemoryTokenManager
+from restauth.users.memory import MemoryUserStore
+from restauth.wire.cookies import is_cross_site
+from restauth.wire.credentials import BasicCredentials, parse_authorization
+from restauth.wire.responses import Reply
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+logger = logging.getLogger("restauth")
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_BODY_LIMIT = max(MAX_BODY, MAX_LOGIN_BODY) + 1  # one more byte: "too large" is then known
+_OWN_ATTRIBUTES = frozenset(
+    {"app", "options", "pipeline", "max_threads", "_workers", "_reads", "_in_process",
+     "_owns", "_replies", "_accounts"}
+)  # fmt: skip
+
+
+class AuthMiddleware:
+    """Authenticate every request to the ASGI ``app``: the keywords (and the behaviour on
+    the wire) of :class:`restauth.AuthMiddleware`, plus ``max_threads``, how many
+    decisions may run in worker threads at once (each waits on a store or on bcrypt)."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_threads: int = 40, **settings: Unpack[Settings]
+    ) -> None:
+        workers = Workers(max_threads)
+        self.app = app
+        self.options = Options.build(**settings)
+        self.pipeline = Pipeline(self.options)
+        self.max_threads = max_threads
+        self._workers = workers
+        self._in_process = _never_blocks(self.options)
+        self._reads = None if self._in_process else AsyncReads.of(self.options)
+        self._owns = self.pipeline.endpoints.owns
+        accounts = self.pipeline.endpoints.accounts
+        self._accounts = None if accounts is None else (accounts.path, accounts.path + "/")
+        challenges = self.pipeline.challenges
+        self._replies = ReplyMessages(
+            (
+                challenges.unauthorized, challenges.invalid_token, challenges.bad_request,
+                challenges.too_large, challenges.forbidden, self.pipeline.unavailable,
+            )
+        )  # fmt: skip
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "options":  # not built yet: never recurse
+            raise AttributeError(name)
+        return getattr(self.options, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in _OWN_ATTRIBUTES:  # a setting changed here would be ignored
+            raise AttributeError(f"{name} is fixed when the middleware is built; build a new one")
+        object.__setattr__(self, name, value)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "websocket":
+            await self._websocket(scope, receive, send)
+        elif kind == "lifespan":
+            await run_lifespan(self.app, scope, receive, send, self.aclose)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = ScopeRequest(scope)
+        ours = self._owns(request.path)
+        if ours and request.method in _WITH_BODY and not self._refused_in_clear(request):
+            # read here, on the loop, where a client that never sends its body costs a
+            # coroutine, not one of the max_threads a decision needs
+            request.body = await read_body(receive, request.content_length, _BODY_LIMIT)
+        if self._in_process and not ours and not _basic(request):  # the commonest: no await
+            decision = self.pipeline.decide(request)
+        else:
+            decision = await self._decide(request, ours)
+        if isinstance(decision, Reply):
+            await self._replies.send(send, decision)
+            return
+        scope = for_app(scope, decision)
+        if decision.token_headers is None and not (
+            decision.private or decision.no_referrer or decision.cors
+        ):
+            await self.app(scope, receive, send)  # nothing of ours to add
+        else:
+            await self.app(scope, receive, merging(send, decision))
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = ScopeRequest(scope)
+        refusal = self.pipeline.gate.csrf_refused
+        if refusal is not None and is_cross_site(request, self.options.proxies.origin):
+            await refuse_handshake(scope, send, refusal)  # cross-site websocket hijacking:
+            return  # a browser sends the cookie with another site's handshake
+        if self._owns(request.path):  # restauth's endpoints speak HTTP only: never run one
+            await refuse_handshake(scope, send, self.pipeline.challenges.forbidden)
+            return
+        decision = await self._decide(request, False)
+        if isinstance(decision, Reply):
+            await refuse_handshake(scope, send, decision)
+            return
+        await self.app(for_app(scope, decision), receive, send)
+
+    def _refused_in_clear(self, request: ScopeRequest) -> bool:
+        """An account request over plain HTTP with ``require_https``: refused (403) before
+        any body is read, so none is. (A login's body is read first, in WSGI too: its
+        credentials decide between 401 and 403.)"""
+        options, accounts = self.options, self._accounts
+        if accounts is None or not options.require_https or options.proxies.is_https(request):
+            return False
+        return request.path == accounts[0] or request.path.startswith(accounts[1])
+
+    async def _decide(self, request: ScopeRequest, ours: bool) -> Decision:
+        """The pipeline's decision, where it cannot stall the loop: inline when it reads no
+        store that may wait; after awaiting a Token check's reads through async clients;
+        else in a worker thread (a password, restauth's endpoints, other stores)."""
+        pipeline = self.pipeline
+        if ours:
+            return await self._workers.run(pipeline.decide, request)
+        if self._in_process:
+            if not _basic(request) or self._remembered(request):
+                return pipeline.decide(request)
+            return await self._workers.run(pipeline.decide, request)
+        reads = pipeline.gate.reads(request)
+        if reads.kind == "nothing":
+            return pipeline.decide(request)
+        if reads.kind == "token" and self._reads is not None and running_asyncio_loop():
+            looked_up = await self._reads.look_up(reads.token)
+            if looked_up is not None:
+                return pipeline.decide(request, looked_up)
+        return await self._workers.run(pipeline.decide, request)
+
+    def _remembered(self, request: ScopeRequest) -> bool:
+        """Whether a Basic password is one the password cache remembers for an active user
+        (in-process stores only): then no hash is checked, and the decision runs inline."""
+        options = self.options
+        cache = options.password_cache
+        if cache is None:
+            return False
+        credentials = parse_authorization(
+            request.header("authorization"),
+            tokens_enabled=options.bearer_scheme,
+            max_size=options.max_header_size,
+            basic_fallback=options.basic_charset_fallback,
+        )
+        if not isinstance(credentials, BasicCredentials):
+            return False
+        try:
+            user = options.users.get(credentials.userid)
+        except Exception:  # the pipeline, in a thread, answers a failing store (503)
+            return False
+        return (
+            user is not None
+            and user.active
+            and cache.hit(credentials.userid, credentials.password, user.password_hash)
+        )
+
+    async def aclose(self) -> None:
+        """Close the async readers of this loop, then the stores' connections (in a
+        thread: closing a pool may wait)."""
+        if self._reads is not None:
+            await self._reads.aclose()
+        await anyio.to_thread.run_sync(self.close)
+
+    def close(self) -> None:
+        for store in {id(s): s for s in (self.options.users, self.options.tokens)}.values():
+            if isinstance(store, Closeable):
+                try:
+                    store.close()
+                except Exception as error:  # a store that fails to close must not hide others
+                    logger.warning("closing %s failed: %s", type(store).__name__, error)
+
+
+def _never_blocks(options: Options) -> bool:
+    """Whether every store the pipeline may touch lives in this process (a decision
+    without a password check then never waits: it can run on the event loop)."""
+    throttle = options.throttle
+    return (
+        isinstance(options.users, MemoryUserStore)
+        and (options.tokens is None or isinstance(options.tokens, MemoryTokenManager))
+        and (throttle is None or isinstance(throttle.store, MemoryThrottleStore))
+        and not options.bearers  # an identity provider's keys may be fetched
+    )
+
+
+def _basic(request: ScopeRequest) -> bool:
+    """Whether the request carries a password (Basic): checking one may cost bcrypt."""
+    header = request.header("authorization")
+    if header is None:
+        return False
+    return header.strip(" ").partition(" ")[0].lower() == "basic"  # as the parser reads it
+
+
+def from_config(
+    app: ASGIApp,
+    source: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> AuthMiddleware:
+    """Wrap the ASGI ``app`` in the middleware a configuration file describes: the same
+    file, keys and rules as :func:`restauth.from_config` (``$RESTAUTH_CONFIG`` when
+    ``source`` is ``None``)."""
+    from restauth.config.loader import load_config
+
+    return load_config(source, environ=environ).asgi_middleware(app, **overrides)

@@ -1,0 +1,52 @@
+"""A Token check's two reads, done ahead with a store's async client.
+
+The pipeline is synchronous: under ASGI, a decision that may wait on a store runs in a
+worker thread. The commonest decision, a Token check (``Authorization: Token``/``Bearer``,
+the cookie, the query token), reads two records: the token's, then its user's. A store
+with an async client (Redis through ``redis.asyncio``, PostgreSQL through psycopg's async
+pool) offers an *async reader* for that read; the ASGI adapter awaits it on the event loop
+and hands the pipeline a :class:`TokenLookup`, so the decision then runs inline: no thread.
+Everything else (passwords, restauth's endpoints, custom stores) still runs in a thread.
+
+A reader belongs to the event loop it was made in (an async client's connections do):
+the adapter makes one per loop through :meth:`AsyncTokenReads.async_token_reader` /
+:meth:`AsyncUserReads.async_user_reader` (the protocols live beside the stores' own, in
+:mod:`restauth.tokens.base` and :mod:`restauth.users.base`) and closes it with ``aclose()``.
+A reader raises :class:`~restauth.errors.StoreUnavailable` when its store cannot answer,
+as the synchronous store does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from restauth.errors import StoreUnavailable
+from restauth.tokens.base import AsyncTokenReader, AsyncTokenReads, DeadToken, TokenGrant
+from restauth.users.base import AsyncUserReader, AsyncUserReads, User
+
+__all__ = [
+    "AsyncTokenReader",
+    "AsyncTokenReads",
+    "AsyncUserReader",
+    "AsyncUserReads",
+    "TokenLookup",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLookup:
+    """What a Token check of ``token`` read: the token's record (``found``, as
+    :meth:`~restauth.tokens.base.TokenManager.authenticate` answers) and, for a live token,
+    its user's (``user``); or the ``error`` that stopped the reads (the decision is a 503,
+    made and logged by the pipeline as for any store failure)."""
+
+    token: str
+    found: TokenGrant | DeadToken | None
+    user: User | None = None
+    error: StoreUnavailable | None = None
+
+    def result(self) -> tuple[TokenGrant | DeadToken | None, User | None]:
+        """The two records; raises the store's failure instead, if there was one."""
+        if self.error is not None:
+            raise self.error
+        return self.found, self.user

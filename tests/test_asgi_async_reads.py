@@ -1,0 +1,335 @@
+"""The ASGI adapter awaits a Token check's reads through the stores' async readers (see
+:mod:`restauth.lookups`) and decides inline: no worker thread. Here with readers over
+in-process stores that count their calls, so every path of the adapter's plumbing can be
+steered (a reader that fails, one that cannot be made, a user store without one); the
+real Redis and PostgreSQL readers are tested in ``tests/storage/test_async_readers.py`` and
+under uvicorn in ``tests/test_asgi_async_stores.py``.
+
+Every decision made this way must be the one the worker-thread path makes: the same
+status, headers and body for a live token, a dead one, an unknown one, a changed password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from restauth import MemoryTokenManager, MemoryUserStore, PasswordHasher, StoreUnavailable
+from restauth.asgi import AuthMiddleware
+from restauth.tokens.base import DeadToken, TokenGrant
+from restauth.users.base import User
+from tests.conftest import basic
+from tests.test_asgi_runtime import PASSWORD, EchoApp, client, login, run
+
+pytest.importorskip("uvicorn")
+
+
+class TokenReader:
+    """An async reader over a memory manager, counting its calls; ``failure`` is raised
+    instead of answering when set."""
+
+    def __init__(self, tokens: MemoryTokenManager, log: list[str]) -> None:
+        self.tokens, self.log = tokens, log
+        self.failure: Exception | None = None
+        self.loop = asyncio.get_running_loop()  # made in the loop that uses it
+
+    async def authenticate(self, token: str) -> TokenGrant | DeadToken | None:
+        await asyncio.sleep(0)  # a real reader waits on the network here
+        assert asyncio.get_running_loop() is self.loop
+        self.log.append("token")
+        if self.failure is not None:
+            raise self.failure
+        return self.tokens.authenticate(token)
+
+    async def aclose(self) -> None:
+        self.log.append("token closed")
+
+
+class UserReader:
+    def __init__(self, users: MemoryUserStore, log: list[str]) -> None:
+        self.users, self.log = users, log
+
+    async def get(self, userid: str) -> User | None:
+        await asyncio.sleep(0)
+        self.log.append("user")
+        return self.users.get(userid)
+
+    async def aclose(self) -> None:
+        self.log.append("user closed")
+
+
+class AsyncTokens:
+    """A token manager (a memory one inside, so not seen as in-process) with async reads."""
+
+    def __init__(self, *, can_read: bool = True) -> None:
+        self.inner = MemoryTokenManager()
+        self.log: list[str] = []
+        self.readers: list[TokenReader] = []
+        self.can_read = can_read
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def async_token_reader(self) -> TokenReader | None:
+        if not self.can_read:
+            return None
+        self.log.append("reader made")
+        self.readers.append(TokenReader(self.inner, self.log))
+        return self.readers[-1]
+
+
+class AsyncUsers:
+    """A user store (a memory one inside) with async reads, or without (``can_read``)."""
+
+    def __init__(self, *, can_read: bool = True) -> None:
+        self.inner = MemoryUserStore(hasher=PasswordHasher(rounds=4))
+        self.inner.add("alice", PASSWORD, roles=["user"])
+        self.log: list[str] = []
+        self.can_read = can_read
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def async_user_reader(self) -> UserReader | None:
+        return UserReader(self.inner, self.log) if self.can_read else None
+
+
+def memory_users() -> MemoryUserStore:
+    users = MemoryUserStore(hasher=PasswordHasher(rounds=4))
+    users.add("alice", PASSWORD, roles=["user"])
+    return users
+
+
+def middleware(users: Any = None, tokens: Any = None, **settings: Any) -> AuthMiddleware:
+    return AuthMiddleware(
+        EchoApp(),
+        users=memory_users() if users is None else users,
+        tokens=AsyncTokens() if tokens is None else tokens,
+        public=["/health"],
+        **settings,
+    )
+
+
+async def get(app: Any, path: str = "/", **headers: str) -> Any:
+    async with client(app) as http:
+        return await http.get(path, headers=headers)
+
+
+def token_request(app: Any, **headers: str) -> Callable[[], Any]:
+    async def main() -> Any:
+        token = await login(app)
+        return await get(app, Authorization=f"Token {token}", **headers)
+
+    return main
+
+
+def test_a_token_check_is_awaited_not_sent_to_a_thread(
+    thread_calls: list[Callable[..., Any]],
+) -> None:
+    app = middleware()
+
+    async def main() -> list[Any]:
+        token = await login(app)  # an endpoint of ours, with a password: a thread
+        answers = [
+            await get(app, Authorization=f"Token {token}"),
+            await get(app, Authorization=f"Bearer {token}"),
+            await get(app, "/health", Authorization=f"Token {token}"),
+        ]
+        return answers
+
+    answers = run(main)
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert all(a.json() == {"userid": "alice"} for a in answers)
+    assert all(a.headers["Auth-Token-Location"] == "/tokens/alice" for a in answers)
+    assert thread_calls == [app.pipeline.decide]  # the login alone
+    assert app.tokens.log == ["reader made", "token", "token", "token"]  # one reader per loop
+
+
+def test_async_users_are_awaited_too(thread_calls: list[Callable[..., Any]]) -> None:
+    users = AsyncUsers()
+    app = middleware(users=users)
+    answer = run(token_request(app))
+    assert (answer.status_code, answer.json()) == (200, {"userid": "alice"})
+    assert users.log == ["user"]
+    assert len(thread_calls) == 1  # the login
+
+
+def test_the_cookie_and_the_query_token_are_awaited_too(
+    thread_calls: list[Callable[..., Any]],
+) -> None:
+    app = middleware(query_token="access_token")
+
+    async def main() -> Any:
+        token = await login(app)
+        async with client(app) as http:
+            return await http.get("/", params={"access_token": token})
+
+    answer = run(main)
+    assert (answer.status_code, answer.json()) == (200, {"userid": "alice"})
+    assert len(thread_calls) == 1
+
+    cookie_app = middleware(cookie=True)
+
+    async def by_cookie() -> Any:
+        async with client(cookie_app) as http:
+            login_headers = {
+                "Authorization": basic("alice", PASSWORD),
+                "X-Requested-With": "XMLHttpRequest",
+                "Origin": "https://testserver",
+            }
+            logged_in = await http.post("/tokens", headers=login_headers)
+            assert logged_in.status_code == 200, logged_in.text
+            return await http.get("/")
+
+    answer = run(by_cookie)
+    assert (answer.status_code, answer.json()) == (200, {"userid": "alice"})
+    assert cookie_app.tokens.log[-1] == "token"
+    assert len(thread_calls) == 2  # the two logins
+
+
+def exchange(app: AuthMiddleware, token: str, other: str) -> list[tuple[int, str, bytes]]:
+    """What a set of Token requests get: status, challenge and body of each."""
+
+    async def main() -> list[tuple[int, str, bytes]]:
+        seen = []
+        for headers in (
+            {"Authorization": f"Token {token}"},
+            {"Authorization": f"Bearer {token}"},
+            {"Authorization": f"Token {other}"},
+            {"Authorization": "Token " + "A" * 40},
+            {"Authorization": "Bearer not/a:token!"},
+            {},
+        ):
+            answer = await get(app, **headers)
+            challenge = answer.headers.get("WWW-Authenticate", "")
+            seen.append((answer.status_code, challenge, answer.content))
+        return seen
+
+    return run(main)
+
+
+def test_every_verdict_is_the_one_the_thread_path_gives() -> None:
+    """A live token, the same as a Basic password changed since, an ended session, an
+    unknown token and a malformed one: the awaited reads and the threaded decision answer
+    alike (status, challenge, body)."""
+    results = {}
+    for way in ("awaited", "threaded"):
+        tokens = AsyncTokens(can_read=way == "awaited")
+        users = memory_users()
+        app = middleware(users=users, tokens=tokens)
+        live = tokens.issue("alice", users.get("alice").stamp).token
+        ended = tokens.issue("alice", users.get("alice").stamp)
+        tokens.end("alice", ended.session)
+        first = exchange(app, live, ended.token)
+        users.set_password("alice", "a brand new passphrase 9")  # ends every session
+        results[way] = (first, exchange(app, live, ended.token))
+        reads = tokens.log.count("token")
+        assert reads == (8 if way == "awaited" else 0)  # 4 well-formed tokens, twice
+    assert results["awaited"] == results["threaded"]
+    first, after_change = results["awaited"]
+    assert [status for status, _, _ in first] == [200, 200, 401, 401, 400, 401]
+    assert [status for status, _, _ in after_change] == [401, 401, 401, 401, 400, 401]
+    assert 'error="invalid_token"' in first[2][1]
+
+
+@pytest.mark.parametrize("failure", [StoreUnavailable("Redis: ConnectionError"), OSError("x")])
+def test_a_reader_that_fails_is_a_503_and_the_app_is_not_called(
+    failure: Exception, caplog: pytest.LogCaptureFixture, thread_calls: list[Callable[..., Any]]
+) -> None:
+    tokens = AsyncTokens()
+    app = middleware(tokens=tokens)
+    users = app.options.users
+    token = tokens.issue("alice", users.get("alice").stamp).token
+
+    async def main() -> Any:
+        await get(app, Authorization=f"Token {token}")  # makes the reader
+        tokens.readers[-1].failure = failure
+        return await get(app, Authorization=f"Token {token}")
+
+    with caplog.at_level(logging.WARNING, logger="restauth"):
+        answer = run(main)
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"].isdigit()
+    assert len(app.app.scopes) == 1  # the first request only
+    assert thread_calls == []
+    assert "store unavailable" in caplog.text
+    if isinstance(failure, OSError):  # not the store's own error: named by type alone
+        assert "TokenReader.authenticate failed: OSError" in caplog.text
+
+
+def test_without_a_reader_the_check_runs_in_a_thread(
+    thread_calls: list[Callable[..., Any]],
+) -> None:
+    for tokens, users in (
+        (AsyncTokens(can_read=False), None),  # the manager cannot make one
+        (AsyncTokens(), AsyncUsers(can_read=False)),  # the users would still wait
+    ):
+        app = middleware(users=users, tokens=tokens)
+        before = len(thread_calls)
+        answer = run(token_request(app))
+        assert answer.status_code == 200
+        assert len(thread_calls) - before == 2  # the login and the Token check
+        assert "token" not in tokens.log
+
+
+def test_basic_and_our_endpoints_still_go_to_a_thread(
+    thread_calls: list[Callable[..., Any]],
+) -> None:
+    app = middleware()
+
+    async def main() -> list[int]:
+        token = await login(app)
+        return [
+            (await get(app, Authorization=basic("alice", PASSWORD))).status_code,
+            (await get(app, Authorization=basic("alice", token))).status_code,  # as password
+            (await get(app, "/tokens/alice", Authorization=f"Token {token}")).status_code,
+        ]
+
+    assert run(main) == [200, 200, 200]
+    assert len(thread_calls) == 4
+    assert app.tokens.log == []  # no reader was needed: none was made
+
+
+def test_a_reader_per_event_loop_and_closed_with_the_middleware() -> None:
+    app = middleware()
+    tokens = app.tokens
+    token = tokens.issue("alice", app.options.users.get("alice").stamp).token
+
+    async def check_then_close(close: bool) -> int:
+        answer = await get(app, Authorization=f"Token {token}")
+        if close:
+            await app.aclose()
+        return int(answer.status_code)
+
+    assert run(check_then_close, False) == 200  # a loop of its own
+    assert run(check_then_close, True) == 200  # another loop: another reader
+    assert tokens.log == ["reader made", "token", "reader made", "token", "token closed"]
+    assert tokens.readers[0].loop is not tokens.readers[1].loop
+
+
+def test_the_lifespan_shutdown_closes_the_readers() -> None:
+    users = AsyncUsers()
+    app = middleware(users=users)
+    token = app.tokens.issue("alice", users.get("alice").stamp).token
+
+    async def main() -> list[str]:
+        assert (await get(app, Authorization=f"Token {token}")).status_code == 200
+        messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+        sent: list[str] = []
+
+        async def receive() -> dict[str, str]:
+            return next(messages)
+
+        async def send(message: dict[str, str]) -> None:
+            sent.append(message["type"])
+
+        await app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+        return sent
+
+    assert run(main) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert app.tokens.log[-1] == "token closed"
+    assert users.log[-1] == "user closed"
