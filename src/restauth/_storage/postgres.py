@@ -83,6 +83,17 @@ class PostgresDatabase:
         with self._lock:
             self._pending.append(schema)
 
+    @property
+    def max_size(self) -> int:
+        """The most connections the pool opens (an async pool for this database takes as many)."""
+        return self._max_size
+
+    def prepare(self) -> None:
+        """Create or upgrade the required tables now, as a first use would (a 503 if the
+        database cannot answer): for a caller that queries through a pool of its own."""
+        if self._pending:
+            self._ready_pool()
+
     def execute(self, sql: str, parameters: Parameters = ()) -> Rows:
         """One autocommitted statement that returns rows; its rows. One round trip.
 
@@ -154,7 +165,7 @@ class PostgresDatabase:
                 pool: psycopg_pool.ConnectionPool[Connection] = psycopg_pool.ConnectionPool(
                     self.dsn,
                     open=False,
-                    kwargs={"connect_timeout": max(1, round(self.timeout)), "autocommit": True},
+                    kwargs=connection_options(self.timeout),
                     min_size=self._min_size,
                     max_size=self._max_size,
                 )
@@ -217,10 +228,23 @@ def _get(pool: psycopg_pool.ConnectionPool[Connection], timeout: float) -> Conne
     the server down: the pool keeps trying to connect in the background)."""
     try:
         return pool.getconn(timeout)
-    except psycopg_pool.PoolTimeout:
-        raise StoreUnavailable(f"{WHERE}: no connection within {timeout:g} s") from None
-    except psycopg_pool.PoolClosed:
-        raise StoreUnavailable(f"{WHERE}: the pool is closed") from None
+    except psycopg.Error as error:
+        raise pool_unavailable(error, timeout) from None
+
+
+def connection_options(timeout: float) -> dict[str, Any]:
+    """What every pooled connection is opened with: connecting gives up within about
+    ``timeout``, and each statement commits itself (one round trip)."""
+    return {"connect_timeout": max(1, round(timeout)), "autocommit": True}
+
+
+def pool_unavailable(error: psycopg.Error, timeout: float) -> StoreUnavailable:
+    """What a pool's failure to lend a connection within ``timeout`` becomes: a 503."""
+    if isinstance(error, psycopg_pool.PoolTimeout):
+        return StoreUnavailable(f"{WHERE}: no connection within {timeout:g} s")
+    if isinstance(error, psycopg_pool.PoolClosed):
+        return StoreUnavailable(f"{WHERE}: the pool is closed")
+    return unavailable(error)
 
 
 def unavailable(error: psycopg.Error) -> StoreUnavailable:

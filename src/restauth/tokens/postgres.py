@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from restauth._storage.postgres import Connection, PostgresDatabase
+from restauth._storage.postgres import Connection, PostgresDatabase, Rows
 from restauth._time import Clock, Duration, as_seconds
 from restauth.tokens.base import (
     DEFAULT_MAX_LIFETIME,
@@ -30,6 +31,9 @@ from restauth.tokens.base import (
     persistent_secret_key,
     renewed_deadline,
 )
+
+if TYPE_CHECKING:
+    from restauth.tokens.postgres_reader import PostgresTokenReader
 
 SCHEMA_VERSION = 1
 TABLE = "restauth_tokens"
@@ -93,6 +97,39 @@ _PURGE = (  # dead rows past their tombstone (death + ttl); rows another purge h
 _USER_LOCK_SPACE = 0x72617574  # pg_advisory_xact_lock(space, key): a user's sessions
 PURGE_BATCH = 200  # rows per DELETE: a short transaction each
 ISSUE_PURGE_BATCHES = 5  # an issue purges at most this many batches; the next one goes on
+
+
+@dataclass(frozen=True, slots=True)
+class Renewal:
+    """A live token whose idle deadline is due to move: ``_RENEW`` with ``values`` moves
+    it, unless the token died meanwhile; ``row`` is what ``_CHECK`` read."""
+
+    token: str
+    row: tuple[Any, ...]
+    values: dict[str, Any]
+
+    def outcome(self, renewed: Rows) -> TokenGrant | DeadToken:
+        """The verdict, given what ``_RENEW`` returned."""
+        userid, stamp, session, created, _, expires, _, _ = self.row
+        if not renewed:
+            return DeadToken(userid, session, "ended")  # ended between the two
+        return TokenGrant(self.token, userid, stamp, created, min(renewed[0][0], expires), session)
+
+
+def judged(
+    token: str, token_id: str, rows: Rows, now: float
+) -> TokenGrant | DeadToken | Renewal | None:
+    """What ``_CHECK``'s ``rows`` say of ``token`` at ``now``; a :class:`Renewal` when one is
+    due. Shared by the manager and its async reader, so both answer alike."""
+    if not rows:
+        return None
+    userid, stamp, session, created, ttl, expires, idle, ended = rows[0]
+    if ended is not None or now >= idle or now >= expires:
+        return DeadToken(userid, session, "ended" if ended is not None else "expired")
+    deadline = renewed_deadline(idle, now, ttl)
+    if deadline is None:
+        return TokenGrant(token, userid, stamp, created, min(idle, expires), session)
+    return Renewal(token, rows[0], {"id": token_id, "deadline": deadline, "now": now})
 
 
 class _Row:
@@ -180,22 +217,17 @@ class PostgresTokenManager:
         token_id = self._codec.id_of(token)
         if token_id is None:
             return None
-        rows = self.database.execute(_CHECK, (token_id,))
-        if not rows:
-            return None
-        userid, stamp, session, created, ttl, expires, idle, ended = rows[0]
-        now = self.clock()
-        if ended is not None or now >= idle or now >= expires:
-            return DeadToken(userid, session, "ended" if ended is not None else "expired")
-        deadline = renewed_deadline(idle, now, ttl)
-        if deadline is not None:  # due: one write, only if the token is still live
-            renewed = self.database.execute(
-                _RENEW, {"id": token_id, "deadline": deadline, "now": now}
-            )
-            if not renewed:
-                return DeadToken(userid, session, "ended")  # ended between the two
-            idle = renewed[0][0]
-        return TokenGrant(token, userid, stamp, created, min(idle, expires), session)
+        verdict = judged(token, token_id, self.database.execute(_CHECK, (token_id,)), self.clock())
+        if isinstance(verdict, Renewal):  # due: one write, only if the token is still live
+            return verdict.outcome(self.database.execute(_RENEW, verdict.values))
+        return verdict
+
+    def async_token_reader(self) -> PostgresTokenReader:
+        """A reader of this manager's tokens through psycopg's async pool, for the running
+        event loop (see :mod:`restauth.lookups`). No I/O here: it connects on first use."""
+        from restauth.tokens.postgres_reader import PostgresTokenReader  # the ASGI adapter's
+
+        return PostgresTokenReader(self.database, self._codec, self.clock)
 
     # -- sessions ---------------------------------------------------------------------
 

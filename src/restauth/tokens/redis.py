@@ -47,11 +47,17 @@ Redis Cluster.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
-from restauth._storage.redis import LuaScript, errors_as_unavailable, redis_client, text
+from restauth._storage.redis import (
+    LuaScript,
+    async_redis_client,
+    errors_as_unavailable,
+    redis_client,
+    text,
+)
 from restauth._time import Clock, Duration, as_seconds
 from restauth.errors import StoreUnavailable
 from restauth.throttle.redis import RedisThrottleStore
@@ -70,6 +76,9 @@ from restauth.tokens.base import (
     client_label,
     persistent_secret_key,
 )
+
+if TYPE_CHECKING:
+    from restauth.tokens.redis_reader import RedisTokenReader
 
 GARBAGE_GRACE = 60.0  # seconds a user's keys outlive the absolute end of their sessions
 
@@ -144,19 +153,19 @@ class RedisTokenManager:
             reply: Any = self._authenticate(1, self._token_prefix + token_id, repr(self.clock()))
         except redis.RedisError as error:
             raise StoreUnavailable(f"Redis: {type(error).__name__}") from None
-        if not reply:
+        return checked(token, reply)
+
+    def async_token_reader(self) -> RedisTokenReader | None:
+        """A reader of this manager's tokens through ``redis.asyncio``, for the running
+        event loop (see :mod:`restauth.lookups`); ``None`` when the client cannot be copied
+        (see :func:`~restauth._storage.redis.async_redis_client`). No I/O here."""
+        client = async_redis_client(self.client)
+        if client is None:
             return None
-        if isinstance(reply, str):  # a client that decodes responses
-            reply = reply.encode("utf-8")
-        status, created, valid_until, session, size, rest = reply.split(b" ", 5)
-        length = int(size)
-        userid = rest[length:].decode("utf-8")
-        if status != b"L":
-            ended = status == b"E"
-            return DeadToken(userid, session.decode("ascii"), "ended" if ended else "expired")
-        stamp = rest[:length].decode("utf-8")
-        return TokenGrant(
-            token, userid, stamp, float(created), float(valid_until), session.decode("ascii")
+        from restauth.tokens.redis_reader import RedisTokenReader  # redis.asyncio's users only
+
+        return RedisTokenReader(
+            client, self._authenticate, self._codec, self._token_prefix, self.clock
         )
 
     def renew(self, token: str) -> TokenGrant | None:
@@ -231,3 +240,23 @@ class RedisTokenManager:
             float(valid_until),
             session.decode("ascii"),
         )
+
+
+def checked(token: str, reply: bytes | str | None) -> TokenGrant | DeadToken | None:
+    """What the ``authenticate`` script's reply says of ``token``: nothing (unknown), or
+    ``"<status> <created> <valid until> <session> <n> <stamp><userid>"`` (``n``: bytes in
+    the stamp; status ``L`` live, ``E`` ended, else expired). Shared by the manager and its
+    async reader, so both answer alike."""
+    if not reply:
+        return None
+    raw = reply.encode("utf-8") if isinstance(reply, str) else reply  # a decoding client
+    status, created, valid_until, session, size, rest = raw.split(b" ", 5)
+    length = int(size)
+    userid = rest[length:].decode("utf-8")
+    if status != b"L":
+        ended = status == b"E"
+        return DeadToken(userid, session.decode("ascii"), "ended" if ended else "expired")
+    stamp = rest[:length].decode("utf-8")
+    return TokenGrant(
+        token, userid, stamp, float(created), float(valid_until), session.decode("ascii")
+    )

@@ -24,16 +24,19 @@ from typing import Any
 import psycopg
 
 from restauth._storage.postgres import MIGRATION_LOCK, Connection, PostgresDatabase
+from restauth._storage.postgres_async import AsyncPostgresDatabase
 from restauth._time import Clock
 from restauth.errors import UserExists
 from restauth.passwords.hasher import PasswordHasher
 from restauth.passwords.policy import DEFAULT_POLICY, PasswordPolicy
+from restauth.users.base import User
 from restauth.users.sql import (
     SCHEMA_VERSION,
     TABLE,
     SQLUserStore,
     one_time_schema,
     upgrade_from_v1,
+    user_of,
 )
 
 # Version 2's columns beyond version 1's: what the upgrade adds, with the defaults old rows take.
@@ -99,6 +102,11 @@ class PostgresUserStore(SQLUserStore):
     def timeout(self) -> float:
         return self.database.timeout
 
+    def async_user_reader(self) -> PostgresUserReader:
+        """A reader of this store's users through psycopg's async pool, for the running
+        event loop (see :mod:`restauth.lookups`). No I/O here: it connects on first use."""
+        return PostgresUserReader(AsyncPostgresDatabase(self.database), self._get)
+
     def _query(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         return self.database.execute(sql, parameters)
 
@@ -121,3 +129,23 @@ class PostgresUserStore(SQLUserStore):
 
     def __repr__(self) -> str:
         return "PostgresUserStore(<dsn hidden>)"  # a DSN may hold a password
+
+
+class PostgresUserReader:
+    """A :class:`PostgresUserStore`'s ``get`` for one event loop, through an async pool:
+    the store's own ``SELECT`` and row reader, so both answer alike."""
+
+    __slots__ = ("_database", "_get")
+
+    def __init__(self, database: AsyncPostgresDatabase, get: str) -> None:
+        self._database = database
+        self._get = get
+
+    async def get(self, userid: str) -> User | None:
+        """What the store's ``get`` answers."""
+        rows = await self._database.execute(self._get, (userid,))
+        return user_of(rows[0]) if rows else None
+
+    async def aclose(self) -> None:
+        """Close the pool; safe to call more than once."""
+        await self._database.aclose()
