@@ -24,7 +24,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import Server, basic, environment, free_port, request, running, wait_until
+from tests.servers import (
+    Server,
+    basic,
+    environment,
+    free_port,
+    only_worker,
+    request,
+    running,
+    uvicorn_workers,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -60,12 +70,7 @@ class Example:
         return self.server.port
 
     def workers(self) -> list[int]:
-        """The pids of uvicorn's worker processes (spawned by multiprocessing)."""
-        return [
-            pid
-            for pid in self.server.workers()
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        ]
+        return uvicorn_workers(self.server)
 
 
 @contextlib.contextmanager
@@ -99,18 +104,9 @@ def example(
         yield started
 
 
-@contextlib.contextmanager
-def only(worker: int, example: Example) -> Iterator[None]:
-    """Every connection taken by ``worker``: the other workers stopped (SIGSTOP) meanwhile.
-    They share the listening socket, so a stopped one accepts nothing."""
-    others = [pid for pid in example.workers() if pid != worker]
-    for pid in others:
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        for pid in others:
-            os.kill(pid, signal.SIGCONT)
+def only(worker: int, example: Example) -> contextlib.AbstractContextManager[None]:
+    """Every connection taken by ``worker``, the other worker stopped meanwhile."""
+    return only_worker(worker, example.workers())
 
 
 def auth(token: str, scheme: str = "Token") -> dict[str, str]:

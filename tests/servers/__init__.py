@@ -77,6 +77,29 @@ class Server:
         return [int(child) for child in children.read_text().split()]
 
 
+def uvicorn_workers(server: Server) -> list[int]:
+    """The pids of uvicorn's worker processes (spawned by multiprocessing)."""
+    return [
+        pid
+        for pid in server.workers()
+        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+
+
+@contextlib.contextmanager
+def only_worker(worker: int, workers: list[int]) -> Iterator[None]:
+    """Every connection taken by ``worker``: the other ``workers`` stopped (SIGSTOP)
+    meanwhile. They share the listening socket, so a stopped one accepts nothing."""
+    others = [pid for pid in workers if pid != worker]
+    for pid in others:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in others:
+            os.kill(pid, signal.SIGCONT)
+
+
 def environment(extra: Mapping[str, str] = {}, *path: Path) -> dict[str, str]:
     """This process's environment, plus ``extra``, with ``path`` first on ``PYTHONPATH``,
     then this checkout's ``src``: a server started by a test runs the code of the checkout
