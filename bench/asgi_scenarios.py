@@ -8,7 +8,11 @@ lives for the whole benchmark, so anyio's worker threads (restauth's threaded pa
 Basic, SQLite) stay warm from batch to batch, as under a server.
 
 The rows pair with the WSGI adapter's rows of the same run (:data:`PAIRS`): the
-overhead over the bare ASGI app against the WSGI adapter's over the bare WSGI app.
+overhead over the bare ASGI app against the WSGI adapter's over the bare WSGI app, and
+each less its protocol's floor (:class:`Floor`, harness.Floor): the least any middleware
+of that protocol costs. Token checks whose stores have async clients (Redis tokens;
+PostgreSQL users and tokens) are awaited on the loop; the Redis row is also measured with
+the async readers off (:func:`without_async_reads`), decided in a worker thread as before.
 """
 
 from __future__ import annotations
@@ -25,14 +29,19 @@ from peers import PEER_TOKEN
 from restauth_scenarios import (
     BASIC_CACHED,
     BEARER,
+    FLOOR_WSGI,
     PASSWORD,
+    POSTGRES_USERS,
+    REDIS,
     SECRET_KEY,
     SQLITE,
     TOKEN,
     UNAUTHORIZED,
     USERID,
+    _redis_tokens,
     _sqlite_tokens,
     basic,
+    postgres_users_and_tokens,
 )
 
 from restauth import MemoryTokenManager, MemoryUserStore
@@ -50,6 +59,10 @@ A_BEARER = "restauth.asgi Bearer"
 A_BASIC = "restauth.asgi Basic (cached)"
 A_401 = "restauth.asgi 401"
 A_SQLITE = "restauth.asgi Token (SQLite tokens)"
+A_REDIS = "restauth.asgi Token (Redis tokens)"
+A_REDIS_THREAD = "restauth.asgi Token (Redis tokens, async reader off)"
+A_POSTGRES = "restauth.asgi Token (PostgreSQL users and tokens)"
+FLOOR_ASGI = "floor: minimal ASGI middleware"
 A_TOKEN_FASTAPI = "restauth.asgi Token over FastAPI"
 A_401_FASTAPI = "restauth.asgi 401 over FastAPI"
 
@@ -59,9 +72,13 @@ PAIRS = {
     A_BASIC: (BASIC_CACHED, True),
     A_401: (UNAUTHORIZED, True),
     A_SQLITE: (SQLITE, True),
+    A_REDIS: (REDIS, True),
+    A_POSTGRES: (POSTGRES_USERS, True),
+    A_REDIS_THREAD: (REDIS, False),
     A_BEARER: (BEARER, False),
     A_TOKEN_HEADERS: (TOKEN, False),
 }
+FLOORS = (FLOOR_ASGI, FLOOR_WSGI)  # each protocol's least middleware (the ratio over floors)
 RATIO_TARGET = 1.20  # issue 20 item 6: ASGI overhead within 20 % of the WSGI adapter's
 BASELINES = (BARE_ASGI, BARE_FASTAPI)
 
@@ -87,6 +104,7 @@ class EventLoop:
         self._jobs: asyncio.Queue[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any]]]
         self._jobs = asyncio.Queue()
         self._task = self.loop.create_task(self._serve())
+        self._closers: list[Callable[[], Awaitable[None]]] = []
 
     def __enter__(self) -> EventLoop:
         return self
@@ -109,11 +127,21 @@ class EventLoop:
         self._jobs.put_nowait((job, done))
         return self.loop.run_until_complete(done)
 
+    def at_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Await ``closer()`` on this loop when it closes (an async client's connections
+        belong to the loop they were made in)."""
+        self._closers.append(closer)
+
     def close(self) -> None:
-        """Stop the task and so anyio's worker threads (not daemons: without this the
-        interpreter waits for them at exit, before any ``atexit`` handler runs)."""
+        """Await the closers, then stop the task and so anyio's worker threads (not
+        daemons: without this the interpreter waits for them at exit, before any
+        ``atexit`` handler runs)."""
         if self.loop.is_closed():
             return
+        closers, self._closers = self._closers, []
+        for closer in closers:
+            with contextlib.suppress(Exception):
+                self.run(closer)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             self.loop.run_until_complete(self._task)  # anyio's idle workers stop with it
@@ -154,6 +182,49 @@ async def protected_bare_asgi_app(scope: Scope, receive: Receive, send: Send) ->
         await send({"type": "http.response.body", "body": b""})
         return
     await bare_asgi_app(scope, receive, send)
+
+
+FLOOR_HEADER = (b"x-floor", b"1")
+
+
+class Floor:
+    """The least any ASGI auth middleware does per request: dispatch on the scope's type,
+    copy the scope adding one key (the user), wrap ``send`` to copy the response start
+    adding one header. The ASGI side of harness.Floor."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope = dict(scope)
+        scope["user"] = None
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = dict(message)
+                message["headers"] = [*message.get("headers", ()), FLOOR_HEADER]
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
+def without_async_reads(app: Any) -> Any:
+    """``app`` (a restauth.asgi.AuthMiddleware) with its async readers off: a Token check
+    that reads a store is then decided in a worker thread, as before the async readers."""
+    app._reads = None
+    return app
+
+
+def _threads_used(app: Any) -> int:
+    """How many worker threads restauth.asgi's pool has started (none: nothing went to a
+    thread): checks a row's label."""
+    return len(app._workers._executor._threads)
 
 
 def base_scope(*headers: tuple[bytes, bytes]) -> dict[str, Any]:
@@ -245,7 +316,8 @@ def row(
 def scenarios(
     loop: EventLoop, users: MemoryUserStore, log: Callable[[str], None]
 ) -> list[Scenario]:
-    """The bare ASGI app, restauth.asgi over it (memory and SQLite tokens), Starlette's peer."""
+    """The bare ASGI app, the floor, restauth.asgi over it (memory, SQLite, Redis and
+    PostgreSQL stores), Starlette's peer."""
     from restauth.asgi import AuthMiddleware
 
     tokens = MemoryTokenManager(secret_key=SECRET_KEY)
@@ -255,6 +327,8 @@ def scenarios(
     inline, threaded = "inline", "worker thread"
     rows = [
         row(loop, BARE_ASGI, bare_asgi_app, BARE_ASGI, 200),
+        row(loop, FLOOR_ASGI, Floor(bare_asgi_app), BARE_ASGI, 200,
+            note="dispatch; scope copied with one key; send wrapped to add one header"),
         row(loop, A_TOKEN, app, BARE_ASGI, 200, f"Token {token}", token_headers=True, note=inline),
         row(loop, A_BEARER, app, BARE_ASGI, 200, f"Bearer {token}", token_headers=True,
             note=inline),
@@ -274,11 +348,74 @@ def scenarios(
         )  # fmt: skip
     except Exception as error:
         log(f"skipped {A_SQLITE}: {type(error).__name__}: {error}")
+    rows += async_store_rows(loop, users, log)
     try:
         rows += starlette_rows(loop)
     except ImportError as error:
         log(f"skipped Starlette's AuthenticationMiddleware: not installed ({error.name})")
     return rows
+
+
+def async_store_rows(
+    loop: EventLoop, users: MemoryUserStore, log: Callable[[str], None]
+) -> list[Scenario]:
+    """Token checks whose stores have async clients, awaited on the loop: Redis tokens
+    (memory users), PostgreSQL users and tokens; and the Redis row with the async reader
+    off (a worker thread). A row whose service does not answer is skipped."""
+    from restauth.asgi import AuthMiddleware
+
+    awaited, threaded = "awaited (async client)", "worker thread (async reader off)"
+    rows: list[Scenario] = []
+    try:
+        manager, note = _redis_tokens()
+        presented = manager.issue(USERID, users.get(USERID).stamp).token  # type: ignore[union-attr]
+        app = AuthMiddleware(bare_asgi_app, users=users, tokens=manager, realm="bench")
+        loop.at_close(app.aclose)
+        off = without_async_reads(
+            AuthMiddleware(bare_asgi_app, users=users, tokens=manager, realm="bench")
+        )
+        rows.append(
+            _where(app, 0, row(loop, A_REDIS, app, BARE_ASGI, 200, f"Token {presented}",
+                               token_headers=True, note=f"{awaited}; {note}"))
+        )  # fmt: skip
+        rows.append(
+            _where(off, 1, row(loop, A_REDIS_THREAD, off, BARE_ASGI, 200, f"Token {presented}",
+                               token_headers=True, note=f"{threaded}; the row above's stores"))
+        )  # fmt: skip
+    except Mislabelled:
+        raise
+    except Exception as error:  # no Redis (or no redis-py): skip, say why
+        log(f"skipped {A_REDIS} (and with the async reader off): {type(error).__name__}: {error}")
+    try:
+        pg_users, pg_tokens, note = postgres_users_and_tokens()
+        user = pg_users.get(USERID)
+        assert user is not None
+        presented = pg_tokens.issue(USERID, user.stamp).token
+        app = AuthMiddleware(bare_asgi_app, users=pg_users, tokens=pg_tokens, realm="bench")
+        loop.at_close(app.aclose)
+        rows.append(
+            _where(app, 0, row(loop, A_POSTGRES, app, BARE_ASGI, 200, f"Token {presented}",
+                               token_headers=True, note=f"{awaited}; {note}"))
+        )  # fmt: skip
+    except Mislabelled:
+        raise
+    except Exception as error:  # no PostgreSQL (or no psycopg): skip, say why
+        log(f"skipped {A_POSTGRES}: {type(error).__name__}: {error}")
+    return rows
+
+
+class Mislabelled(RuntimeError):
+    """A row's request was not decided where its label says."""
+
+
+def _where(app: Any, threads: int, scenario: Scenario) -> Scenario:
+    """``scenario`` once its set-up request went where its label says: to no worker
+    thread (awaited) or to one."""
+    used = min(_threads_used(app), 1)
+    if used != threads:
+        where = "a worker thread" if used else "no worker thread"
+        raise Mislabelled(f"{scenario.name}: its set-up request went to {where}")
+    return scenario
 
 
 def starlette_rows(loop: EventLoop) -> list[Scenario]:

@@ -8,11 +8,13 @@ the same number of workers:
 - ``uvicorn --workers 1``: the bare app, and restauth with memory tokens (they live in
   one process: uvicorn's workers do not share them); and the bare app answering with
   the headers restauth adds (the server's share of the cost: h11 checks each header);
-- ``uvicorn --workers 2``: the bare app, and restauth with SQLite tokens (a file shared by
-  the workers; each decision runs in a worker thread).
+- ``uvicorn --workers 2``: the bare app, restauth with SQLite tokens (a file shared by
+  the workers; each decision runs in a worker thread), and restauth with Redis tokens
+  (shared by the workers; each Token check awaited through ``redis.asyncio``, no thread).
 
-Skipped with a message when wrk or uvicorn is missing. uvicorn runs with what it finds:
-httptools and uvloop when installed (``uvicorn[standard]``), else h11 and asyncio.
+Skipped with a message when wrk or uvicorn is missing; the Redis app when no Redis
+answers. uvicorn runs with what it finds: httptools and uvloop when installed
+(``uvicorn[standard]``), else h11 and asyncio.
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from server import _free_port, _wait_ready, _wrk
+from server import _free_port, _redis_answers, _wait_ready, _wrk
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -41,6 +43,7 @@ APPS = {
     "headers": ("headers", 1, "bare-1", None),
     "bare-2": ("bare", 2, "bare-2", None),
     "sqlite": ("token", 2, "bare-2", "sqlite"),
+    "redis": ("token", 2, "bare-2", "redis"),
 }
 NAMES = {
     "bare-1": "bare ASGI app",
@@ -48,8 +51,10 @@ NAMES = {
     "headers": "bare ASGI app sending the 8 headers of restauth's Token response",
     "bare-2": "bare ASGI app",
     "sqlite": "restauth.asgi `Token`, SQLite tokens (worker thread)",
+    "redis": "restauth.asgi `Token`, Redis tokens (awaited, redis.asyncio)",
 }
-TARGETS = {"memory": 0.95, "sqlite": 0.80}  # gunicorn's targets (issue 16 item 8), for reference
+# gunicorn's targets (issue 16 item 8), for reference
+TARGETS = {"memory": 0.95, "sqlite": 0.80, "redis": 0.75}
 
 
 @dataclass
@@ -82,20 +87,25 @@ def _start(app: str, workers: int, port: int, env: dict[str, str]) -> subprocess
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _sqlite_token(workdir: str) -> tuple[str, str]:
-    """A token issued into the workers' database beforehand, and the user's password hash."""
-    from asgi_server_app import DATABASE
-    from restauth_scenarios import PASSWORD, SECRET_KEY, USERID
+def _stored_tokens(env: dict[str, str], stores: Sequence[str]) -> tuple[dict[str, str], str]:
+    """A token issued beforehand into each shared store the workers read (``sqlite``,
+    ``redis``: the manager asgi_server_app builds from the same environment), and the
+    user's password hash (the credential stamp derives from it)."""
+    from asgi_server_app import tokens
+    from restauth_scenarios import PASSWORD, USERID
 
-    from restauth import MemoryUserStore, PasswordHasher, SQLiteTokenManager
+    from restauth import MemoryUserStore, PasswordHasher
 
     users = MemoryUserStore(hasher=PasswordHasher(rounds=4))
     user = users.add(USERID, PASSWORD)
-    manager = SQLiteTokenManager(os.path.join(workdir, DATABASE), secret_key=SECRET_KEY)
-    try:
-        return manager.issue(USERID, user.stamp).token, user.password_hash
-    finally:
-        manager.close()
+    issued = {}
+    for store in stores:
+        manager = tokens(store, env)
+        try:
+            issued[store] = manager.issue(USERID, user.stamp).token
+        finally:
+            getattr(manager, "close", lambda: None)()
+    return issued, user.password_hash
 
 
 def _memory_token(path: str, server: subprocess.Popen[bytes], deadline: float) -> str:
@@ -120,21 +130,32 @@ def run(
     if importlib.util.find_spec("anyio") is None:
         log("skipped the uvicorn benchmark: restauth.asgi needs anyio (pip install -e '.[asgi]')")
         return None
+    apps = [app for app in APPS if app != "redis" or _redis_answers()]
+    if "redis" not in apps:
+        log("skipped the uvicorn Redis row: no Redis on RESTAUTH_REDIS_URL")
     workdir = tempfile.mkdtemp(prefix="restauth-bench-asgi-")
-    env = {**os.environ, "PYTHONPATH": HERE, "RESTAUTH_BENCH_DIR": workdir}
-    ports = {app: _free_port() for app in APPS}
+    env = {
+        **os.environ, "PYTHONPATH": HERE, "RESTAUTH_BENCH_DIR": workdir,
+        "RESTAUTH_BENCH_REDIS_PREFIX": f"restauth-bench-asgi-{os.getpid()}:",
+    }  # fmt: skip
+    ports = {app: _free_port() for app in apps}
     https = {"X-Forwarded-Proto": "https"}
-    headers = {app: dict(https) for app in APPS}
+    headers = {app: dict(https) for app in apps}
     servers: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        sqlite_token, password_hash = _sqlite_token(workdir)
-        headers["sqlite"]["Authorization"] = f"Token {sqlite_token}"
+        shared = [store for store in ("sqlite", "redis") if store in apps]
+        issued, password_hash = _stored_tokens(env, shared)
+        for app in apps:
+            store = APPS[app][3]
+            if store in issued:
+                headers[app]["Authorization"] = f"Token {issued[store]}"
         token_file = os.path.join(workdir, "memory.token")
-        for app, (target, workers, _, store) in APPS.items():
+        for app in apps:
+            target, workers, _, store = APPS[app]
             extra = {}
             if store == "memory":
                 extra = {"RESTAUTH_BENCH_STORE": store, "RESTAUTH_BENCH_TOKEN_FILE": token_file}
-            elif store == "sqlite":
+            elif store is not None:
                 extra = {"RESTAUTH_BENCH_STORE": store, "RESTAUTH_BENCH_HASH": password_hash}
             servers[app] = _start(target, workers, ports[app], {**env, **extra})
         deadline = time.monotonic() + 60
@@ -142,14 +163,14 @@ def run(
         headers["memory"]["Authorization"] = f"Token {memory_token}"
         for app, port in ports.items():
             _wait_ready(port, headers[app], deadline)
-        result = UvicornResult({app: [] for app in APPS}, seconds, connections, stack())
+        result = UvicornResult({app: [] for app in apps}, seconds, connections, stack())
         rng = random.Random(20)
         for index in range(rounds):
-            order = list(APPS)
+            order = list(apps)
             rng.shuffle(order)
             for app in order:
                 result.rps[app].append(_wrk(ports[app], headers[app], seconds, connections))
-            figures = ", ".join(f"{app} {result.rps[app][-1]:.0f}" for app in APPS)
+            figures = ", ".join(f"{app} {result.rps[app][-1]:.0f}" for app in apps)
             log(f"uvicorn round {index + 1}/{rounds} (requests/s): {figures}")
         return result
     finally:

@@ -1,17 +1,19 @@
 """The apps uvicorn serves in the benchmark: ``bare`` (the bare ASGI app of the in-process
 rows), ``headers`` (the bare app answering with the headers of restauth's Token response),
 and ``token``: restauth.asgi in front, with the token manager named by
-``RESTAUTH_BENCH_STORE`` (memory or sqlite).
+``RESTAUTH_BENCH_STORE`` (memory, sqlite or redis).
 
 uvicorn starts its workers fresh (no fork of a loaded app, unlike gunicorn's
 ``--preload``), so each worker builds its own middleware here:
 
 - memory tokens (one worker): this module issues the token when it is imported and
   writes it to the file named by ``RESTAUTH_BENCH_TOKEN_FILE``;
-- SQLite tokens (several workers): the benchmark issued the token beforehand into the
-  database under ``RESTAUTH_BENCH_DIR``, for a user whose password hash it passes in
-  ``RESTAUTH_BENCH_HASH`` (the credential stamp is derived from the hash: every worker's
-  user must have the same one).
+- SQLite and Redis tokens (several workers): the benchmark issued the token beforehand
+  into the database under ``RESTAUTH_BENCH_DIR`` or into Redis under the key prefix
+  ``RESTAUTH_BENCH_REDIS_PREFIX`` (through :func:`tokens`, with the same environment),
+  for a user whose password hash it passes in ``RESTAUTH_BENCH_HASH`` (the credential
+  stamp is derived from the hash: every worker's user must have the same one). Redis
+  tokens are read through ``redis.asyncio`` (memory users: the check is awaited).
 
 Plain HTTP on loopback, as behind a TLS-terminating proxy: wrk sends
 ``X-Forwarded-Proto: https`` to every app, and 127.0.0.1 is the trusted proxy here.
@@ -20,6 +22,7 @@ Plain HTTP on loopback, as behind a TLS-terminating proxy: wrk sends
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from asgi_scenarios import bare_asgi_app
@@ -57,12 +60,19 @@ async def headers(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": BODY})
 
 
-def _tokens(store: str) -> TokenManager:
+def tokens(store: str, env: Mapping[str, str] = os.environ) -> TokenManager:
+    """The token manager named ``store``, from ``env`` (the workers' environment)."""
     if store == "sqlite":
         from restauth import SQLiteTokenManager
 
-        path = os.path.join(os.environ["RESTAUTH_BENCH_DIR"], DATABASE)
+        path = os.path.join(env["RESTAUTH_BENCH_DIR"], DATABASE)
         return SQLiteTokenManager(path, secret_key=SECRET_KEY)
+    if store == "redis":
+        from restauth.tokens.redis import RedisTokenManager
+
+        url = env.get("RESTAUTH_REDIS_URL", "redis://127.0.0.1:6379/15")
+        prefix = env["RESTAUTH_BENCH_REDIS_PREFIX"]
+        return RedisTokenManager(url, secret_key=SECRET_KEY, prefix=prefix)
     return MemoryTokenManager(secret_key=SECRET_KEY)
 
 
@@ -74,7 +84,7 @@ if _store:
         _users.add_hashed(USERID, _hash)
     else:
         _users.add(USERID, PASSWORD)
-    _manager = _tokens(_store)
+    _manager = tokens(_store)
     token = AuthMiddleware(
         bare_asgi_app, users=_users, tokens=_manager, realm="bench", trusted_proxies=["127.0.0.1"]
     )

@@ -31,6 +31,26 @@ def bare_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> lis
     return [BODY]
 
 
+FLOOR_HEADER = ("X-Floor", "1")
+
+
+class Floor:
+    """The least any WSGI auth middleware does per request: add one key to the environ,
+    wrap ``start_response`` to add one header to the application's (a new list, as
+    restauth's merge makes). The WSGI side of asgi_scenarios.Floor."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        environ["floor.user"] = None
+
+        def starting(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            return start_response(status, [*headers, FLOOR_HEADER], exc_info)
+
+        return self.app(environ, starting)
+
+
 def protected_bare_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
     """The bare app for peers that leave the 401 to the application (repoze.who)."""
     if not environ.get("REMOTE_USER"):

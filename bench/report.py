@@ -198,16 +198,25 @@ def chart(rows: Sequence[Row], path: str) -> str | None:
 
 
 def asgi_ratio_table(
-    rows: Sequence[Row], pairs: Mapping[str, tuple[str, bool]], most: float
+    rows: Sequence[Row],
+    pairs: Mapping[str, tuple[str, bool]],
+    most: float,
+    floors: tuple[str, str] | None = None,
 ) -> str:
     """Each restauth.asgi row's overhead over the bare ASGI app beside the WSGI adapter's
     same scenario over the bare WSGI app, in the same run: ``pairs`` maps an ASGI row to
-    (its WSGI row, whether the ``most`` ratio is its target)."""
+    (its WSGI row, whether the ``most`` ratio is its target). ``floors``: (the ASGI floor
+    row, the WSGI one), the least middleware of each protocol; each overhead less its
+    protocol's floor is restauth's own work in that adapter, and their ratio a column."""
     by_name = {row.name: row for row in rows}
+    floor_rows = None
+    if floors is not None and floors[0] in by_name and floors[1] in by_name:
+        floor_rows = by_name[floors[0]], by_name[floors[1]]
     lines = [
         "| scenario | decided | ASGI overhead µs (wall) | WSGI overhead µs (wall) "
-        "| ASGI ÷ WSGI (wall) | ASGI ÷ WSGI (CPU) | target |",
-        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+        "| ASGI ÷ WSGI (wall) | ASGI ÷ WSGI (CPU) | target "
+        "| over each floor: ASGI µs, WSGI µs, ASGI ÷ WSGI |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
     for name, (other, held) in pairs.items():
         mine, theirs = by_name.get(name), by_name.get(other)
@@ -218,20 +227,46 @@ def asgi_ratio_table(
         verdict = ""
         if held:
             verdict = f"≤ {most:g}×: " + ("met" if wall <= most else "**missed**")
+        own = ""
+        if floor_rows is not None:
+            asgi_own = mine.overhead_wall - floor_rows[0].overhead_wall
+            wsgi_own = theirs.overhead_wall - floor_rows[1].overhead_wall
+            ratio = f"**{asgi_own / wsgi_own:.2f}×**" if wsgi_own > 0 else "–"
+            own = f"{_us(asgi_own)}, {_us(wsgi_own)}, {ratio}"
         decided = mine.note.split(";")[0] or "inline"
         label = name.removeprefix("restauth.asgi ")
         lines.append(
             f"| {label} | {decided} | {_us(mine.overhead_wall)} | {_us(theirs.overhead_wall)} "
-            f"| **{wall:.2f}×** | {cpu:.2f}× | {verdict} |"
+            f"| **{wall:.2f}×** | {cpu:.2f}× | {verdict} | {own} |"
+        )
+    floor_note = ""
+    if floor_rows is not None:
+        asgi_floor, wsgi_floor = floor_rows
+        floor_wall = _ratio(asgi_floor.overhead_wall, wsgi_floor.overhead_wall)
+        floor_cpu = _ratio(asgi_floor.overhead_cpu, wsgi_floor.overhead_cpu)
+        lines.append(
+            f"| *the floors: a minimal middleware* | – | {_us(asgi_floor.overhead_wall)} "
+            f"| {_us(wsgi_floor.overhead_wall)} | {floor_wall} | {floor_cpu} |  |  |"
+        )
+        floor_note = (
+            " The last column is restauth's own work in each adapter, its overhead less its "
+            "protocol's floor (the last row: the least any middleware of that protocol does "
+            "per request — ASGI: dispatch on the scope's type, copy the scope adding one key, "
+            "wrap send to copy the response start adding one header; WSGI: one environ key, "
+            "start_response wrapped to add one header), and the ratio of the two."
         )
     lines += [
         "",
         "Overheads over each adapter's own bare app (the bare ASGI app, the bare WSGI app), "
         "measured in the same interleaved rounds. The CPU column is the event loop's thread "
         "only: for rows decided in a worker thread it leaves out the decision itself, so "
-        "only the wall clock compares there.",
+        "only the wall clock compares there." + floor_note,
     ]
     return "\n".join(lines)
+
+
+def _ratio(mine: float, theirs: float) -> str:
+    return f"{mine / theirs:.2f}×" if theirs > 0 else "–"
 
 
 def uvicorn_table(result: UvicornResult) -> str:
@@ -262,6 +297,6 @@ def uvicorn_table(result: UvicornResult) -> str:
         f"app's with as many workers in the same round; wrk -t1 -c{result.connections}, "
         f"{result.seconds} s per run, the servers in a fresh order each round; users "
         "in memory, one token presented. Memory tokens live in one process, so that row "
-        "has one worker; SQLite tokens are shared by two.",
+        "has one worker; SQLite and Redis tokens are shared by two.",
     ]
     return "\n".join(lines)

@@ -10,16 +10,18 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from harness import Scenario, WSGIApp, bare_app, base_environ, requester, status_of
+from harness import Floor, Scenario, WSGIApp, bare_app, base_environ, requester, status_of
 
 from restauth import AuthMiddleware, MemoryTokenManager, MemoryUserStore, PasswordHasher
 from restauth.tokens.base import TokenManager
+from restauth.users.base import UserStore
 
 USERID = "alice"
 PASSWORD = "correct horse battery staple"
 SECRET_KEY = "benchmark-secret-key-0123456789"
 
 BARE = "bare WSGI app"
+FLOOR_WSGI = "floor: minimal WSGI middleware"
 BASIC_CACHED = "restauth Basic (cached)"
 BASIC_BCRYPT = "restauth Basic (uncached, bcrypt cost 12)"
 TOKEN = "restauth Token"
@@ -29,6 +31,7 @@ UNAUTHORIZED = "restauth 401"
 SQLITE = "restauth Token (SQLite tokens)"
 REDIS = "restauth Token (Redis tokens)"
 POSTGRES = "restauth Token (PostgreSQL tokens)"
+POSTGRES_USERS = "restauth Token (PostgreSQL users and tokens)"
 PING = "redis-py PING"  # one round trip to the same Redis: the floor for the Redis row
 JWT_ROWS = ("HS256", "RS256", "EdDSA")
 
@@ -54,8 +57,12 @@ def checked(app: WSGIApp, environ: dict[str, Any], expect: str, name: str) -> Ca
 
 
 def scenarios(users: MemoryUserStore, log: Callable[[str], None]) -> list[Scenario]:
-    """Memory tokens over the bare app, plus SQLite and Redis tokens when they work."""
+    """Memory tokens over the bare app, plus SQLite, Redis and PostgreSQL stores when they
+    work; and the floor: the least any WSGI middleware costs."""
     rows = [Scenario(BARE, requester(bare_app, base_environ()), BARE)]
+    floor_note = "one environ key; start_response wrapped to add one header"
+    rows.append(Scenario(FLOOR_WSGI, requester(Floor(bare_app), base_environ()), BARE,
+                         note=floor_note))  # fmt: skip
     tokens = MemoryTokenManager(secret_key=SECRET_KEY)
     app = AuthMiddleware(bare_app, users=users, tokens=tokens, realm="bench")
     uncached = AuthMiddleware(
@@ -97,6 +104,20 @@ def scenarios(users: MemoryUserStore, log: Callable[[str], None]) -> list[Scenar
             client: Any = getattr(manager, "client")  # noqa: B009 - TokenManager has no client
             note = "the same client and Redis: one round trip, the floor of the row above"
             rows.append(Scenario(PING, client.ping, BARE, note=note))
+    try:
+        pg_users, pg_tokens, note = postgres_users_and_tokens()
+    except Exception as error:
+        log(f"skipped {POSTGRES_USERS}: {type(error).__name__}: {error}")
+    else:
+        store_app = AuthMiddleware(bare_app, users=pg_users, tokens=pg_tokens, realm="bench")
+        user = pg_users.get(USERID)
+        assert user is not None
+        presented = pg_tokens.issue(USERID, user.stamp).token
+        environ = base_environ(HTTP_AUTHORIZATION=f"Token {presented}")
+        rows.append(
+            Scenario(POSTGRES_USERS, checked(store_app, environ, "200", POSTGRES_USERS), BARE,
+                     note=note)
+        )  # fmt: skip
     return rows
 
 
@@ -139,22 +160,38 @@ def _redis_tokens() -> tuple[TokenManager, str]:
     return manager, "Redis on loopback; no renewal due: one EVALSHA that only reads"
 
 
-def _postgres_tokens() -> tuple[TokenManager, str]:
+def _postgres_schema() -> str:
+    """The DSN of a new schema of its own (left behind: a few rows)."""
     import uuid
 
     import psycopg
 
-    from restauth.tokens.postgres import PostgresTokenManager
-
     dsn = os.environ.get("RESTAUTH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-    schema = "restauth_bench_" + uuid.uuid4().hex[:10]  # left behind: a few empty rows
+    schema = "restauth_bench_" + uuid.uuid4().hex[:10]
     with psycopg.connect(dsn, autocommit=True, connect_timeout=2) as connection:
         connection.execute(f"CREATE SCHEMA {schema}")
     separator = "&" if "?" in dsn else "?"
-    manager = PostgresTokenManager(
-        f"{dsn}{separator}options=-csearch_path%3D{schema}", secret_key=SECRET_KEY
-    )
+    return f"{dsn}{separator}options=-csearch_path%3D{schema}"
+
+
+def _postgres_tokens() -> tuple[TokenManager, str]:
+    from restauth.tokens.postgres import PostgresTokenManager
+
+    manager = PostgresTokenManager(_postgres_schema(), secret_key=SECRET_KEY)
     return manager, "PostgreSQL on loopback; no renewal due: one SELECT by primary key"
+
+
+def postgres_users_and_tokens() -> tuple[UserStore, TokenManager, str]:
+    """Users and tokens in one new PostgreSQL schema, alice among the users."""
+    from restauth.tokens.postgres import PostgresTokenManager
+    from restauth.users.postgres import PostgresUserStore
+
+    dsn = _postgres_schema()
+    users = PostgresUserStore(dsn, hasher=PasswordHasher(rounds=4))  # no password is checked
+    users.add(USERID, PASSWORD, roles=["user"])
+    manager = PostgresTokenManager(dsn, secret_key=SECRET_KEY)
+    note = "PostgreSQL on loopback; no renewal due: two SELECTs by primary key (token, user)"
+    return users, manager, note
 
 
 def _jwt_tokens(alg: str) -> Callable[[], tuple[TokenManager, str]]:

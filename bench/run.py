@@ -133,7 +133,12 @@ def main(argv: list[str] | None = None) -> int:
             "## In process, ASGI (one `await app(scope, receive, send)` per request, "
             "one event loop)",
             "",
-            report.asgi_ratio_table(asgi + rows, asgi_scenarios.PAIRS, asgi_scenarios.RATIO_TARGET),
+            report.asgi_ratio_table(
+                asgi + rows,
+                asgi_scenarios.PAIRS,
+                asgi_scenarios.RATIO_TARGET,
+                asgi_scenarios.FLOORS,
+            ),
             "",
             report.timing_table(asgi),
             "",
