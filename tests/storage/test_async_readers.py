@@ -8,6 +8,7 @@ A reader belongs to the event loop it was made in, so each is made on the tests'
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -145,6 +146,91 @@ def test_a_reader_used_first_finds_the_store_ready(tokens: Any, reader: Any) -> 
     assert tokens.sessions("alice") == []
 
 
+# -- which stores offer a reader -------------------------------------------------------
+
+
+def _store(kind: str, overriding: str) -> Any:
+    """A store of ``kind`` whose class overrides ``overriding`` (``""``: the class itself).
+    No I/O: nothing listens on the addresses given, and making a reader connects nowhere."""
+    from restauth.tokens.postgres import PostgresTokenManager
+    from restauth.tokens.redis import RedisTokenManager
+    from restauth.users.postgres import PostgresUserStore
+
+    dsn = f"postgresql://app@127.0.0.1:{free_port()}/test"
+    base: Any
+    arguments: tuple[Any, ...]
+    base, arguments = {
+        "redis tokens": (RedisTokenManager, (f"redis://127.0.0.1:{free_port()}/0",)),
+        "postgres tokens": (PostgresTokenManager, (dsn,)),
+        "postgres users": (PostgresUserStore, (dsn,)),
+    }[kind]
+    cls = base
+    if overriding:
+
+        def override(self: Any, *args: Any) -> Any:
+            return getattr(base, overriding)(self, *args)
+
+        cls = type("Subclass", (base,), {overriding: override})
+    options = {"secret_key": SECRET_KEY} if "tokens" in kind else {}
+    return cls(*arguments, **options)
+
+
+def _reader_of(store: Any) -> Any:
+    make = getattr(store, "async_token_reader", None) or store.async_user_reader
+    return on_loop(make)
+
+
+@pytest.mark.parametrize(
+    ("kind", "method"),
+    [
+        ("redis tokens", "authenticate"),
+        ("postgres tokens", "authenticate"),
+        ("postgres users", "get"),
+        ("postgres users", "_query"),  # what get reads through
+    ],
+)
+def test_a_subclass_overriding_the_read_gets_no_reader(kind: str, method: str) -> None:
+    """The reader runs the class's own script or SQL: it would bypass the override (a
+    deny-list, an extra check), so the subclass's checks run its method in a thread."""
+    store = _store(kind, method)
+    try:
+        assert _reader_of(store) is None
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("kind", ["redis tokens", "postgres tokens", "postgres users"])
+@pytest.mark.parametrize("overriding", ["", "__repr__"])
+def test_the_class_and_a_subclass_overriding_something_else_get_a_reader(
+    kind: str, overriding: str
+) -> None:
+    store = _store(kind, overriding)
+    reader = _reader_of(store)
+    try:
+        assert reader is not None
+    finally:
+        if reader is not None:
+            run_async(reader.aclose())
+        store.close()
+
+
+@pytest.mark.parametrize("kind", ["redis tokens", "postgres tokens", "postgres users"])
+def test_no_postgres_reader_on_a_proactor_event_loop(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """psycopg refuses Windows' ProactorEventLoop: simulated here as the running loop's class
+    (asyncio has no ProactorEventLoop off Windows). redis.asyncio runs on it."""
+    monkeypatch.setattr(asyncio, "ProactorEventLoop", asyncio.AbstractEventLoop, raising=False)
+    store = _store(kind, "")
+    reader = _reader_of(store)
+    try:
+        assert (reader is None) == kind.startswith("postgres")
+    finally:
+        if reader is not None:
+            run_async(reader.aclose())
+        store.close()
+
+
 # -- Redis ------------------------------------------------------------------------------
 
 
@@ -249,25 +335,123 @@ def test_a_client_the_async_library_cannot_copy_gives_no_reader(
         ({"unix_socket_path": "/nonexistent/redis.sock"}, "UnixDomainSocketConnection"),
     ],
 )
-def test_the_async_copy_keeps_the_connection_class_and_the_failure_policy(
+def test_the_async_copy_keeps_the_connection_class_and_the_settings(
     options: dict[str, Any], kind: str
 ) -> None:
     import redis
     import redis.asyncio
 
-    from restauth._storage.redis import RETRIES, SOCKET_TIMEOUT, async_redis_client
+    from restauth._storage.redis_async import async_redis_client
 
-    client = redis.Redis(db=3, password="hunter2", socket_timeout=30, **options)
+    client = redis.Redis(
+        db=3, password="hunter2", socket_timeout=30, socket_connect_timeout=7, **options
+    )
     copy = async_redis_client(client)
     assert copy is not None
     pool = copy.connection_pool
     assert pool.connection_class is getattr(redis.asyncio.connection, kind)
     settings = pool.connection_kwargs
     assert (settings["db"], settings["password"]) == (3, "hunter2")
+    # The caller's own timeouts, as they are (redis-py keeps no connect timeout for a socket file).
+    original = client.connection_pool.connection_kwargs
+    for name in ("socket_timeout", "socket_connect_timeout"):
+        assert settings.get(name) == original.get(name)
+    assert settings["socket_timeout"] == 30
+    # The caller's retry policy (redis-py's default), as redis.asyncio's Retry.
+    retry, sync_retry = settings["retry"], client.connection_pool.connection_kwargs["retry"]
+    assert isinstance(retry, redis.asyncio.retry.Retry)
+    assert retry.get_retries() == sync_retry.get_retries()
+    assert type(retry._backoff) is type(sync_retry._backoff)
+    assert retry._backoff is not sync_retry._backoff  # a copy: no shared state
+    # A pool that waits for a free connection (up to the socket timeout), never refuses.
+    assert isinstance(pool, redis.asyncio.BlockingConnectionPool)
+    assert (pool.max_connections, pool.timeout) == (client.connection_pool.max_connections, 30)
+
+
+def test_the_async_copy_opens_a_bounded_number_of_connections() -> None:
+    """redis-py before 8 lets a pool open 2**31 connections: the copy's stops at 100."""
+    import redis
+
+    from restauth._storage.redis_async import ASYNC_MAX_CONNECTIONS, async_redis_client
+
+    copy = async_redis_client(
+        redis.Redis(connection_pool=redis.ConnectionPool(max_connections=2**31))
+    )
+    assert copy is not None
+    assert copy.connection_pool.max_connections == ASYNC_MAX_CONNECTIONS == 100
+
+
+def test_a_url_client_s_copy_has_restauth_s_failure_policy() -> None:
+    import redis.asyncio
+    from redis.backoff import NoBackoff
+
+    from restauth._storage.redis import RETRIES, SOCKET_TIMEOUT, redis_client
+    from restauth._storage.redis_async import async_redis_client
+
+    client = redis_client("redis://127.0.0.1:6379/3")
+    copy = async_redis_client(client)
+    assert copy is not None
+    pool = copy.connection_pool
+    settings = pool.connection_kwargs
     assert settings["socket_timeout"] == settings["socket_connect_timeout"] == SOCKET_TIMEOUT
     retry = settings["retry"]
     assert isinstance(retry, redis.asyncio.retry.Retry)
     assert retry.get_retries() == RETRIES
+    assert isinstance(retry._backoff, NoBackoff)
+    assert isinstance(pool, redis.asyncio.BlockingConnectionPool)
+    assert pool.max_connections == client.connection_pool.max_connections
+    assert pool.timeout == SOCKET_TIMEOUT
+
+
+def test_a_blocking_pool_s_copy_waits_as_long() -> None:
+    import redis
+
+    from restauth._storage.redis_async import async_redis_client
+
+    pool = redis.BlockingConnectionPool(host="127.0.0.1", max_connections=2, timeout=5)
+    copy = async_redis_client(redis.Redis(connection_pool=pool))
+    assert copy is not None
+    assert (copy.connection_pool.max_connections, copy.connection_pool.timeout) == (2, 5)
+
+
+def test_a_retry_policy_of_its_own_gives_no_copy() -> None:
+    import redis
+    from redis.backoff import NoBackoff
+
+    from restauth._storage.redis_async import async_redis_client
+
+    class Counted(redis.retry.Retry):
+        pass
+
+    assert async_redis_client(redis.Redis(retry=Counted(NoBackoff(), 2))) is None
+
+
+def test_a_burst_beyond_the_pool_waits_its_turn(redis_prefix: str, clock: FakeClock) -> None:
+    """200 checks at once through a pool of 4: none is refused, none opens a 5th connection."""
+    import redis
+
+    name = f"restauth-test-{uuid.uuid4().hex[:12]}"
+    client = redis.Redis.from_url(redis_url(), max_connections=4, client_name=name)
+    tokens = redis_manager(client, clock, redis_prefix)
+    reader = on_loop(tokens.async_token_reader)
+    grant = tokens.issue("alice", "stamp-1")
+    opened: list[int] = []
+
+    async def burst() -> list[Any]:
+        async def one() -> Any:
+            found = await reader.authenticate(grant.token)
+            opened.append(sum(c["name"] == name for c in await reader._client.client_list()))
+            return found
+
+        return await asyncio.gather(*(one() for _ in range(200)), return_exceptions=True)
+
+    try:
+        found = run_async(burst())
+        assert all(isinstance(each, TokenGrant) for each in found), {repr(f) for f in found}
+        assert max(opened) <= 4 + 1  # the reader's four and the manager's one
+    finally:
+        run_async(reader.aclose())
+        tokens.close()
 
 
 def test_redis_down_is_a_prompt_503_without_the_url(
@@ -373,6 +557,93 @@ def test_postgres_down_is_a_prompt_503_without_the_dsn(
     finally:
         run_async(reader.aclose())
         opened.close()
+
+
+@pytest.mark.parametrize("store", ["tokens", "users"])
+def test_postgres_down_fails_concurrent_checks_together(
+    store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Down at start-up (tables to make): checks arriving together share one attempt to
+    open, and all get their 503 after one timeout, not one timeout after another. The next
+    check tries again."""
+    from restauth.tokens.postgres import PostgresTokenManager
+    from restauth.users.postgres import PostgresUserStore
+
+    dsn = f"postgresql://app@127.0.0.1:{free_port()}/test"
+    opened: Any
+    if store == "tokens":
+        opened = PostgresTokenManager(dsn, secret_key=SECRET_KEY, timeout=1)
+        reader = on_loop(opened.async_token_reader)
+        read = lambda: reader.authenticate(TokenCodec(SECRET_KEY).token_for("x" * 22))  # noqa: E731
+    else:
+        opened = PostgresUserStore(dsn, timeout=1)
+        reader = on_loop(opened.async_user_reader)
+        read = lambda: reader.get("alice")  # noqa: E731
+    prepared: list[float] = []
+    prepare = opened.database.prepare
+
+    def counted() -> None:
+        prepared.append(time.monotonic())
+        prepare()
+
+    monkeypatch.setattr(opened.database, "prepare", counted)
+
+    async def together(count: int) -> list[tuple[float, BaseException | None]]:
+        started = time.monotonic()
+
+        async def one() -> tuple[float, BaseException | None]:
+            try:
+                await read()
+            except Exception as error:
+                return time.monotonic() - started, error
+            return time.monotonic() - started, None
+
+        return await asyncio.gather(*(one() for _ in range(count)))
+
+    try:
+        for attempt in (1, 2):
+            outcomes = run_async(together(8))
+            assert all(isinstance(error, StoreUnavailable) for _, error in outcomes), outcomes
+            assert max(seconds for seconds, _ in outcomes) < 1.6, outcomes
+            assert len(prepared) == attempt  # one attempt per burst; a failed one is retried
+    finally:
+        run_async(reader.aclose())
+        opened.close()
+
+
+def test_a_check_cancelled_while_the_pool_opens_leaves_the_others_theirs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client gone while its check waits for the shared open cancels only its own wait."""
+    from restauth.users.postgres import PostgresUserStore
+
+    opened = PostgresUserStore(f"postgresql://app@127.0.0.1:{free_port()}/test", timeout=1)
+    reader = on_loop(opened.async_user_reader)
+
+    async def scenario() -> list[Any]:
+        checks = [asyncio.ensure_future(reader.get("alice")) for _ in range(3)]
+        await asyncio.sleep(0.2)
+        checks[0].cancel()
+        return await asyncio.gather(*checks, return_exceptions=True)
+
+    try:
+        first, *others = run_async(scenario())
+        assert isinstance(first, asyncio.CancelledError)
+        assert all(isinstance(each, StoreUnavailable) for each in others), others
+    finally:
+        run_async(reader.aclose())
+        opened.close()
+
+
+def test_the_async_pool_is_smaller_than_the_sync_one() -> None:
+    """A Token check holds a connection for a round trip: a few serve a loop."""
+    from restauth._storage.postgres import PostgresDatabase
+    from restauth._storage.postgres_async import ASYNC_MAX_SIZE, AsyncPostgresDatabase
+
+    dsn = "postgresql://app@127.0.0.1:1/test"
+    assert AsyncPostgresDatabase(PostgresDatabase(dsn)).max_size == ASYNC_MAX_SIZE < 10
+    assert AsyncPostgresDatabase(PostgresDatabase(dsn, max_size=2)).max_size == 2
+    assert AsyncPostgresDatabase(PostgresDatabase(dsn), max_size=8).max_size == 8
 
 
 # -- PostgreSQL users -------------------------------------------------------------------

@@ -85,7 +85,8 @@ class PostgresDatabase:
 
     @property
     def max_size(self) -> int:
-        """The most connections the pool opens (an async pool for this database takes as many)."""
+        """The most connections the pool opens (an async pool for this database opens no
+        more, and by default fewer: see :data:`restauth._storage.postgres_async.ASYNC_MAX_SIZE`)."""
         return self._max_size
 
     def prepare(self) -> None:

@@ -14,7 +14,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from restauth._storage.overrides import keeps
 from restauth._storage.postgres import Connection, PostgresDatabase, Rows
+from restauth._storage.postgres_async import loop_supported
 from restauth._time import Clock, Duration, as_seconds
 from restauth.tokens.base import (
     DEFAULT_MAX_LIFETIME,
@@ -222,9 +224,15 @@ class PostgresTokenManager:
             return verdict.outcome(self.database.execute(_RENEW, verdict.values))
         return verdict
 
-    def async_token_reader(self) -> PostgresTokenReader:
+    def async_token_reader(self) -> PostgresTokenReader | None:
         """A reader of this manager's tokens through psycopg's async pool, for the running
-        event loop (see :mod:`restauth.lookups`). No I/O here: it connects on first use."""
+        event loop (see :mod:`restauth.lookups`). No I/O here: it connects on first use.
+
+        ``None`` on an event loop psycopg cannot use (Windows' ``ProactorEventLoop``), or
+        for a subclass with an ``authenticate`` of its own: the reader runs this class's
+        SQL, which would bypass it."""
+        if not keeps(self, PostgresTokenManager, "authenticate") or not loop_supported():
+            return None
         from restauth.tokens.postgres_reader import PostgresTokenReader  # the ASGI adapter's
 
         return PostgresTokenReader(self.database, self._codec, self.clock)

@@ -51,13 +51,8 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from restauth._storage.redis import (
-    LuaScript,
-    async_redis_client,
-    errors_as_unavailable,
-    redis_client,
-    text,
-)
+from restauth._storage.overrides import keeps
+from restauth._storage.redis import LuaScript, errors_as_unavailable, redis_client, text
 from restauth._time import Clock, Duration, as_seconds
 from restauth.errors import StoreUnavailable
 from restauth.throttle.redis import RedisThrottleStore
@@ -157,13 +152,21 @@ class RedisTokenManager:
 
     def async_token_reader(self) -> RedisTokenReader | None:
         """A reader of this manager's tokens through ``redis.asyncio``, for the running
-        event loop (see :mod:`restauth.lookups`); ``None`` when the client cannot be copied
-        (see :func:`~restauth._storage.redis.async_redis_client`). No I/O here."""
+        event loop (see :mod:`restauth.lookups`). No I/O here.
+
+        ``None`` when the client cannot be copied (see
+        :func:`~restauth._storage.redis_async.async_redis_client`), or for a subclass with
+        an ``authenticate`` of its own: the reader runs this class's script, which would
+        bypass it."""
+        if not keeps(self, RedisTokenManager, "authenticate"):
+            return None
+        # redis.asyncio's users only: the WSGI adapter never imports it.
+        from restauth._storage.redis_async import async_redis_client
+        from restauth.tokens.redis_reader import RedisTokenReader
+
         client = async_redis_client(self.client)
         if client is None:
             return None
-        from restauth.tokens.redis_reader import RedisTokenReader  # redis.asyncio's users only
-
         return RedisTokenReader(
             client, self._authenticate, self._codec, self._token_prefix, self.clock
         )

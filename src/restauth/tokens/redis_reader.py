@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from restauth._storage.redis import AsyncLuaScript, LuaScript
+from restauth._storage.redis import LuaScript
+from restauth._storage.redis_async import AsyncLuaScript
 from restauth._time import Clock
 from restauth.errors import StoreUnavailable
 from restauth.tokens.base import DeadToken, TokenCodec, TokenGrant

@@ -23,8 +23,9 @@ from typing import Any
 
 import psycopg
 
+from restauth._storage.overrides import keeps
 from restauth._storage.postgres import MIGRATION_LOCK, Connection, PostgresDatabase
-from restauth._storage.postgres_async import AsyncPostgresDatabase
+from restauth._storage.postgres_async import AsyncPostgresDatabase, loop_supported
 from restauth._time import Clock
 from restauth.errors import UserExists
 from restauth.passwords.hasher import PasswordHasher
@@ -102,9 +103,15 @@ class PostgresUserStore(SQLUserStore):
     def timeout(self) -> float:
         return self.database.timeout
 
-    def async_user_reader(self) -> PostgresUserReader:
+    def async_user_reader(self) -> PostgresUserReader | None:
         """A reader of this store's users through psycopg's async pool, for the running
-        event loop (see :mod:`restauth.lookups`). No I/O here: it connects on first use."""
+        event loop (see :mod:`restauth.lookups`). No I/O here: it connects on first use.
+
+        ``None`` on an event loop psycopg cannot use (Windows' ``ProactorEventLoop``), or
+        for a subclass with a ``get`` (or a ``_query``, which ``get`` reads through) of
+        its own: the reader runs this class's SQL, which would bypass it."""
+        if not keeps(self, PostgresUserStore, "get", "_query") or not loop_supported():
+            return None
         return PostgresUserReader(AsyncPostgresDatabase(self.database), self._get)
 
     def _query(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
