@@ -370,7 +370,7 @@ def async_store_rows(
         manager, note = _redis_tokens()
         presented = manager.issue(USERID, users.get(USERID).stamp).token  # type: ignore[union-attr]
         app = AuthMiddleware(bare_asgi_app, users=users, tokens=manager, realm="bench")
-        loop.at_close(app.aclose)
+        lifespan_started(loop, app)
         off = without_async_reads(
             AuthMiddleware(bare_asgi_app, users=users, tokens=manager, realm="bench")
         )
@@ -392,7 +392,7 @@ def async_store_rows(
         assert user is not None
         presented = pg_tokens.issue(USERID, user.stamp).token
         app = AuthMiddleware(bare_asgi_app, users=pg_users, tokens=pg_tokens, realm="bench")
-        loop.at_close(app.aclose)
+        lifespan_started(loop, app)
         rows.append(
             _where(app, 0, row(loop, A_POSTGRES, app, BARE_ASGI, 200, f"Token {presented}",
                                token_headers=True, note=f"{awaited}; {note}"))
@@ -402,6 +402,29 @@ def async_store_rows(
     except Exception as error:  # no PostgreSQL (or no psycopg): skip, say why
         log(f"skipped {A_POSTGRES}: {type(error).__name__}: {error}")
     return rows
+
+
+def lifespan_started(loop: EventLoop, app: ASGIApp) -> None:
+    """``app``'s lifespan startup run on ``loop``, as a server runs it (the ASGI adapter's
+    async readers live from there); its shutdown when the loop closes."""
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
+    outbox: asyncio.Queue[Message] = asyncio.Queue()
+
+    async def begin() -> None:
+        scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
+        task = asyncio.ensure_future(app(scope, inbox.get, outbox.put))
+        await inbox.put({"type": "lifespan.startup"})
+        if (await outbox.get())["type"] != "lifespan.startup.complete":
+            raise RuntimeError("the lifespan's startup failed")
+
+        async def end() -> None:
+            await inbox.put({"type": "lifespan.shutdown"})
+            await outbox.get()
+            await task
+
+        loop.at_close(end)
+
+    loop.run(begin)
 
 
 class Mislabelled(RuntimeError):

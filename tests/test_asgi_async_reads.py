@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import pytest
 
-from restauth import MemoryTokenManager, MemoryUserStore, PasswordHasher, StoreUnavailable
+from restauth import CORS, MemoryTokenManager, MemoryUserStore, PasswordHasher, StoreUnavailable
 from restauth.asgi import AuthMiddleware
 from restauth.tokens.base import DeadToken, TokenGrant
 from restauth.users.base import User
 from tests.conftest import basic
-from tests.test_asgi_runtime import PASSWORD, EchoApp, client, login, run
+from tests.test_asgi_runtime import PASSWORD, EchoApp, client, login, run, started
 
 pytest.importorskip("uvicorn")
+
+T = TypeVar("T")
 
 
 class TokenReader:
@@ -119,6 +121,16 @@ async def get(app: Any, path: str = "/", **headers: str) -> Any:
         return await http.get(path, headers=headers)
 
 
+def serve(app: Any, work: Callable[[], Awaitable[T]]) -> T:
+    """``work()`` on a fresh loop, ``app`` started by its lifespan around it."""
+
+    async def whole() -> T:
+        async with started(app):
+            return await work()
+
+    return run(whole)
+
+
 def token_request(app: Any, **headers: str) -> Callable[[], Any]:
     async def main() -> Any:
         token = await login(app)
@@ -141,20 +153,20 @@ def test_a_token_check_is_awaited_not_sent_to_a_thread(
         ]
         return answers
 
-    answers = run(main)
+    answers = serve(app, main)
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert all(a.json() == {"userid": "alice"} for a in answers)
     assert all(a.headers["Auth-Token-Location"] == "/tokens/alice" for a in answers)
     assert thread_calls == [app.pipeline.decide]  # the login alone
-    assert app.tokens.log == ["reader made", "token", "token", "token"]  # one reader per loop
+    assert app.tokens.log == ["reader made", "token", "token", "token", "token closed"]
 
 
 def test_async_users_are_awaited_too(thread_calls: list[Callable[..., Any]]) -> None:
     users = AsyncUsers()
     app = middleware(users=users)
-    answer = run(token_request(app))
+    answer = serve(app, token_request(app))
     assert (answer.status_code, answer.json()) == (200, {"userid": "alice"})
-    assert users.log == ["user"]
+    assert users.log == ["user", "user closed"]
     assert len(thread_calls) == 1  # the login
 
 
@@ -168,7 +180,7 @@ def test_the_cookie_and_the_query_token_are_awaited_too(
         async with client(app) as http:
             return await http.get("/", params={"access_token": token})
 
-    answer = run(main)
+    answer = serve(app, main)
     assert (answer.status_code, answer.json()) == (200, {"userid": "alice"})
     assert len(thread_calls) == 1
 
@@ -185,9 +197,9 @@ def test_the_cookie_and_the_query_token_are_awaited_too(
             assert logged_in.status_code == 200, logged_in.text
             return await http.get("/")
 
-    answer = run(by_cookie)
+    answer = serve(cookie_app, by_cookie)
     assert (answer.status_code, answer.json()) == (200, {"userid": "alice"})
-    assert cookie_app.tokens.log[-1] == "token"
+    assert cookie_app.tokens.log[-2:] == ["token", "token closed"]
     assert len(thread_calls) == 2  # the two logins
 
 
@@ -209,7 +221,7 @@ def exchange(app: AuthMiddleware, token: str, other: str) -> list[tuple[int, str
             seen.append((answer.status_code, challenge, answer.content))
         return seen
 
-    return run(main)
+    return serve(app, main)
 
 
 def test_every_verdict_is_the_one_the_thread_path_gives() -> None:
@@ -251,7 +263,7 @@ def test_a_reader_that_fails_is_a_503_and_the_app_is_not_called(
         return await get(app, Authorization=f"Token {token}")
 
     with caplog.at_level(logging.WARNING, logger="restauth"):
-        answer = run(main)
+        answer = serve(app, main)
     assert answer.status_code == 503
     assert answer.headers["Retry-After"].isdigit()
     assert len(app.app.scopes) == 1  # the first request only
@@ -270,7 +282,7 @@ def test_without_a_reader_the_check_runs_in_a_thread(
     ):
         app = middleware(users=users, tokens=tokens)
         before = len(thread_calls)
-        answer = run(token_request(app))
+        answer = serve(app, token_request(app))
         assert answer.status_code == 200
         assert len(thread_calls) - before == 2  # the login and the Token check
         assert "token" not in tokens.log
@@ -289,25 +301,33 @@ def test_basic_and_our_endpoints_still_go_to_a_thread(
             (await get(app, "/tokens/alice", Authorization=f"Token {token}")).status_code,
         ]
 
-    assert run(main) == [200, 200, 200]
+    assert serve(app, main) == [200, 200, 200]
     assert len(thread_calls) == 4
-    assert app.tokens.log == []  # no reader was needed: none was made
+    assert app.tokens.log == ["reader made", "token closed"]  # and not one read
 
 
-def test_a_reader_per_event_loop_and_closed_with_the_middleware() -> None:
+def test_the_readers_live_from_the_lifespan_startup_to_its_shutdown(
+    thread_calls: list[Callable[..., Any]],
+) -> None:
+    """Made at startup on the server's loop and closed at shutdown; without lifespan
+    events (before, after, or a loop that never ran them) Token checks use threads, so
+    no client is left open on a loop that is gone."""
     app = middleware()
     tokens = app.tokens
     token = tokens.issue("alice", app.options.users.get("alice").stamp).token
 
-    async def check_then_close(close: bool) -> int:
-        answer = await get(app, Authorization=f"Token {token}")
-        if close:
-            await app.aclose()
-        return int(answer.status_code)
+    async def main() -> list[int]:
+        statuses = [(await get(app, Authorization=f"Token {token}")).status_code]
+        async with started(app):
+            statuses.append((await get(app, Authorization=f"Token {token}")).status_code)
+        statuses.append((await get(app, Authorization=f"Token {token}")).status_code)
+        return statuses
 
-    assert run(check_then_close, False) == 200  # a loop of its own
-    assert run(check_then_close, True) == 200  # another loop: another reader
-    assert tokens.log == ["reader made", "token", "reader made", "token", "token closed"]
+    assert run(main) == [200, 200, 200]
+    assert len(thread_calls) == 2  # before the startup and after the shutdown
+    assert tokens.log == ["reader made", "token", "token closed"]
+    assert run(main) == [200, 200, 200]  # another loop, another lifespan: new readers
+    assert tokens.log[3:] == ["reader made", "token", "token closed"]
     assert tokens.readers[0].loop is not tokens.readers[1].loop
 
 
@@ -333,3 +353,97 @@ def test_the_lifespan_shutdown_closes_the_readers() -> None:
     assert run(main) == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert app.tokens.log[-1] == "token closed"
     assert users.log[-1] == "user closed"
+
+
+# -- the review's findings, pinned -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", ["Negotiate YIIB", "Digest username=x", ""])
+def test_a_header_of_another_scheme_beside_the_cookie_still_awaits_the_reads(
+    header: str, thread_calls: list[Callable[..., Any]]
+) -> None:
+    """An ``Authorization`` restauth does not read leaves the cookie to be read; the
+    check of that cookie must be awaited like any other, never made on the loop."""
+    tokens = AsyncTokens()
+    app = middleware(tokens=tokens, cookie=True)
+    token = tokens.issue("alice", app.options.users.get("alice").stamp).token
+
+    async def main() -> Any:
+        headers = {"Cookie": f"__Host-restauth={token}", "Authorization": header}
+        return await get(app, **headers)
+
+    answer = serve(app, main)
+    assert (answer.status_code, answer.json()) == (200, {"userid": "alice"})
+    assert tokens.log == ["reader made", "token", "token closed"]
+    assert thread_calls == []
+
+
+def test_a_decision_said_to_read_nothing_that_would_read_is_refused_not_made(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Should the adapter's reading of a request ever disagree with the pipeline's, the
+    decision is a 503 (fail closed, logged as an internal error), not a store call made on
+    the event loop."""
+    from restauth.gate import NOTHING, Gate
+
+    tokens = AsyncTokens()
+    app = middleware(tokens=tokens)
+    token = tokens.issue("alice", app.options.users.get("alice").stamp).token
+    monkeypatch.setattr(Gate, "reads", lambda self, request: NOTHING)
+    answer = serve(app, lambda: get(app, Authorization=f"Token {token}"))
+    assert answer.status_code == 503
+    assert "restauth internal error" in caplog.text
+    assert tokens.log == ["reader made", "token closed"]  # no read, awaited or not
+
+
+class RaisingBearer:
+    """An identity provider whose routing has a bug."""
+
+    def handles(self, token: str) -> bool:
+        raise KeyError("iss")
+
+    def authenticate(self, token: str) -> None:
+        return None
+
+
+class BrokenReaderTokens(AsyncTokens):
+    def async_token_reader(self) -> TokenReader | None:
+        raise ImportError("no module named 'some_async_driver'")
+
+
+def test_faults_before_the_decision_are_503s_from_the_pipeline_not_escapes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tokens = AsyncTokens()
+    app = middleware(tokens=tokens, bearer=RaisingBearer())
+    token = tokens.issue("alice", app.options.users.get("alice").stamp).token
+    answer = serve(app, lambda: get(app, Authorization=f"Bearer {token}"))
+    assert answer.status_code == 503  # the pipeline met the same fault, in a thread
+    assert answer.headers["Retry-After"].isdigit()
+
+    broken = BrokenReaderTokens()
+    app = middleware(tokens=broken)
+    token = broken.issue("alice", app.options.users.get("alice").stamp).token
+    answer = serve(app, lambda: get(app, Authorization=f"Token {token}"))
+    assert answer.status_code == 200  # no readers: the check ran in a thread
+    assert "async readers unavailable, threads serve: ImportError" in caplog.text
+
+
+def test_a_cors_preflight_reads_no_store(thread_calls: list[Callable[..., Any]]) -> None:
+    tokens = AsyncTokens()
+    app = middleware(tokens=tokens, cors=CORS(origins=["https://app.example"]))
+    token = tokens.issue("alice", app.options.users.get("alice").stamp).token
+    headers = {
+        "Origin": "https://app.example",
+        "Access-Control-Request-Method": "GET",
+        "Authorization": f"Token {token}",
+    }
+
+    async def main() -> Any:
+        async with client(app) as http:
+            return await http.options("/", headers=headers)
+
+    answer = serve(app, main)
+    assert answer.status_code == 204
+    assert tokens.log == ["reader made", "token closed"]
+    assert thread_calls == []

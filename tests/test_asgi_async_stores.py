@@ -51,6 +51,7 @@ from tests.test_asgi_runtime import (
     login,
     loop_stall_during,
     run,
+    started,
     uvicorn,
 )
 
@@ -98,7 +99,7 @@ def test_token_checks_are_awaited_and_answer_as_ever(
     app: AuthMiddleware, thread_calls: list[Callable[..., Any]]
 ) -> None:
     async def main() -> list[tuple[int, str]]:
-        try:
+        async with started(app):
             token = await login(app)
             other = await login(app)
             before = len(thread_calls)
@@ -119,8 +120,6 @@ def test_token_checks_are_awaited_and_answer_as_ever(
             seen.append((answer.status_code, ""))
             assert len(thread_calls) == before  # not one Token check went to a thread
             return seen
-        finally:
-            await app.aclose()
 
     seen = run(main)
     assert seen[:3] == [(200, "alice")] * 3
@@ -169,12 +168,10 @@ def test_a_store_that_is_down_is_a_prompt_503(
     app = hanging_or_down(kind, free_port())
 
     async def main() -> tuple[Any, float]:
-        try:
-            started = time.perf_counter()
+        async with started(app):
+            begun = time.perf_counter()
             answer = await get(app, Authorization=TOKEN)
-            return answer, time.perf_counter() - started
-        finally:
-            await app.aclose()
+            return answer, time.perf_counter() - begun
 
     answer, took = run(main)
     assert answer.status_code == 503
@@ -202,9 +199,9 @@ def test_a_store_that_hangs_holds_only_its_own_requests(
         async def anonymous_meanwhile() -> None:
             await anyio.sleep(0.2)  # the checks are waiting now
             for _ in range(20):
-                started = time.perf_counter()
+                begun = time.perf_counter()
                 assert (await get(app, "/health")).status_code == 200
-                quick.append(time.perf_counter() - started)
+                quick.append(time.perf_counter() - begun)
 
         async def work() -> None:
             async with anyio.create_task_group() as group:
@@ -213,14 +210,12 @@ def test_a_store_that_hangs_holds_only_its_own_requests(
                 group.start_soon(anonymous_meanwhile)
 
         async def main() -> Any:
-            try:
+            async with started(app):
                 return await loop_stall_during(work)
-            finally:
-                await app.aclose()
 
-        started = time.perf_counter()
+        begun = time.perf_counter()
         stall = run(main)
-        took = time.perf_counter() - started
+        took = time.perf_counter() - begun
     assert statuses == [503] * 10
     assert took < 15
     assert len(quick) == 20

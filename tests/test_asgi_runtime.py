@@ -37,12 +37,13 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
+import anyio.abc
 import anyio.to_thread
 import httpx
 import pytest
@@ -104,6 +105,25 @@ def client(app: Any, address: str = "127.0.0.1") -> httpx.AsyncClient:
     (the scope's scheme: restauth refuses credentials over plain HTTP by default)."""
     transport = httpx.ASGITransport(app=app, client=(address, 50000))
     return httpx.AsyncClient(transport=transport, base_url="https://testserver")
+
+
+@contextlib.asynccontextmanager
+async def started(app: Any) -> AsyncIterator[None]:
+    """``app`` between its lifespan's startup and shutdown, as a server runs it (the ASGI
+    adapter's async readers live there)."""
+    to_app: anyio.abc.ObjectSendStream[Message]
+    to_app, app_reads = anyio.create_memory_object_stream[Message](2)
+    app_sends, from_app = anyio.create_memory_object_stream[Message](2)
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
+    async with anyio.create_task_group() as group:
+        group.start_soon(app, scope, app_reads.receive, app_sends.send)
+        await to_app.send({"type": "lifespan.startup"})
+        assert (await from_app.receive())["type"] == "lifespan.startup.complete"
+        try:
+            yield
+        finally:
+            await to_app.send({"type": "lifespan.shutdown"})
+            assert (await from_app.receive())["type"] == "lifespan.shutdown.complete"
 
 
 async def login(app: Any) -> str:

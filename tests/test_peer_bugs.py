@@ -249,7 +249,7 @@ _REVIEWED_EQUALITIES = {
     ("jwt.py", "header.get('typ') != TOKEN_TYPE"),  # a public header field
     ("recovery.py", "purpose == PASSWORD_RESET"),  # a purpose's public name
     # both read from the same request: is the lookup done ahead this request's (restauth.lookups)
-    ("authenticator.py", "looked_up.token == credentials.token"),
+    ("authenticator.py", "credentials.token != looked_up.token"),
 }
 _SECRET_NAME = re.compile(r"password|passwd|token|mac|secret|digest|hash|key|credential", re.I)
 

@@ -129,13 +129,24 @@ class Authenticator:
         token whose session is over comes back as its :class:`DeadToken` (refused like
         any bad token; the gate writes whose it was in the audit record). ``looked_up``
         holds a Token check's reads when they were done ahead (see :mod:`restauth.lookups`)."""
+        if looked_up is not None:
+            return self._looked_up(credentials, looked_up)
         if isinstance(credentials, BasicCredentials):
             return self._basic(credentials.userid, credentials.password, address)
-        return self._any_token(credentials, looked_up)
+        return self._any_token(credentials)
 
-    def _any_token(
-        self, credentials: TokenCredentials, looked_up: TokenLookup | None = None
+    def _looked_up(
+        self, credentials: Credentials, looked_up: TokenLookup
     ) -> Authenticated | Failure | DeadToken:
+        """A Token check whose reads were done ahead: judged without asking a store. Other
+        credentials here mean the caller read the request otherwise than the gate (it
+        would wait on a store where it must not): refused, as any internal error (503)."""
+        if not isinstance(credentials, TokenCredentials) or credentials.token != looked_up.token:
+            raise RuntimeError("the credentials are not the ones whose reads were done ahead")
+        found, user = looked_up.result()
+        return self._judge(found, user, "cookie" if credentials.scheme == "cookie" else "token")
+
+    def _any_token(self, credentials: TokenCredentials) -> Authenticated | Failure | DeadToken:
         if credentials.scheme == "bearer":
             for bearer in self.bearers:
                 if bearer.handles(credentials.token):
@@ -144,9 +155,6 @@ class Authenticator:
                         return Failure.BAD_TOKEN
                     return Authenticated(identity, "", external=True)
         mechanism: Mechanism = "cookie" if credentials.scheme == "cookie" else "token"
-        if looked_up is not None and looked_up.token == credentials.token:
-            found, user = looked_up.result()
-            return self._judge(found, user, mechanism)
         return self._token(credentials.token, mechanism)
 
     def _basic(

@@ -23,6 +23,7 @@ from restauth.authenticator import Authenticated, Authenticator, Failure, Thrott
 from restauth.lookups import TokenLookup
 from restauth.options import Options
 from restauth.tokens.base import DeadToken, SessionKind, TokenGrant
+from restauth.wire.cors import is_preflight
 from restauth.wire.credentials import (
     BasicCredentials,
     Credentials,
@@ -108,42 +109,26 @@ class Gate:
     def reads(self, request: Request) -> Reads:
         """What deciding ``request`` will read from the stores, worked out from the request
         alone (no store asked, nothing logged): the ASGI adapter decides by it where the
-        decision runs. Mirrors :meth:`authenticate`'s reading of the credentials."""
+        decision runs. It reads the credentials as :meth:`authenticate` does
+        (:meth:`_presented`, then the cookie)."""
+        if request.method == "OPTIONS" and is_preflight(request):
+            return NOTHING  # a preflight is answered without reading credentials
         if self._require_https and not self.proxies.is_https(request):
             return NOTHING  # refused (403) or anonymous before any store is asked
-        header = request.header("authorization")
-        name = self.options.query_token
-        if name is not None and name in request.query:
-            token = query_token(request.query, name)[0]
-            if token is not None:
-                if header is not None or not is_b64token(token):
-                    return NOTHING  # 400
-                return self._token_reads(token)
-        if header is not None:
-            return self._header_reads(header)
-        cookie = self.options.cookie
-        token = None if cookie is None else cookie.read(request)
-        if token is None or not is_b64token(token):
+        found = self._presented(request)
+        if found is None:
+            token = self._cookie_token(request)
+            return NOTHING if token is None else Reads("token", token)  # never an IdP's
+        if isinstance(found, Reply):
             return NOTHING
-        return Reads("token", token)  # a cookie is never an identity provider's token
-
-    def _header_reads(self, header: str) -> Reads:
-        parsed = parse_authorization(
-            header, tokens_enabled=self._bearer_scheme, max_size=self.options.max_header_size
-        )
-        if parsed is None:
-            return NOTHING
-        if isinstance(parsed, BasicCredentials):
+        if isinstance(found, Malformed):  # unreadable Basic may be read again as Basic
+            again = found is Malformed.BASIC and self.options.basic_charset_fallback is not None
+            return ANYTHING if again else NOTHING
+        if isinstance(found, BasicCredentials):
             return ANYTHING
-        if isinstance(parsed, Malformed):  # unreadable Basic may be read again as Basic
-            fallback = parsed is Malformed.BASIC and self.options.basic_charset_fallback
-            return ANYTHING if fallback else NOTHING
-        return self._token_reads(parsed.token)
-
-    def _token_reads(self, token: str) -> Reads:
-        if any(bearer.handles(token) for bearer in self.authenticator.bearers):
+        if any(bearer.handles(found.token) for bearer in self.authenticator.bearers):
             return ANYTHING  # an identity provider's keys may be fetched
-        return Reads("token", token)
+        return Reads("token", found.token)
 
     def grant_for(self, auth: Authenticated, request: Request) -> TokenGrant:
         """The token to hand back: the one presented, else the user's basic session's
@@ -179,7 +164,10 @@ class Gate:
 
     # -- reading ----------------------------------------------------------------------
 
-    def _read_credentials(self, request: Request) -> Credentials | Reply | None:
+    def _presented(self, request: Request) -> Credentials | Malformed | Reply | None:
+        """The credentials ``request`` presents, read without a side effect: the query
+        token, else the ``Authorization`` header; ``None`` for neither (then, in cookie
+        mode, the cookie is read)."""
         header = request.header("authorization")
         name = self.options.query_token
         if name is not None and name in request.query:
@@ -188,12 +176,21 @@ class Gate:
                 if header is not None or not is_b64token(token):
                     return self.challenges.bad_request  # two credentials, or a malformed one
                 return TokenCredentials(token, "bearer")
-        parsed = parse_authorization(
+        return parse_authorization(
             header, tokens_enabled=self._bearer_scheme, max_size=self.options.max_header_size
         )
-        if isinstance(parsed, Malformed):
-            return self._malformed_reply(header, parsed)
-        return parsed
+
+    def _read_credentials(self, request: Request) -> Credentials | Reply | None:
+        found = self._presented(request)
+        if isinstance(found, Malformed):
+            return self._malformed_reply(request.header("authorization"), found)
+        return found
+
+    def _cookie_token(self, request: Request) -> str | None:
+        """The token cookie's value, when it is one (a stale or odd cookie is no credential)."""
+        cookie = self.options.cookie
+        token = None if cookie is None else cookie.read(request)
+        return token if token is not None and is_b64token(token) else None
 
     def _malformed_reply(self, header: str | None, parsed: Malformed) -> Credentials | Reply:
         """The answer to an unreadable header; Basic that is not UTF-8 is read again with
@@ -215,8 +212,8 @@ class Gate:
         """A valid token cookie, or ``None``: a stale cookie makes a request anonymous, not 401."""
         cookie = self.options.cookie
         assert cookie is not None
-        token = cookie.read(request)
-        if token is None or not is_b64token(token):
+        token = self._cookie_token(request)
+        if token is None:
             return None
         proxies = self.proxies
         if self._require_https and not proxies.is_https(request):

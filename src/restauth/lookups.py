@@ -50,3 +50,9 @@ class TokenLookup:
         if self.error is not None:
             raise self.error
         return self.found, self.user
+
+
+NO_READS = TokenLookup("", None)
+"""For a decision that must read no store (``Gate.reads`` said so): any credentials
+reaching the authenticator with it are refused as an internal error (a 503, logged),
+never checked against a store on the event loop."""

@@ -37,7 +37,19 @@ def reply_messages(reply: Reply) -> tuple[Message, Message]:
 
 
 def raw_headers(headers: list[Header]) -> list[tuple[bytes, bytes]]:
-    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+    """Headers as ASGI sends them: lower-case names (restauth's own are spelled once)."""
+    names = _RAW_NAMES
+    return [
+        (names.get(name) or name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in headers
+    ]
+
+
+_RAW_NAMES = {
+    name: name.lower().encode("latin-1")
+    for name in ("Auth-Token", "Auth-Token-Valid-Until", "Auth-Token-Location", "Vary",
+                 "Content-Type", "Content-Length", "WWW-Authenticate", "Cache-Control")
+}  # fmt: skip
 
 
 def _text(headers: Any) -> list[Header]:
@@ -98,7 +110,8 @@ def _with_token_headers(app_headers: Any, decision: Admit) -> list[tuple[bytes, 
         return None
     merged = []
     for header in app_headers:
-        name = bytes(header[0]).lower()
+        name = header[0]
+        name = (name if type(name) is bytes else bytes(name)).lower()
         if name in _REPLACED_RAW:
             continue
         if name == _EXPOSE_RAW:

@@ -21,9 +21,11 @@ from restauth.asgi.reads import AsyncReads
 from restauth.asgi.request import ScopeRequest
 from restauth.asgi.scope import for_app
 from restauth.asgi.spec import ASGIApp, Receive, Scope, Send
-from restauth.asgi.workers import Workers, running_asyncio_loop
+from restauth.asgi.workers import Workers
 from restauth.endpoints.json_body import MAX_BODY
 from restauth.endpoints.login_body import MAX_LOGIN_BODY
+from restauth.gate import ANYTHING
+from restauth.lookups import NO_READS
 from restauth.options import Options, Settings
 from restauth.pipeline import Decision, Pipeline
 from restauth.throttle.policy import MemoryThrottleStore
@@ -89,7 +91,7 @@ class AuthMiddleware:
         elif kind == "websocket":
             await self._websocket(scope, receive, send)
         elif kind == "lifespan":
-            await run_lifespan(self.app, scope, receive, send, self.aclose)
+            await run_lifespan(self.app, scope, receive, send, self._started, self.aclose)
         else:
             await self.app(scope, receive, send)
 
@@ -100,7 +102,7 @@ class AuthMiddleware:
             # read here, on the loop, where a client that never sends its body costs a
             # coroutine, not one of the max_threads a decision needs
             request.body = await read_body(receive, request.content_length, _BODY_LIMIT)
-        if self._in_process and not ours and not _basic(request):  # the commonest: no await
+        if self._at_once(request, ours):  # the commonest case: no await
             decision = self.pipeline.decide(request)
         else:
             decision = await self._decide(request, ours)
@@ -124,7 +126,10 @@ class AuthMiddleware:
         if self._owns(request.path):  # restauth's endpoints speak HTTP only: never run one
             await refuse_handshake(scope, send, self.pipeline.challenges.forbidden)
             return
-        decision = await self._decide(request, False)
+        if self._at_once(request, False):
+            decision = self.pipeline.decide(request)
+        else:
+            decision = await self._decide(request, False)
         if isinstance(decision, Reply):
             await refuse_handshake(scope, send, decision)
             return
@@ -139,21 +144,30 @@ class AuthMiddleware:
             return False
         return request.path == accounts[0] or request.path.startswith(accounts[1])
 
+    def _at_once(self, request: ScopeRequest, ours: bool) -> bool:
+        """Whether the decision can run inline without a look at the credentials: stores
+        in this process, no password, not an endpoint of ours."""
+        return self._in_process and not ours and not _basic(request)
+
     async def _decide(self, request: ScopeRequest, ours: bool) -> Decision:
-        """The pipeline's decision, where it cannot stall the loop: inline when it reads no
-        store that may wait; after awaiting a Token check's reads through async clients;
-        else in a worker thread (a password, restauth's endpoints, other stores)."""
+        """The pipeline's decision, where it cannot stall the loop (when not
+        :meth:`_at_once`): inline when it reads no store that may wait; after awaiting a
+        Token check's reads through async clients; else in a worker thread (a password,
+        restauth's endpoints, other stores)."""
         pipeline = self.pipeline
         if ours:
             return await self._workers.run(pipeline.decide, request)
-        if self._in_process:
-            if not _basic(request) or self._remembered(request):
+        if self._in_process:  # a Basic password: inline only when the cache remembers it
+            if self._remembered(request):
                 return pipeline.decide(request)
             return await self._workers.run(pipeline.decide, request)
-        reads = pipeline.gate.reads(request)
+        try:
+            reads = pipeline.gate.reads(request)
+        except Exception:  # (an identity provider's routing) answered by the pipeline: 503
+            reads = ANYTHING
         if reads.kind == "nothing":
-            return pipeline.decide(request)
-        if reads.kind == "token" and self._reads is not None and running_asyncio_loop():
+            return pipeline.decide(request, NO_READS)
+        if reads.kind == "token" and self._reads is not None:
             looked_up = await self._reads.look_up(reads.token)
             if looked_up is not None:
                 return pipeline.decide(request, looked_up)
@@ -183,6 +197,11 @@ class AuthMiddleware:
             and user.active
             and cache.hit(credentials.userid, credentials.password, user.password_hash)
         )
+
+    def _started(self) -> None:
+        """The lifespan's startup is complete: the async readers for this loop."""
+        if self._reads is not None:
+            self._reads.start()
 
     async def aclose(self) -> None:
         """Close the async readers of this loop, then the stores' connections (in a

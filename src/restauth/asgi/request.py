@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from restauth.asgi.spec import Scope
 from restauth.wire.request import HeaderSet
 
 _SCHEMES = {"ws": "http", "wss": "https"}
+_RAW_SETS: dict[HeaderSet, tuple[bytes, ...]] = {}  # the names of each set, as bytes
 
 
 class ScopeRequest:
@@ -29,43 +32,48 @@ class ScopeRequest:
         self.scheme = _SCHEMES.get(scheme, scheme)
         client = scope.get("client")
         self.peer: str | None = client[0] if client else None
-        self._headers: dict[str, str] | None = None
+        self._headers: dict[bytes, bytes] | None = None
         self.body: bytes | None = b""  # None: the client went away before sending it all
 
-    def _all(self) -> dict[str, str]:
+    def _all(self) -> dict[bytes, bytes]:
+        """The headers by name, as bytes: decoded only when asked for (few are)."""
         headers = self._headers
         if headers is None:
-            headers = {}
-            for raw_name, raw_value in self.scope.get("headers") or ():
-                name = raw_name.decode("latin-1").lower()
-                value = raw_value.decode("latin-1")
-                if name in headers:  # HTTP/2 sends each cookie alone; RFC 9113 joins with "; "
-                    value = headers[name] + ("; " if name == "cookie" else ",") + value
-                headers[name] = value
+            raw = self.scope.get("headers") or ()
+            headers = dict(raw)  # the common case, at C speed: lower-case names, each once
+            if len(headers) != len(raw) or not b"".join(headers).islower():
+                headers = _joined(raw)
             self._headers = headers
         return headers
 
     @property
     def host(self) -> str:
-        host = self._all().get("host")
+        host = self._all().get(b"host")
         if host:
-            return host
+            return host.decode("latin-1")
         server = self.scope.get("server") or ("", "")
         return f"{server[0]}:{server[1]}"
 
     def header(self, name: str) -> str | None:
-        return self._all().get(name)
+        value = self._all().get(name.encode("latin-1"))
+        return None if value is None else value.decode("latin-1")
 
     def has_header(self, name: str) -> bool:
-        return name in self._all()
+        return name.encode("latin-1") in self._all()
 
     def has_any_header(self, names: HeaderSet) -> bool:
+        raw_names = _RAW_SETS.get(names)
+        if raw_names is None:
+            raw_names = _RAW_SETS[names] = tuple(name.encode("latin-1") for name in names.names)
         headers = self._all()
-        return any(name in headers for name in names.names)
+        for name in raw_names:  # noqa: SIM110 - a loop, not any(): this runs on every request
+            if name in headers:
+                return True
+        return False
 
     @property
     def content_length(self) -> int | None:
-        declared = self._all().get("content-length")
+        declared = self._all().get(b"content-length")
         if not declared:
             return None
         try:
@@ -82,3 +90,15 @@ class ScopeRequest:
         if length is not None and 0 <= length <= limit and len(body) < length:
             raise OSError(f"the body ended {length - len(body)} bytes before its Content-Length")
         return body[: limit + 1]
+
+
+def _joined(raw: Iterable[Iterable[bytes]]) -> dict[bytes, bytes]:
+    """The headers by lower-cased name, a repeated one joined as HTTP says: with ``,``, and
+    cookies (HTTP/2 sends each alone) with ``; `` (RFC 9113, 8.2.3)."""
+    headers: dict[bytes, bytes] = {}
+    for raw_name, raw_value in raw:
+        name, value = bytes(raw_name).lower(), bytes(raw_value)
+        if name in headers:
+            value = headers[name] + (b"; " if name == b"cookie" else b",") + value
+        headers[name] = value
+    return headers

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterable, Iterator
 from types import EllipsisType
 
+from restauth._storage.overrides import keeps
 from restauth._text import normalize
 from restauth._time import Clock
 from restauth.errors import UnknownUser, UserExists
@@ -52,6 +53,12 @@ class MemoryUserStore:
 
     def get(self, userid: str) -> User | None:
         return self._users.get(userid)
+
+    def async_user_reader(self) -> _MemoryUserReader | None:
+        """For the ASGI adapter's awaited Token checks (see :mod:`restauth.lookups`): the
+        users are in this process, so the reader only answers as :meth:`get` does; none
+        for a subclass with a ``get`` of its own, which it would bypass."""
+        return _MemoryUserReader(self) if keeps(self, MemoryUserStore, "get") else None
 
     def add(
         self,
@@ -222,3 +229,18 @@ def _same(stored: str, expected: str) -> bool:
     return hmac.compare_digest(
         stored.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
     )
+
+
+class _MemoryUserReader:
+    """:meth:`MemoryUserStore.get`, awaitable: nothing to wait for."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: MemoryUserStore) -> None:
+        self._store = store
+
+    async def get(self, userid: str) -> User | None:
+        return self._store.get(userid)
+
+    async def aclose(self) -> None:
+        return None
