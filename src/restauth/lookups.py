@@ -9,11 +9,13 @@ and hands the pipeline a :class:`TokenLookup`, so the decision then runs inline:
 Everything else (passwords, restauth's endpoints, custom stores) still runs in a thread.
 
 A reader belongs to the event loop it was made in (an async client's connections do):
-the adapter makes one per loop through :meth:`AsyncTokenReads.async_token_reader` /
-:meth:`AsyncUserReads.async_user_reader` (the protocols live beside the stores' own, in
-:mod:`restauth.tokens.base` and :mod:`restauth.users.base`) and closes it with ``aclose()``.
-A reader raises :class:`~restauth.errors.StoreUnavailable` when its store cannot answer,
-as the synchronous store does.
+the adapter makes its readers at the lifespan's startup through
+``async_token_reader()`` / ``async_user_reader()`` (the protocols ``AsyncTokenReads`` and
+``AsyncUserReads`` live beside the stores' own, in :mod:`restauth.tokens.base` and
+:mod:`restauth.users.base`) and closes them with ``aclose()`` at its shutdown. A reader
+raises :class:`~restauth.errors.StoreUnavailable` when its store cannot answer, as the
+synchronous store does; a store whose own ``authenticate``/``get`` a subclass overrides
+offers none (:func:`restauth._storage.overrides.keeps`).
 """
 
 from __future__ import annotations
@@ -21,16 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from restauth.errors import StoreUnavailable
-from restauth.tokens.base import AsyncTokenReader, AsyncTokenReads, DeadToken, TokenGrant
-from restauth.users.base import AsyncUserReader, AsyncUserReads, User
-
-__all__ = [
-    "AsyncTokenReader",
-    "AsyncTokenReads",
-    "AsyncUserReader",
-    "AsyncUserReads",
-    "TokenLookup",
-]
+from restauth.tokens.base import DeadToken, TokenGrant
+from restauth.users.base import User
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 import pytest
 
 from restauth import PasswordHasher, StoreUnavailable
-from restauth.lookups import AsyncTokenReads, AsyncUserReads
-from restauth.tokens.base import DeadToken, TokenCodec, TokenGrant
+from restauth.tokens.base import AsyncTokenReads, DeadToken, TokenCodec, TokenGrant
+from restauth.users.base import AsyncUserReads
 from tests.adapters import run_async
 from tests.conftest import ALICE_PASSWORD, FakeClock
 from tests.services import free_port, postgres_dsn, redis_url
