@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from restauth.options import Options, Settings
 from restauth.pipeline import Admit, Pipeline
 from restauth.tokens.memory import MemoryTokenManager
-from restauth.wire.request import HeaderSet
+from restauth.wire.request import HeaderSet, declared_length
 from restauth.wire.responses import Reply
 
 if TYPE_CHECKING:
@@ -75,14 +75,7 @@ class EnvironRequest:
 
     @property
     def content_length(self) -> int | None:
-        declared = self.environ.get("CONTENT_LENGTH")
-        if not declared:
-            return None
-        try:
-            length = int(declared)
-        except ValueError:
-            return -1
-        return length if length >= 0 else -1
+        return declared_length(self.environ.get("CONTENT_LENGTH"))
 
     def read_body(self, limit: int) -> bytes | None:
         environ = self.environ

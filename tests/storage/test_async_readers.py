@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
@@ -527,20 +527,9 @@ def test_postgres_down_is_a_prompt_503_without_the_dsn(
 ) -> None:
     """Down before the tables were made (the thread that makes them fails), and with
     nothing to make (the async pool itself waits for a connection)."""
-    from restauth.tokens.postgres import PostgresTokenManager
-    from restauth.users.postgres import PostgresUserStore
-
     caplog.set_level(logging.DEBUG)
     dsn = f"postgresql://app:hunter2@127.0.0.1:{free_port()}/test"
-    opened: Any
-    if store == "tokens":
-        opened = PostgresTokenManager(dsn, secret_key=SECRET_KEY, timeout=1)
-        reader = on_loop(opened.async_token_reader)
-        read = lambda: reader.authenticate(TokenCodec(SECRET_KEY).token_for("x" * 22))  # noqa: E731
-    else:
-        opened = PostgresUserStore(dsn, timeout=1)
-        reader = on_loop(opened.async_user_reader)
-        read = lambda: reader.get("alice")  # noqa: E731
+    opened, reader, read = reader_of(store, dsn)
     if tables == "none required":
         opened.database._pending.clear()
     try:
@@ -559,6 +548,26 @@ def test_postgres_down_is_a_prompt_503_without_the_dsn(
         opened.close()
 
 
+def reader_of(store: str, dsn: str) -> tuple[Any, Any, Callable[[], Awaitable[object]]]:
+    """The PostgreSQL ``store`` ("tokens" or "users") on ``dsn`` (timeout 1 s), its async
+    reader (made on the test loop) and one read through it."""
+    from restauth.tokens.postgres import PostgresTokenManager
+    from restauth.users.postgres import PostgresUserStore
+
+    opened: Any
+    if store == "tokens":
+        opened = PostgresTokenManager(dsn, secret_key=SECRET_KEY, timeout=1)
+        reader = on_loop(opened.async_token_reader)
+        return (
+            opened,
+            reader,
+            lambda: reader.authenticate(TokenCodec(SECRET_KEY).token_for("x" * 22)),
+        )
+    opened = PostgresUserStore(dsn, timeout=1)
+    reader = on_loop(opened.async_user_reader)
+    return opened, reader, lambda: reader.get("alice")
+
+
 @pytest.mark.parametrize("store", ["tokens", "users"])
 def test_postgres_down_fails_concurrent_checks_together(
     store: str, monkeypatch: pytest.MonkeyPatch
@@ -566,19 +575,8 @@ def test_postgres_down_fails_concurrent_checks_together(
     """Down at start-up (tables to make): checks arriving together share one attempt to
     open, and all get their 503 after one timeout, not one timeout after another. The next
     check tries again."""
-    from restauth.tokens.postgres import PostgresTokenManager
-    from restauth.users.postgres import PostgresUserStore
-
     dsn = f"postgresql://app@127.0.0.1:{free_port()}/test"
-    opened: Any
-    if store == "tokens":
-        opened = PostgresTokenManager(dsn, secret_key=SECRET_KEY, timeout=1)
-        reader = on_loop(opened.async_token_reader)
-        read = lambda: reader.authenticate(TokenCodec(SECRET_KEY).token_for("x" * 22))  # noqa: E731
-    else:
-        opened = PostgresUserStore(dsn, timeout=1)
-        reader = on_loop(opened.async_user_reader)
-        read = lambda: reader.get("alice")  # noqa: E731
+    opened, reader, read = reader_of(store, dsn)
     prepared: list[float] = []
     prepare = opened.database.prepare
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from restauth.asgi.spec import Scope
-from restauth.wire.request import HeaderSet
+from restauth.wire.request import HeaderSet, declared_length
 
 _SCHEMES = {"ws": "http", "wss": "https"}
 _RAW_SETS: dict[HeaderSet, tuple[bytes, ...]] = {}  # the names of each set, as bytes
@@ -73,14 +73,7 @@ class ScopeRequest:
 
     @property
     def content_length(self) -> int | None:
-        declared = self._all().get(b"content-length")
-        if not declared:
-            return None
-        try:
-            length = int(declared)
-        except ValueError:
-            return -1
-        return length if length >= 0 else -1
+        return declared_length(self._all().get(b"content-length"))
 
     def read_body(self, limit: int) -> bytes | None:
         body = self.body

@@ -68,3 +68,15 @@ class Request(Protocol):
         cannot be read (the client went away, a malformed chunk).
         """
         ...
+
+
+def declared_length(declared: str | bytes | None) -> int | None:
+    """A ``Content-Length`` value as a request view answers it: ``None`` when absent or
+    empty, ``-1`` when unreadable or negative (a 400, not a crash)."""
+    if not declared:
+        return None
+    try:
+        length = int(declared)
+    except ValueError:
+        return -1
+    return length if length >= 0 else -1
