@@ -17,7 +17,8 @@ from redis.retry import Retry
 
 from restauth.errors import StoreUnavailable
 
-SOCKET_TIMEOUT = 2.0  # per attempt; a request waits at most ~2 attempts before its 503
+SOCKET_TIMEOUT = 2.0  # per read; a Redis that accepts connections and never answers is a
+# 503 after about 8 s (measured: health-check PINGs as well as the command, one retry)
 RETRIES = 1  # one immediate retry: a connection Redis closed (restart, idle kill) reconnects
 
 
