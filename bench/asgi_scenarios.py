@@ -22,7 +22,7 @@ import contextlib
 import dataclasses
 import datetime
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from harness import BODY, Scenario
 from peers import PEER_TOKEN
@@ -286,6 +286,16 @@ def requests(loop: EventLoop, app: ASGIApp, scope: dict[str, Any]) -> Callable[[
     return batch
 
 
+def request_scope(
+    authorization: str | None = None, extra: list[tuple[bytes, bytes]] | None = None
+) -> dict[str, Any]:
+    """base_scope() with ``extra`` headers, then ``authorization`` (if any)."""
+    headers = list(extra or [])
+    if authorization is not None:
+        headers.append((b"authorization", authorization.encode("latin-1")))
+    return base_scope(*headers)
+
+
 def row(
     loop: EventLoop,
     name: str,
@@ -299,10 +309,7 @@ def row(
     equivalent: str = "",
     note: str = "",
 ) -> Scenario:
-    headers = list(extra or [])
-    if authorization is not None:
-        headers.append((b"authorization", authorization.encode("latin-1")))
-    scope = base_scope(*headers)
+    scope = request_scope(authorization, extra)
     status, got = loop.run(lambda: _once(app, scope))
     if status != expect:
         raise RuntimeError(f"{name}: expected {expect}, got {status}")
@@ -313,6 +320,42 @@ def row(
     return Scenario(name, lambda: batch(1), baseline, equivalent=equivalent, note=note, batch=batch)
 
 
+class Case(NamedTuple):
+    """One row decided in process (the bare app, the floor, restauth.asgi with memory
+    stores), before it is checked and timed."""
+
+    name: str
+    app: ASGIApp
+    expect: int  # the status
+    authorization: str | None = None  # the Authorization header; None: none sent
+    extra: list[tuple[bytes, bytes]] | None = None  # headers besides Host and Authorization
+    token_headers: bool = False  # restauth's token headers expected in the answer
+    note: str = ""
+
+
+def memory_cases(users: MemoryUserStore) -> list[Case]:
+    """The bare ASGI app, the floor, and restauth.asgi over the bare app with memory tokens
+    (and ``users``): every request decided inline."""
+    from restauth.asgi import AuthMiddleware
+
+    tokens = MemoryTokenManager(secret_key=SECRET_KEY)
+    app = AuthMiddleware(bare_asgi_app, users=users, tokens=tokens, realm="bench")
+    token = tokens.issue(USERID, users.get(USERID).stamp).token  # type: ignore[union-attr]
+    inline = "inline"
+    return [
+        Case(BARE_ASGI, bare_asgi_app, 200),
+        Case(FLOOR_ASGI, Floor(bare_asgi_app), 200,
+             note="dispatch; scope copied with one key; send wrapped to add one header"),
+        Case(A_TOKEN, app, 200, f"Token {token}", token_headers=True, note=inline),
+        Case(A_BEARER, app, 200, f"Bearer {token}", token_headers=True, note=inline),
+        Case(A_TOKEN_HEADERS, app, 200, f"Token {token}", EXTRA_HEADERS, token_headers=True,
+             note=f"{inline}; Host, Authorization and 7 a browser sends"),
+        Case(A_BASIC, app, 200, basic(USERID, PASSWORD), token_headers=True,
+             note=f"{inline} (a password the cache remembers)"),
+        Case(A_401, app, 401, note=inline),
+    ]  # fmt: skip
+
+
 def scenarios(
     loop: EventLoop, users: MemoryUserStore, log: Callable[[str], None]
 ) -> list[Scenario]:
@@ -320,23 +363,12 @@ def scenarios(
     PostgreSQL stores), Starlette's peer."""
     from restauth.asgi import AuthMiddleware
 
-    tokens = MemoryTokenManager(secret_key=SECRET_KEY)
-    app = AuthMiddleware(bare_asgi_app, users=users, tokens=tokens, realm="bench")
     stamp = users.get(USERID).stamp  # type: ignore[union-attr]
-    token = tokens.issue(USERID, stamp).token
-    inline, threaded = "inline", "worker thread"
+    threaded = "worker thread"
     rows = [
-        row(loop, BARE_ASGI, bare_asgi_app, BARE_ASGI, 200),
-        row(loop, FLOOR_ASGI, Floor(bare_asgi_app), BARE_ASGI, 200,
-            note="dispatch; scope copied with one key; send wrapped to add one header"),
-        row(loop, A_TOKEN, app, BARE_ASGI, 200, f"Token {token}", token_headers=True, note=inline),
-        row(loop, A_BEARER, app, BARE_ASGI, 200, f"Bearer {token}", token_headers=True,
-            note=inline),
-        row(loop, A_TOKEN_HEADERS, app, BARE_ASGI, 200, f"Token {token}", token_headers=True,
-            extra=EXTRA_HEADERS, note=f"{inline}; Host, Authorization and 7 a browser sends"),
-        row(loop, A_BASIC, app, BARE_ASGI, 200, basic(USERID, PASSWORD), token_headers=True,
-            note=f"{inline} (a password the cache remembers)"),
-        row(loop, A_401, app, BARE_ASGI, 401, note=inline),
+        row(loop, case.name, case.app, BARE_ASGI, case.expect, case.authorization,
+            extra=case.extra, token_headers=case.token_headers, note=case.note)
+        for case in memory_cases(users)
     ]  # fmt: skip
     try:
         manager, _ = _sqlite_tokens()

@@ -8,7 +8,7 @@ import base64
 import os
 import tempfile
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from harness import Floor, Scenario, WSGIApp, bare_app, base_environ, requester, status_of
 
@@ -56,6 +56,42 @@ def checked(app: WSGIApp, environ: dict[str, Any], expect: str, name: str) -> Ca
     return requester(app, environ)
 
 
+class Case(NamedTuple):
+    """One restauth row over the bare app, before it is checked and timed."""
+
+    name: str
+    app: WSGIApp
+    authorization: str | None  # the Authorization header; None: none sent
+    expect: str  # the status line's start
+    slow: bool  # bcrypt on every request
+
+
+def request_environ(authorization: str | None, **extra: Any) -> dict[str, Any]:
+    """base_environ() with ``authorization`` (if any) as the Authorization header."""
+    if authorization is not None:
+        extra["HTTP_AUTHORIZATION"] = authorization
+    return base_environ(**extra)
+
+
+def memory_cases(users: MemoryUserStore) -> list[Case]:
+    """restauth with memory tokens (and ``users``) over the bare app, as configured by
+    default (throttle and password cache on), and uncached for the bcrypt row."""
+    tokens = MemoryTokenManager(secret_key=SECRET_KEY)
+    app = AuthMiddleware(bare_app, users=users, tokens=tokens, realm="bench")
+    uncached = AuthMiddleware(
+        bare_app, users=users, tokens=tokens, realm="bench", password_cache=None, throttle=None
+    )
+    token = tokens.issue(USERID, users.get(USERID).stamp).token  # type: ignore[union-attr]
+    return [
+        Case(BASIC_CACHED, app, basic(USERID, PASSWORD), "200", False),
+        Case(BASIC_BCRYPT, uncached, basic(USERID, PASSWORD), "200", True),
+        Case(TOKEN, app, f"Token {token}", "200", False),
+        Case(BEARER, app, f"Bearer {token}", "200", False),
+        Case(TOKEN_AS_PASSWORD, app, basic(USERID, token), "200", False),
+        Case(UNAUTHORIZED, app, None, "401", False),
+    ]
+
+
 def scenarios(users: MemoryUserStore, log: Callable[[str], None]) -> list[Scenario]:
     """Memory tokens over the bare app, plus SQLite, Redis and PostgreSQL stores when they
     work; and the floor: the least any WSGI middleware costs."""
@@ -63,25 +99,9 @@ def scenarios(users: MemoryUserStore, log: Callable[[str], None]) -> list[Scenar
     floor_note = "one environ key; start_response wrapped to add one header"
     rows.append(Scenario(FLOOR_WSGI, requester(Floor(bare_app), base_environ()), BARE,
                          note=floor_note))  # fmt: skip
-    tokens = MemoryTokenManager(secret_key=SECRET_KEY)
-    app = AuthMiddleware(bare_app, users=users, tokens=tokens, realm="bench")
-    uncached = AuthMiddleware(
-        bare_app, users=users, tokens=tokens, realm="bench", password_cache=None, throttle=None
-    )
     stamp = users.get(USERID).stamp  # type: ignore[union-attr]
-    token = tokens.issue(USERID, stamp).token
-    cases = [
-        (BASIC_CACHED, app, basic(USERID, PASSWORD), "200", False),
-        (BASIC_BCRYPT, uncached, basic(USERID, PASSWORD), "200", True),
-        (TOKEN, app, f"Token {token}", "200", False),
-        (BEARER, app, f"Bearer {token}", "200", False),
-        (TOKEN_AS_PASSWORD, app, basic(USERID, token), "200", False),
-        (UNAUTHORIZED, app, None, "401", False),
-    ]
-    for name, wsgi, authorization, expect, slow in cases:
-        environ = base_environ()
-        if authorization is not None:
-            environ["HTTP_AUTHORIZATION"] = authorization
+    for name, wsgi, authorization, expect, slow in memory_cases(users):
+        environ = request_environ(authorization)
         rows.append(Scenario(name, checked(wsgi, environ, expect, name), BARE, slow=slow))
     builders: list[tuple[str, Callable[[], tuple[TokenManager, str]]]] = [
         (SQLITE, _sqlite_tokens),
@@ -132,9 +152,7 @@ def over_flask(flask_app: WSGIApp, users: MemoryUserStore, baseline: str) -> lis
         ("restauth Basic (cached) over Flask", basic(USERID, PASSWORD), "200", ""),
         ("restauth 401 over Flask", None, "401", "answered before Flask runs"),
     ):
-        environ = base_environ()
-        if authorization is not None:
-            environ["HTTP_AUTHORIZATION"] = authorization
+        environ = request_environ(authorization)
         rows.append(Scenario(name, checked(app, environ, expect, name), baseline, note=note))
     return rows
 

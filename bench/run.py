@@ -10,6 +10,7 @@ over a bare ASGI app, driven on one event loop, beside Starlette's Authenticatio
 and fastapi-users when installed; see asgi_scenarios.py), then under uvicorn + wrk (see
 asgi_server.py); ``--no-asgi`` leaves it out. Writes ``bench/results/latest.md`` and
 ``latest.png`` (``--name`` for another name) and prints the tables.
+``python bench/instructions.py`` counts instructions per request under callgrind instead.
 """
 
 from __future__ import annotations
