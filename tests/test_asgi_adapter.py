@@ -405,3 +405,25 @@ def test_both_request_views_read_one_request_alike() -> None:
         assert getattr(wsgi, name) == getattr(asgi, name), name
     for header in ("x-a", "host", "content-length", "authorization"):
         assert wsgi.header(header) == asgi.header(header), header
+
+
+def test_headers_of_any_iterable_and_bytes_like_names_are_read() -> None:
+    """The spec asks for an iterable of byte-string pairs: a generator, lists for pairs,
+    ``bytearray`` names, upper-case names and repeats are all read as HTTP means them (the
+    fast path is for a list of lower-case, unique names)."""
+    from restauth.asgi import ScopeRequest
+
+    pairs = [
+        (bytearray(b"Authorization"), b"Token abc"),
+        [b"cookie", b"a=1"],
+        (b"cookie", b"b=2"),
+        (b"accept", b"text/html"),
+        (b"Accept", b"application/json"),
+    ]
+    for headers in (iter(pairs), (pair for pair in pairs), list(pairs)):
+        request = ScopeRequest({"type": "http", "path": "/", "headers": headers})
+        assert request.header("authorization") == "Token abc"
+        assert request.header("cookie") == "a=1; b=2"
+        assert request.header("accept") == "text/html,application/json"
+        assert request.has_header("cookie")
+        assert not request.has_header("host")

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import anyio.to_thread
 import pytest
 
 from restauth import CORS, MemoryTokenManager, MemoryUserStore, PasswordHasher, StoreUnavailable
@@ -447,3 +448,37 @@ def test_a_cors_preflight_reads_no_store(thread_calls: list[Callable[..., Any]])
     assert answer.status_code == 204
     assert tokens.log == ["reader made", "token closed"]
     assert thread_calls == []
+
+
+def test_two_lifespans_at_once_keep_a_reader_each() -> None:
+    """Two event loops serving one middleware (two test clients at once): each loop's
+    lifespan makes and closes its own readers; one shutting down leaves the other's."""
+    import threading
+
+    app = middleware()
+    tokens = app.tokens
+    token = tokens.issue("alice", app.options.users.get("alice").stamp).token
+    first_started, second_done = threading.Event(), threading.Event()
+    statuses: dict[str, list[int]] = {"first": [], "second": []}
+
+    async def first() -> None:
+        async with started(app):
+            statuses["first"].append((await get(app, Authorization=f"Token {token}")).status_code)
+            first_started.set()
+            await anyio.to_thread.run_sync(second_done.wait)  # the other loop runs meanwhile
+            statuses["first"].append((await get(app, Authorization=f"Token {token}")).status_code)
+
+    async def second() -> None:
+        async with started(app):
+            statuses["second"].append((await get(app, Authorization=f"Token {token}")).status_code)
+
+    thread = threading.Thread(target=run, args=(first,))
+    thread.start()
+    assert first_started.wait(30)
+    run(second)
+    second_done.set()
+    thread.join(30)
+    assert statuses == {"first": [200, 200], "second": [200]}
+    reads = [entry for entry in tokens.log if entry != "reader made"]
+    assert tokens.log.count("reader made") == 2
+    assert reads == ["token", "token", "token closed", "token", "token closed"]

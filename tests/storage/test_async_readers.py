@@ -139,6 +139,15 @@ def test_a_due_renewal_is_written(tokens: Any, reader: Any, clock: FakeClock) ->
     assert tokens.authenticate(grant.token) == found
 
 
+def test_the_reader_reads_the_managers_clock_as_it_is_now(tokens: Any, reader: Any) -> None:
+    """A clock set on the manager after the reader was made (a test moving time on) is the
+    reader's clock too."""
+    grant = tokens.issue("alice", "stamp-1")
+    tokens.clock = lambda: grant.valid_until + 1
+    found, expected = answers(tokens, reader, grant.token)
+    assert found == expected == DeadToken("alice", grant.session, "expired")
+
+
 def test_a_reader_used_first_finds_the_store_ready(tokens: Any, reader: Any) -> None:
     """Before the manager's first use (a PostgreSQL table not created yet)."""
     codec = TokenCodec(SECRET_KEY)
@@ -193,6 +202,26 @@ def test_a_subclass_overriding_the_read_gets_no_reader(kind: str, method: str) -
     """The reader runs the class's own script or SQL: it would bypass the override (a
     deny-list, an extra check), so the subclass's checks run its method in a thread."""
     store = _store(kind, method)
+    try:
+        assert _reader_of(store) is None
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "method"),
+    [
+        ("redis tokens", "authenticate"),
+        ("postgres tokens", "authenticate"),
+        ("postgres users", "get"),
+    ],
+)
+def test_a_read_replaced_on_the_instance_gets_no_reader(kind: str, method: str) -> None:
+    """A wrapper set on the store (a deny-list installed at start-up, ``mock.patch.object``)
+    is an override too: the reader would bypass it."""
+    store = _store(kind, "")
+    original = getattr(store, method)
+    setattr(store, method, lambda *args: original(*args))
     try:
         assert _reader_of(store) is None
     finally:

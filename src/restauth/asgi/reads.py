@@ -25,15 +25,17 @@ from restauth.users.base import AsyncUserReader, AsyncUserReads
 logger = logging.getLogger("restauth")
 
 
+Readers = tuple[AsyncTokenReader, AsyncUserReader]
+
+
 class AsyncReads:
-    """The token manager's async reader and the user store's, for the loop the lifespan
-    started in."""
+    """The token manager's async reader and the user store's, for each loop whose
+    lifespan has started (one, under a server; two test clients may run two at once)."""
 
     def __init__(self, tokens: AsyncTokenReads, users: AsyncUserReads) -> None:
         self._tokens = tokens
         self._users = users
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._readers: tuple[AsyncTokenReader, AsyncUserReader] | None = None
+        self._readers: dict[asyncio.AbstractEventLoop, Readers] = {}
 
     @classmethod
     def of(cls, options: Options) -> AsyncReads | None:
@@ -59,13 +61,15 @@ class AsyncReads:
             return
         if tokens is None or users is None:
             return
-        self._loop, self._readers = loop, (tokens, users)
+        self._readers[loop] = (tokens, users)
 
     async def look_up(self, token: str) -> TokenLookup | None:
         """The Token check's reads of ``token``; ``None`` when this loop has no readers
         (the decision then runs in a thread, reading as it always does)."""
-        readers = self._readers
-        if readers is None or asyncio.get_running_loop() is not self._loop:
+        if not self._readers:  # no lifespan started (or trio): threads serve
+            return None
+        readers = self._readers.get(asyncio.get_running_loop())
+        if readers is None:
             return None
         tokens, users = readers
         step: Callable[..., object] = tokens.authenticate
@@ -79,8 +83,10 @@ class AsyncReads:
             return TokenLookup(token, None, error=failed(step, error))
 
     async def aclose(self) -> None:
-        """Close the readers (the lifespan's shutdown); later Token checks use threads."""
-        readers, self._readers, self._loop = self._readers, None, None
+        """Close this loop's readers (its lifespan's shutdown); later Token checks on it
+        use threads."""
+        loop = running_asyncio_loop()
+        readers = None if loop is None else self._readers.pop(loop, None)
         for reader in readers or ():
             with suppress(Exception):
                 await reader.aclose()

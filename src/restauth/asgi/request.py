@@ -40,7 +40,12 @@ class ScopeRequest:
         headers = self._headers
         if headers is None:
             raw = self.scope.get("headers") or ()
-            headers = dict(raw)  # the common case, at C speed: lower-case names, each once
+            if type(raw) is not list:  # any iterable, as the spec allows
+                raw = list(raw)
+            try:
+                headers = dict(raw)  # the common case, at C speed: lower-case names, each once
+            except TypeError:  # names of another type (bytearray): read one by one
+                headers = {}
             if len(headers) != len(raw) or not b"".join(headers).islower():
                 headers = _joined(raw)
             self._headers = headers

@@ -224,6 +224,10 @@ class PostgresTokenManager:
             return verdict.outcome(self.database.execute(_RENEW, verdict.values))
         return verdict
 
+    def _now(self) -> float:
+        """This manager's clock as it is when asked (a test may set another one)."""
+        return self.clock()
+
     def async_token_reader(self) -> PostgresTokenReader | None:
         """A reader of this manager's tokens through psycopg's async pool, for the running
         event loop (see :mod:`restauth.lookups`). No I/O here: it connects on first use.
@@ -235,7 +239,7 @@ class PostgresTokenManager:
             return None
         from restauth.tokens.postgres_reader import PostgresTokenReader  # the ASGI adapter's
 
-        return PostgresTokenReader(self.database, self._codec, self.clock)
+        return PostgresTokenReader(self.database, self._codec, self._now)
 
     # -- sessions ---------------------------------------------------------------------
 

@@ -150,6 +150,10 @@ class RedisTokenManager:
             raise StoreUnavailable(f"Redis: {type(error).__name__}") from None
         return checked(token, reply)
 
+    def _now(self) -> float:
+        """This manager's clock as it is when asked (a test may set another one)."""
+        return self.clock()
+
     def async_token_reader(self) -> RedisTokenReader | None:
         """A reader of this manager's tokens through ``redis.asyncio``, for the running
         event loop (see :mod:`restauth.lookups`). No I/O here.
@@ -168,7 +172,7 @@ class RedisTokenManager:
         if client is None:
             return None
         return RedisTokenReader(
-            client, self._authenticate, self._codec, self._token_prefix, self.clock
+            client, self._authenticate, self._codec, self._token_prefix, self._now
         )
 
     def renew(self, token: str) -> TokenGrant | None:
