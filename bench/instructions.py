@@ -15,18 +15,20 @@ fails if a counted request calls bcrypt) and Token with 9 request headers
 send)`` coroutine driven by a single ``.send(None)``, no event loop: a request that would
 wait (a worker thread, an await on a store) fails the run, so every counted ASGI request
 was decided inline. A WSGI request is harness.requester's call (environ copied, body
-consumed, ``close()`` honoured), in a process that has not imported restauth.asgi, as
-in a WSGI deployment (``--import-asgi``: imported, as in run.py's process; that alone adds
-about 3k instructions to each WSGI request of restauth). Each row's first and last
-requests are checked (status; restauth's token headers on a 200). PYTHONHASHSEED=0 in
-every subprocess (another seed moves a row by a few hundred instructions).
+consumed, ``close()`` honoured). Each row's first and last requests are checked
+(status; restauth's token headers on a 200). PYTHONHASHSEED=0 in every subprocess.
+
+The counts are repeatable to about 1 % (time-dependent work such as renewals and
+per-second headers remains), but they depend a little on the process's history:
+another script's driver around the same requests (a loop at module level, other
+imports) gave restauth's rows up to about 3k more a request, the bare apps 0.5k. Compare
+rows counted by one run of this script, not across scripts.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import importlib
 import os
 import platform
 import re
@@ -174,11 +176,9 @@ def _expect(row: Row, status: object, expect: object, missing_token_headers: boo
         raise RuntimeError(f"{row.label}: restauth's token headers missing")
 
 
-def child(protocol: str, key: str, n: int, import_asgi: bool) -> int:
+def child(protocol: str, key: str, n: int) -> int:
     """``n`` requests of one row, checked before and after (the process callgrind counts)."""
     row = BY_KEY[key]
-    if import_asgi:
-        importlib.import_module("restauth.asgi")
     bcrypt = BcryptCounter()
     run, check = (asgi_requests if protocol == "asgi" else wsgi_requests)(row)
     warmed = bcrypt.calls
@@ -194,12 +194,11 @@ def child(protocol: str, key: str, n: int, import_asgi: bool) -> int:
 # --- in the parent: counting, the table ---------------------------------------------------
 
 
-def collected(valgrind: str, protocol: str, key: str, n: int, import_asgi: bool = False) -> int:
+def collected(valgrind: str, protocol: str, key: str, n: int) -> int:
     """Instructions callgrind counts for the whole subprocess making ``n`` requests."""
     command = [
         valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null",
         sys.executable, os.path.abspath(__file__), "--child", protocol, key, str(n),
-        *(["--import-asgi"] if import_asgi else []),
     ]  # fmt: skip
     environ = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts in every run
     done = subprocess.run(command, capture_output=True, text=True, env=environ, check=False)
@@ -221,14 +220,14 @@ def preflight() -> None:
 
 
 def measure(
-    valgrind: str, requests: int, jobs: int, import_asgi: bool, log: Callable[[str], None]
+    valgrind: str, requests: int, jobs: int, log: Callable[[str], None]
 ) -> dict[tuple[str, str], float]:
     """(protocol, row key) -> instructions per request."""
     runs = [(p, row.key, n) for row in ROWS for p in PROTOCOLS for n in (1, 1 + requests)]
     started = time.monotonic()
 
     def one(job: tuple[str, str, int]) -> int:
-        count = collected(valgrind, *job, import_asgi)
+        count = collected(valgrind, *job)
         log(f"  {job[0]} {job[1]:8} {job[2]:5} requests: {count:>13,} instructions "
             f"({time.monotonic() - started:.0f} s)")  # fmt: skip
         return count
@@ -268,7 +267,7 @@ def table(per_request: dict[tuple[str, str], float]) -> str:
     return "\n".join(lines)
 
 
-def header(valgrind: str, requests: int, import_asgi: bool) -> str:
+def header(valgrind: str, requests: int) -> str:
     git = shutil.which("git")
     commit = "unknown"
     if git:
@@ -279,17 +278,10 @@ def header(valgrind: str, requests: int, import_asgi: bool) -> str:
         commit = described.stdout.strip() or commit
     version = subprocess.run([valgrind, "--version"], capture_output=True, text=True, check=False)
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    command = "python bench/instructions.py" + (" --import-asgi" if import_asgi else "")
-    wsgi_process = (
-        "restauth.asgi imported too, as in run.py's process"
-        if import_asgi
-        else "restauth.asgi not imported, as in a WSGI deployment (importing it alone adds "
-        "about 3k instructions to each WSGI request of restauth: `--import-asgi`)"
-    )
     return "\n".join([
         "# restauth: instructions per request (callgrind)",
         "",
-        f"`{command}` at commit {commit}, {when}; "
+        f"`python bench/instructions.py` at commit {commit}, {when}; "
         f"Python {platform.python_version()}, {version.stdout.strip()}, Linux "
         f"{platform.release()} {platform.machine()}.",
         "",
@@ -298,14 +290,16 @@ def header(valgrind: str, requests: int, import_asgi: bool) -> str:
         f"with {1 + requests} requests after the same set-up; the difference ÷ {requests}. "
         "The in-process harness's request: ASGI, one `app(scope.copy(), receive, send)` "
         "coroutine run by one `.send(None)` (no event loop; every request decided inline); "
-        f"WSGI, one call with the environ copied and the body consumed, {wsgi_process}. "
-        "PYTHONHASHSEED=0 (another seed moves a row by a few hundred). Overhead: over the "
+        "WSGI, one call with the environ copied and the body consumed. PYTHONHASHSEED=0. "
+        "Overhead: over the "
         "same protocol's bare app. ASGI ÷ WSGI: the overheads' ratio; less floors: each "
         "overhead less its protocol's minimal middleware's (the floor row) first. Memory "
         "users and tokens, throttle and password cache on (restauth's defaults); Basic: a "
         f"password the cache remembers (bcrypt cost {ROUNDS}, no bcrypt in the counted "
         "requests). Instructions are not time: a C call (HMAC, a dict) counts its own "
-        "instructions, a cache miss costs none.",
+        "instructions, a cache miss costs none. Repeat runs agree to about 1 %; another "
+        "script's driver around the same requests (a loop at module level, other imports) "
+        "counted restauth's rows up to about 3k higher: compare rows of one run.",
         "",
     ])  # fmt: skip
 
@@ -319,16 +313,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--jobs", type=int, choices=(1, 2), default=2, help="valgrind processes at once"
     )
-    parser.add_argument(
-        "--import-asgi",
-        action="store_true",
-        help="import restauth.asgi in the WSGI rows' processes too (as run.py's process does)",
-    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         protocol, key, n = args.child
-        return child(protocol, key, int(n), args.import_asgi)
+        return child(protocol, key, int(n))
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         print("valgrind is not installed (apt-get install -y valgrind): nothing counted.")
@@ -339,11 +328,11 @@ def main(argv: list[str] | None = None) -> int:
 
     preflight()
     log(f"callgrind: {len(ROWS) * len(PROTOCOLS) * 2} runs, {args.jobs} at once")
-    text = table(measure(valgrind, args.requests, args.jobs, args.import_asgi, log))
+    text = table(measure(valgrind, args.requests, args.jobs, log))
     print(text)
     if args.save:
         with open(args.save, "w", encoding="utf-8") as handle:
-            handle.write(header(valgrind, args.requests, args.import_asgi) + "\n" + text + "\n")
+            handle.write(header(valgrind, args.requests) + "\n" + text + "\n")
     return 0
 
 
