@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from restauth._storage.schema import (
     CREATE_SCHEMA_TABLE,
@@ -47,13 +47,17 @@ class SQLiteDatabase:
 
     ``sqlite3`` connections must not cross threads or a ``fork()``; keeping one per
     thread avoids both, and a pool would add nothing since SQLite opens in microseconds.
+    Each connection has a lock its thread holds while using it, because :meth:`close`
+    runs on another thread: ``sqlite3`` frees a connection closed under a running query
+    and the process dies of a segmentation fault (a server shutting down while its
+    outbox thread sends a reset mail).
     """
 
     def __init__(self, path: str | os.PathLike[str], timeout: float = DEFAULT_TIMEOUT) -> None:
         self.path = Path(path)
         self.timeout = timeout
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._all: list[_Opened] = []
         self._lock = threading.Lock()
         self._pending: list[Schema] = []  # required, not yet found or created
 
@@ -73,14 +77,29 @@ class SQLiteDatabase:
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection, the required tables ready (:class:`StoreUnavailable`
-        or :class:`~restauth.errors.SchemaTooNew` if not: the next call tries again)."""
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None or self._local.pid != os.getpid():
-            connection = self._connect()
-            self._local.connection, self._local.pid = connection, os.getpid()
+        or :class:`~restauth.errors.SchemaTooNew` if not: the next call tries again).
+        Use it inside :meth:`using` or :meth:`transaction`, or :meth:`close` may close it
+        under the query."""
+        return self._opened().connection
+
+    @contextlib.contextmanager
+    def using(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, held so that :meth:`close` waits for the caller."""
+        opened = self._opened()
+        with opened.lock:
+            yield opened.connection
+
+    def _opened(self) -> _Opened:
+        opened: _Opened | None = getattr(self._local, "opened", None)
+        if opened is None or opened.pid != os.getpid():
+            opened = _Opened(self._connect(), threading.RLock(), os.getpid())
+            self._local.opened = opened
+            with self._lock:
+                self._all.append(opened)
         if self._pending:  # empty after the first use: one test per call
-            self._create_pending(connection)
-        return connection
+            with opened.lock:
+                self._create_pending(opened.connection)
+        return opened
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -103,8 +122,6 @@ class SQLiteDatabase:
             raise StoreUnavailable(
                 f"SQLite database {self.path} cannot be opened: {error}"
             ) from None
-        with self._lock:
-            self._all.append(connection)
         return connection
 
     def _use_wal(self, connection: sqlite3.Connection) -> None:
@@ -128,7 +145,8 @@ class SQLiteDatabase:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that takes the write lock up front (no deadlocking upgrade)."""
-        with _immediate(self.connection(), self.path) as connection:
+        opened = self._opened()
+        with opened.lock, _immediate(opened.connection, self.path) as connection:
             yield connection
 
     def execute(
@@ -138,7 +156,9 @@ class SQLiteDatabase:
         :func:`errors_as_unavailable`: a Token check runs this, and a generator-based
         context manager costs it about 2 µs.)"""
         try:
-            return self.connection().execute(sql, parameters).fetchall()
+            opened = self._opened()
+            with opened.lock:
+                return opened.connection.execute(sql, parameters).fetchall()
         except sqlite3.IntegrityError:
             raise
         except sqlite3.Error as error:
@@ -166,13 +186,28 @@ class SQLiteDatabase:
             create_or_upgrade(connection, schema, found, "?", where)
 
     def close(self) -> None:
-        """Close every connection this object opened, on any thread."""
+        """Close every connection this object opened in this process, on any thread,
+        each when its thread is done with it; a thread's next use opens a new one.
+        (A forked child leaves its parent's alone: they are the parent's to close, and
+        their locks may be held by threads the child does not have.)"""
+        pid = os.getpid()
         with self._lock:
-            connections, self._all = self._all, []
-        for connection in connections:
-            with contextlib.suppress(sqlite3.Error):
-                connection.close()
-        self._local = threading.local()
+            opened, self._all = self._all, []
+            self._local = threading.local()
+        for each in opened:
+            if each.pid != pid:
+                continue
+            with each.lock, contextlib.suppress(sqlite3.Error):
+                each.connection.close()
+
+
+class _Opened(NamedTuple):
+    """A thread's connection, the lock it holds while using it, and the process that
+    opened it."""
+
+    connection: sqlite3.Connection
+    lock: threading.RLock
+    pid: int
 
 
 def _version(connection: sqlite3.Connection, component: str, path: Path) -> int | None:

@@ -108,8 +108,9 @@ class SQLiteThrottleStore:
                 connection.execute(f"DELETE FROM {TABLE} WHERE key = ?", (reset,))
 
     def get_many(self, keys: list[str]) -> list[Counter | None]:
-        with errors_as_unavailable(self.database.path):  # a plain read: no write lock
-            return _read(self.database.connection(), keys)
+        # a plain read: no write lock
+        with errors_as_unavailable(self.database.path), self.database.using() as connection:
+            return _read(connection, keys)
 
     def reset(self, key: str) -> None:
         self.database.execute(f"DELETE FROM {TABLE} WHERE key = ?", (key,))
