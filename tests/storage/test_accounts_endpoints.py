@@ -9,7 +9,8 @@ import json
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
 import pytest
 from webtest import TestApp
@@ -45,7 +46,10 @@ class Outbox:
 class Site:
     """A middleware with accounts, its test client, its store and its notifier."""
 
+    made: ClassVar[list[Site]] = []  # this test's sites, drained before its stores close
+
     def __init__(self, users: Any, **accounts: Any) -> None:
+        Site.made.append(self)
         self.users = users
         self.outbox = Outbox()
         self.tokens = MemoryTokenManager()
@@ -82,6 +86,20 @@ def bearer(token: str) -> dict[str, str]:
 
 
 ROOT = {"Authorization": basic("root", ROOT_PASSWORD)}
+
+
+@pytest.fixture(autouse=True)
+def _drained(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every site's queued notifications are done before the test's stores close (the
+    store fixture is asked for here, so it is torn down after this): a job left running
+    would write to a closed store, and log into the next test."""
+    if "make_users" in request.fixturenames:
+        request.getfixturevalue("make_users")
+    Site.made.clear()
+    yield
+    for site in Site.made:
+        site.flush()
+    Site.made.clear()
 
 
 @pytest.fixture
