@@ -38,7 +38,6 @@ import restauth_scenarios as wsgi  # noqa: E402
 from restauth import AuthMiddleware as WSGIMiddleware  # noqa: E402
 from restauth import MemoryTokenManager  # noqa: E402
 from restauth.asgi import AuthMiddleware, ScopeRequest, messages, spec  # noqa: E402  # noqa: E402
-from restauth.asgi import middleware as asgi_middleware  # noqa: E402
 from restauth.asgi import scope as asgi_scope  # noqa: E402
 from restauth.middleware import EnvironRequest  # noqa: E402
 from restauth.middleware import _merging as wsgi_merging  # noqa: E402
@@ -228,9 +227,8 @@ class Sketch(AuthMiddleware):
         if ours:  # restauth's own endpoints: as restauth does it (not what is measured)
             await super()._http(scope, receive, send)
             return
-        if self._in_process and not ours and not asgi_middleware._basic(request):
-            decision = self.pipeline.decide(request)
-        else:
+        decision = self._inline(request) if self._in_process else None
+        if decision is None:
             decision = await self._decide(request, ours)
         if isinstance(decision, Reply):
             await cached_reply(send, decision)
@@ -251,8 +249,9 @@ class Executor(AuthMiddleware):
     pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="sketch")
 
     async def _decide(self, request: ScopeRequest, ours: bool) -> Any:
-        if self._in_process and not ours and not asgi_middleware._basic(request):
-            return self.pipeline.decide(request)
+        decision = self._inline(request) if self._in_process and not ours else None
+        if decision is not None:
+            return decision
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, self.pipeline.decide, request)
 
@@ -317,9 +316,7 @@ def parts(users: Any, headers: list[tuple[bytes, bytes]], label: str) -> list[ha
         "WSGI decide (EnvironRequest), same pipeline": lambda: pipeline.decide(
             EnvironRequest(environ)
         ),
-        "ASGI adapter's own checks: owns + _basic": lambda: (
-            middleware._owns(request.path) or asgi_middleware._basic(request)
-        ),
+        "ASGI adapter's own check: owns": lambda: middleware._owns(request.path),
         "ASGI _for_app": lambda: asgi_scope.for_app(scope, decision),
         "ASGI _for_app (sketch: roles sorted when read)": lambda: lean_for_app(scope, decision),
         "ASGI _merging + its start message": merge(messages.merging),
@@ -412,7 +409,7 @@ def main() -> int:
 PAIRS = [  # (the ASGI part, the WSGI part doing the same job or "")
     ("ASGI view: ScopeRequest + header dict", "WSGI view: EnvironRequest"),
     ("ASGI decide (ScopeRequest)", "WSGI decide (EnvironRequest), same pipeline"),
-    ("ASGI adapter's own checks: owns + _basic", ""),
+    ("ASGI adapter's own check: owns", ""),
     ("ASGI _for_app", ""),
     ("ASGI _merging + its start message", "WSGI _merging + start_response"),
     ("ASGI start message alone (the bare app's)", ""),

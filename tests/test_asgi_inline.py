@@ -1,11 +1,15 @@
-"""A Basic password the password cache remembers is decided inline by the ASGI adapter
-(in-process stores): no hash is checked, so no worker thread is needed; any other Basic
-request (a first login, a wrong password, a disabled user) still goes to a thread."""
+"""With in-process stores the ASGI adapter decides a Basic request inline unless a hash
+must be checked: a password the password cache remembers, a token as password and a
+throttled guess need no thread; a first login, a wrong password, an unknown or disabled
+user go to one, counted and audited once."""
 
 from __future__ import annotations
 
 import base64
+import logging
 from typing import Any
+
+import pytest
 
 from restauth import MemoryTokenManager, MemoryUserStore, PasswordHasher
 from restauth.asgi import AuthMiddleware
@@ -66,3 +70,49 @@ def test_without_a_password_cache_every_basic_request_takes_a_thread(
     for _ in range(2):
         assert status(middleware, basic("alice", PASSWORD)) == 200
     assert len(thread_calls) == 2
+
+
+def test_a_password_to_check_is_tried_inline_then_decided_once_in_a_thread(
+    thread_calls: list[object], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The inline try stops at the hash check, before anything is counted or logged: a
+    wrong password or an unknown user is counted by the throttle once, audited once."""
+    users = MemoryUserStore(PasswordHasher(rounds=4))
+    users.add("alice", PASSWORD)
+    middleware = AuthMiddleware(lambda *a: None, users=users, tokens=MemoryTokenManager())
+    throttle = middleware.options.throttle
+    assert throttle is not None
+    with caplog.at_level(logging.INFO, logger="restauth.audit"):
+        assert status(middleware, basic("alice", "a wrong passphrase")) == 401
+        assert status(middleware, basic("nobody", "a wrong passphrase")) == 401
+    assert len(thread_calls) == 2
+    counters = throttle.store.get_many(["u:alice", "u:nobody", "a:203.0.113.9"])
+    assert [counter.count if counter else 0 for counter in counters] == [1, 1, 2]
+    failures = [r.getMessage() for r in caplog.records if "login.failure" in r.getMessage()]
+    assert len(failures) == 2
+    assert 'userid="alice"' in failures[0]
+    assert 'userid="nobody"' in failures[1]
+
+
+def test_a_token_as_password_is_decided_inline(thread_calls: list[object]) -> None:
+    users = MemoryUserStore(PasswordHasher(rounds=4))
+    users.add("alice", PASSWORD)
+    tokens = MemoryTokenManager()
+    alice = users.get("alice")
+    assert alice is not None
+    token = tokens.issue("alice", alice.stamp).token
+    middleware = AuthMiddleware(lambda *a: None, users=users, tokens=tokens)
+    assert status(middleware, basic("alice", token)) == 200
+    assert status(middleware, basic("bob", token)) == 401  # another user's token: a hash check
+    assert len(thread_calls) == 1
+
+
+def test_a_throttled_password_is_refused_inline(thread_calls: list[object]) -> None:
+    users = MemoryUserStore(PasswordHasher(rounds=4))
+    users.add("alice", PASSWORD)
+    middleware = AuthMiddleware(lambda *a: None, users=users, tokens=MemoryTokenManager())
+    statuses = [status(middleware, basic("alice", f"wrong guess {n}")) for n in range(8)]
+    assert statuses[0] == 401
+    assert 429 in statuses  # the throttle's wait: no hash checked
+    checked = statuses.index(429)
+    assert len(thread_calls) == checked  # each 401 checked a hash in a thread; each 429 none

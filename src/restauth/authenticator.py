@@ -14,12 +14,12 @@ from typing import Protocol
 
 from restauth.audit import escape
 from restauth.backend import call, failed
-from restauth.errors import StoreUnavailable
+from restauth.errors import HashCheckDeferred, StoreUnavailable
 from restauth.identity import Identity, Mechanism
-from restauth.lookups import TokenLookup
+from restauth.lookups import DEFER_HASH_CHECK, TokenLookup
 from restauth.passwords.cache import PasswordCache
 from restauth.passwords.hasher import Check, PasswordHasher
-from restauth.throttle.policy import Attempt, Throttle
+from restauth.throttle.policy import Throttle
 from restauth.tokens.base import (
     DEFAULT_MAX_TOKEN_LENGTH,
     DeadToken,
@@ -128,11 +128,14 @@ class Authenticator:
         ``address`` is the client's, for the throttle's per-address counter. A genuine
         token whose session is over comes back as its :class:`DeadToken` (refused like
         any bad token; the gate writes whose it was in the audit record). ``looked_up``
-        holds a Token check's reads when they were done ahead (see :mod:`restauth.lookups`)."""
-        if looked_up is not None:
+        holds a Token check's reads when they were done ahead, or is
+        :data:`~restauth.lookups.DEFER_HASH_CHECK` (see :mod:`restauth.lookups`)."""
+        if looked_up is not None and looked_up is not DEFER_HASH_CHECK:
             return self._looked_up(credentials, looked_up)
         if isinstance(credentials, BasicCredentials):
-            return self._basic(credentials.userid, credentials.password, address)
+            return self._basic(
+                credentials.userid, credentials.password, address, looked_up is DEFER_HASH_CHECK
+            )
         return self._any_token(credentials)
 
     def _looked_up(
@@ -158,7 +161,7 @@ class Authenticator:
         return self._token(credentials.token, mechanism)
 
     def _basic(
-        self, userid: str, password: str, address: str | None
+        self, userid: str, password: str, address: str | None, defer_hash: bool = False
     ) -> Authenticated | Failure | Throttled | DeadToken:
         user = call(self.users.get, userid)
         if user is not None and (user.disabled or not user.verified):
@@ -176,15 +179,18 @@ class Authenticator:
             if seen and throttle is not None:
                 call(throttle.success, known.identity.userid)
             return known
+        if defer_hash:  # before the attempt is counted: the run in a thread counts it
+            raise HashCheckDeferred
+        return self._hash_check(user, userid, password, address)
+
+    def _hash_check(
+        self, user: User | None, userid: str, password: str, address: str | None
+    ) -> Authenticated | Failure | Throttled:
+        """The one expensive step, for an attempt the throttle admits (and counts)."""
+        throttle = self.throttle
         attempt = None if throttle is None else call(throttle.begin, userid, address)
         if attempt is not None and attempt.wait:
             return Throttled(attempt.wait)
-        return self._hash_check(user, password, attempt)
-
-    def _hash_check(
-        self, user: User | None, password: str, attempt: Attempt | None
-    ) -> Authenticated | Failure:
-        """The one expensive step, for an attempt the throttle admitted (and counted)."""
         try:
             if user is None:
                 self.hasher.verify(password, None)  # an unknown user costs one hash check too

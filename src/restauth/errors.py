@@ -74,6 +74,13 @@ class NotificationFailed(RestauthError):
     be logged. Raised on the outbox's thread: the request was answered already."""
 
 
+class HashCheckDeferred(RestauthError):
+    """Not an error: a decision asked to stop before a password's hash check (the ASGI
+    adapter's inline try, :data:`restauth.lookups.DEFER_HASH_CHECK`) reached one, with
+    nothing counted or written yet. The adapter decides again in a worker thread; it
+    never leaves restauth."""
+
+
 class UsageError(RestauthError):
     """A mistake on the ``restauth`` command line: printed as one line, exit code 1."""
 

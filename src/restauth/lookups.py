@@ -50,3 +50,12 @@ NO_READS = TokenLookup("", None)
 """For a decision that must read no store (``Gate.reads`` said so): any credentials
 reaching the authenticator with it are refused as an internal error (a 503, logged),
 never checked against a store on the event loop."""
+
+
+DEFER_HASH_CHECK = TokenLookup("", None)
+"""For a decision on the event loop whose stores all live in this process: the
+authenticator reads them directly, as in a thread, and raises
+:class:`~restauth.errors.HashCheckDeferred` where a password's hash would be checked
+(bcrypt: tens of milliseconds), before the attempt is counted or anything is written.
+The adapter then runs the decision again in a worker thread. A password the cache
+remembers is so decided inline, once."""

@@ -21,7 +21,7 @@ from contextlib import suppress
 
 from restauth import audit, backend
 from restauth.endpoints import Endpoints
-from restauth.errors import StoreUnavailable
+from restauth.errors import HashCheckDeferred, StoreUnavailable
 from restauth.gate import Gate, query_token
 from restauth.identity import Identity
 from restauth.lookups import TokenLookup
@@ -98,12 +98,15 @@ class Pipeline:
         self._plain = options.query_token is None and options.cors is None  # nothing to add
 
     def decide(self, request: Request, looked_up: TokenLookup | None = None) -> Decision:
-        """What to do with ``request``; never raises (see the module docstring).
+        """What to do with ``request``; never raises (see the module docstring), but for
+        :class:`~restauth.lookups.HashCheckDeferred` when ``looked_up`` asks for it.
         ``looked_up``: its Token check's reads, done ahead (see :mod:`restauth.lookups`)."""
         try:
             decision = self._decide(request, looked_up)
             if self._plain and type(decision) is Admit:
                 return decision  # the common case: nothing to add
+        except HashCheckDeferred:
+            raise  # nothing decided, nothing done: the caller decides again, in a thread
         except StoreUnavailable as error:
             logger.warning("store unavailable: %s", error)
             self._audit_failure("store.unavailable", request)

@@ -24,15 +24,15 @@ from restauth.asgi.spec import ASGIApp, Receive, Scope, Send
 from restauth.asgi.workers import Workers
 from restauth.endpoints.json_body import MAX_BODY
 from restauth.endpoints.login_body import MAX_LOGIN_BODY
+from restauth.errors import HashCheckDeferred
 from restauth.gate import ANYTHING
-from restauth.lookups import NO_READS
+from restauth.lookups import DEFER_HASH_CHECK, NO_READS
 from restauth.options import Options, Settings
 from restauth.pipeline import Decision, Pipeline
 from restauth.throttle.policy import MemoryThrottleStore
 from restauth.tokens.memory import MemoryTokenManager
 from restauth.users.memory import MemoryUserStore
 from restauth.wire.cookies import is_cross_site
-from restauth.wire.credentials import BasicCredentials, parse_authorization
 from restauth.wire.responses import Reply
 
 if TYPE_CHECKING:
@@ -102,9 +102,8 @@ class AuthMiddleware:
             # read here, on the loop, where a client that never sends its body costs a
             # coroutine, not one of the max_threads a decision needs
             request.body = await read_body(receive, request.content_length, _BODY_LIMIT)
-        if self._at_once(request, ours):  # the commonest case: no await
-            decision = self.pipeline.decide(request)
-        else:
+        decision = self._inline(request) if self._in_process and not ours else None
+        if decision is None:  # the commonest case has no await
             decision = await self._decide(request, ours)
         if isinstance(decision, Reply):
             await self._replies.send(send, decision)
@@ -126,9 +125,8 @@ class AuthMiddleware:
         if self._owns(request.path):  # restauth's endpoints speak HTTP only: never run one
             await refuse_handshake(scope, send, self.pipeline.challenges.forbidden)
             return
-        if self._at_once(request, False):
-            decision = self.pipeline.decide(request)
-        else:
+        decision = self._inline(request) if self._in_process else None
+        if decision is None:
             decision = await self._decide(request, False)
         if isinstance(decision, Reply):
             await refuse_handshake(scope, send, decision)
@@ -144,22 +142,22 @@ class AuthMiddleware:
             return False
         return request.path == accounts[0] or request.path.startswith(accounts[1])
 
-    def _at_once(self, request: ScopeRequest, ours: bool) -> bool:
-        """Whether the decision can run inline without a look at the credentials: stores
-        in this process, no password, not an endpoint of ours."""
-        return self._in_process and not ours and not _basic(request)
+    def _inline(self, request: ScopeRequest) -> Decision | None:
+        """With every store in this process: the decision, made on the loop; ``None`` when
+        it reached a password's hash check (nothing was done: :meth:`_decide` runs it
+        again in a thread). So a password the cache remembers is decided inline, once."""
+        try:
+            return self.pipeline.decide(request, DEFER_HASH_CHECK)
+        except HashCheckDeferred:
+            return None
 
     async def _decide(self, request: ScopeRequest, ours: bool) -> Decision:
         """The pipeline's decision, where it cannot stall the loop (when not
-        :meth:`_at_once`): inline when it reads no store that may wait; after awaiting a
-        Token check's reads through async clients; else in a worker thread (a password,
-        restauth's endpoints, other stores)."""
+        :meth:`_inline`): inline when it reads no store that may wait; after awaiting a
+        Token check's reads through async clients; else in a worker thread (a password's
+        hash check, restauth's endpoints, other stores)."""
         pipeline = self.pipeline
-        if ours:
-            return await self._workers.run(pipeline.decide, request)
-        if self._in_process:  # a Basic password: inline only when the cache remembers it
-            if self._remembered(request):
-                return pipeline.decide(request)
+        if ours or self._in_process:
             return await self._workers.run(pipeline.decide, request)
         try:
             reads = pipeline.gate.reads(request)
@@ -172,31 +170,6 @@ class AuthMiddleware:
             if looked_up is not None:
                 return pipeline.decide(request, looked_up)
         return await self._workers.run(pipeline.decide, request)
-
-    def _remembered(self, request: ScopeRequest) -> bool:
-        """Whether a Basic password is one the password cache remembers for an active user
-        (in-process stores only): then no hash is checked, and the decision runs inline."""
-        options = self.options
-        cache = options.password_cache
-        if cache is None:
-            return False
-        credentials = parse_authorization(
-            request.header("authorization"),
-            tokens_enabled=options.bearer_scheme,
-            max_size=options.max_header_size,
-            basic_fallback=options.basic_charset_fallback,
-        )
-        if not isinstance(credentials, BasicCredentials):
-            return False
-        try:
-            user = options.users.get(credentials.userid)
-        except Exception:  # the pipeline, in a thread, answers a failing store (503)
-            return False
-        return (
-            user is not None
-            and user.active
-            and cache.hit(credentials.userid, credentials.password, user.password_hash)
-        )
 
     def _started(self) -> None:
         """The lifespan's startup is complete: the async readers for this loop."""
@@ -229,14 +202,6 @@ def _never_blocks(options: Options) -> bool:
         and (throttle is None or isinstance(throttle.store, MemoryThrottleStore))
         and not options.bearers  # an identity provider's keys may be fetched
     )
-
-
-def _basic(request: ScopeRequest) -> bool:
-    """Whether the request carries a password (Basic): checking one may cost bcrypt."""
-    header = request.header("authorization")
-    if header is None:
-        return False
-    return header.strip(" ").partition(" ")[0].lower() == "basic"  # as the parser reads it
 
 
 def from_config(
