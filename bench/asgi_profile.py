@@ -249,10 +249,7 @@ class Executor(AuthMiddleware):
     pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="sketch")
 
     async def _decide(self, request: ScopeRequest, ours: bool) -> Any:
-        decision = self._inline(request) if self._in_process and not ours else None
-        if decision is not None:
-            return decision
-        loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()  # (the inherited _http tried inline first)
         return await loop.run_in_executor(self.pool, self.pipeline.decide, request)
 
 

@@ -97,14 +97,17 @@ def test_a_password_to_check_is_tried_inline_then_decided_once_in_a_thread(
 def test_a_token_as_password_is_decided_inline(thread_calls: list[object]) -> None:
     users = MemoryUserStore(PasswordHasher(rounds=4))
     users.add("alice", PASSWORD)
+    users.add("bob", "another long passphrase")
     tokens = MemoryTokenManager()
     alice = users.get("alice")
     assert alice is not None
     token = tokens.issue("alice", alice.stamp).token
     middleware = AuthMiddleware(lambda *a: None, users=users, tokens=tokens)
     assert status(middleware, basic("alice", token)) == 200
-    assert status(middleware, basic("bob", token)) == 401  # another user's token: a hash check
-    assert len(thread_calls) == 1
+    assert thread_calls == []
+    assert status(middleware, basic("bob", token)) == 401  # alice's token: bob's hash checked
+    assert status(middleware, basic("carol", token)) == 401  # nobody: the dummy check
+    assert len(thread_calls) == 2
 
 
 def test_a_throttled_password_is_refused_inline(thread_calls: list[object]) -> None:

@@ -76,9 +76,9 @@ class NotificationFailed(RestauthError):
 
 class HashCheckDeferred(RestauthError):
     """Not an error: a decision asked to stop before a password's hash check (the ASGI
-    adapter's inline try, :data:`restauth.lookups.DEFER_HASH_CHECK`) reached one, with
-    nothing counted or written yet. The adapter decides again in a worker thread; it
-    never leaves restauth."""
+    adapter's inline try, :data:`restauth.lookups.DEFER_HASH_CHECK`) reached one, before
+    the throttle counted the attempt or anything was audited. The adapter decides again
+    in a worker thread; it never leaves restauth."""
 
 
 class UsageError(RestauthError):

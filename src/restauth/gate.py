@@ -91,7 +91,7 @@ class Gate:
 
         ``credentials`` are given by the login endpoint (from its body); otherwise they
         are read from the request. ``looked_up``: the Token check's reads, done ahead
-        (see :meth:`reads`).
+        (see :meth:`reads`), or :data:`~restauth.lookups.DEFER_HASH_CHECK`.
         """
         if credentials is None:
             found = self._read_credentials(request)

@@ -1,4 +1,5 @@
-"""A Token check's two reads, done ahead with a store's async client.
+"""What a decision on the event loop may do: a Token check's two reads, done ahead with a
+store's async client; or everything up to a password's hash check.
 
 The pipeline is synchronous: under ASGI, a decision that may wait on a store runs in a
 worker thread. The commonest decision, a Token check (``Authorization: Token``/``Bearer``,
@@ -6,7 +7,8 @@ the cookie, the query token), reads two records: the token's, then its user's. A
 with an async client (Redis through ``redis.asyncio``, PostgreSQL through psycopg's async
 pool) offers an *async reader* for that read; the ASGI adapter awaits it on the event loop
 and hands the pipeline a :class:`TokenLookup`, so the decision then runs inline: no thread.
-Everything else (passwords, restauth's endpoints, custom stores) still runs in a thread.
+With in-process stores it hands the pipeline :data:`DEFER_HASH_CHECK` instead. Everything
+else (a password's hash check, restauth's endpoints, custom stores) runs in a thread.
 
 A reader belongs to the event loop it was made in (an async client's connections do):
 the adapter makes its readers at the lifespan's startup through
@@ -52,10 +54,11 @@ reaching the authenticator with it are refused as an internal error (a 503, logg
 never checked against a store on the event loop."""
 
 
-DEFER_HASH_CHECK = TokenLookup("", None)
+DEFER_HASH_CHECK = TokenLookup("(defer a hash check)", None)  # never a token: not NO_READS
 """For a decision on the event loop whose stores all live in this process: the
 authenticator reads them directly, as in a thread, and raises
 :class:`~restauth.errors.HashCheckDeferred` where a password's hash would be checked
-(bcrypt: tens of milliseconds), before the attempt is counted or anything is written.
-The adapter then runs the decision again in a worker thread. A password the cache
-remembers is so decided inline, once."""
+(bcrypt: tens of milliseconds): before the throttle counts the attempt, and before any
+audit record. The adapter then runs the decision again, from the start, in a worker
+thread, which repeats what the try did (reads; a live token given as the password is
+renewed, as it would be anyway). A password the cache remembers is decided inline, once."""

@@ -11,7 +11,9 @@ here knows WSGI, ASGI or webob.
 The failure boundary is :meth:`Pipeline.decide`: a store or rule that fails (raised as
 ``StoreUnavailable`` by :func:`restauth.backend.call`) is a 503 with ``Retry-After``;
 anything else that escapes is a bug in restauth, also a 503 (fail closed), logged at
-ERROR with its traceback so it is never mistaken for an outage.
+ERROR with its traceback so it is never mistaken for an outage. The one exception that
+leaves it is :class:`~restauth.errors.HashCheckDeferred`, and only for the caller that
+asked for it (the ASGI adapter's inline try, :data:`restauth.lookups.DEFER_HASH_CHECK`).
 """
 
 from __future__ import annotations
@@ -99,8 +101,9 @@ class Pipeline:
 
     def decide(self, request: Request, looked_up: TokenLookup | None = None) -> Decision:
         """What to do with ``request``; never raises (see the module docstring), but for
-        :class:`~restauth.lookups.HashCheckDeferred` when ``looked_up`` asks for it.
-        ``looked_up``: its Token check's reads, done ahead (see :mod:`restauth.lookups`)."""
+        :class:`~restauth.errors.HashCheckDeferred` when ``looked_up`` asks for it.
+        ``looked_up``: its Token check's reads, done ahead, or
+        :data:`~restauth.lookups.DEFER_HASH_CHECK` (see :mod:`restauth.lookups`)."""
         try:
             decision = self._decide(request, looked_up)
             if self._plain and type(decision) is Admit:

@@ -12,7 +12,7 @@ into its answer (:mod:`.messages`).
   unreadable ones); with in-process stores (memory users, tokens and throttle, no identity
   provider), any request but restauth's own endpoints, up to a password's hash check
   (a Basic password the password cache remembers needs none): the pipeline stops there,
-  before anything is counted or written, and the decision runs again in a thread;
+  before the throttle counts the attempt, and the decision runs again in a thread;
 - *after awaiting its reads*, for a Token check (``Token``/``Bearer``, the cookie, the
   query token) when the token manager and the user store have async clients (Redis through
   ``redis.asyncio``, PostgreSQL through psycopg's async pool; memory users need none): the

@@ -102,8 +102,9 @@ class AuthMiddleware:
             # read here, on the loop, where a client that never sends its body costs a
             # coroutine, not one of the max_threads a decision needs
             request.body = await read_body(receive, request.content_length, _BODY_LIMIT)
+        # the commonest case, in-process stores, is decided here, with no await
         decision = self._inline(request) if self._in_process and not ours else None
-        if decision is None:  # the commonest case has no await
+        if decision is None:
             decision = await self._decide(request, ours)
         if isinstance(decision, Reply):
             await self._replies.send(send, decision)
@@ -144,8 +145,9 @@ class AuthMiddleware:
 
     def _inline(self, request: ScopeRequest) -> Decision | None:
         """With every store in this process: the decision, made on the loop; ``None`` when
-        it reached a password's hash check (nothing was done: :meth:`_decide` runs it
-        again in a thread). So a password the cache remembers is decided inline, once."""
+        it reached a password's hash check (before the throttle counted it or anything was
+        audited: :meth:`_decide` runs it again in a thread). So a password the cache
+        remembers is decided inline, once."""
         try:
             return self.pipeline.decide(request, DEFER_HASH_CHECK)
         except HashCheckDeferred:
