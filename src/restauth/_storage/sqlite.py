@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from restauth._storage.schema import (
     CREATE_SCHEMA_TABLE,
@@ -58,6 +58,7 @@ class SQLiteDatabase:
         self.timeout = timeout
         self._local = threading.local()
         self._all: list[_Opened] = []
+        self._closing = threading.Lock()  # one close() at a time: each waits for them all
         self._lock = threading.Lock()
         self._pending: list[Schema] = []  # required, not yet found or created
 
@@ -85,14 +86,26 @@ class SQLiteDatabase:
     @contextlib.contextmanager
     def using(self) -> Iterator[sqlite3.Connection]:
         """This thread's connection, held so that :meth:`close` waits for the caller."""
-        opened = self._opened()
-        with opened.lock:
+        opened = self._held()
+        try:
             yield opened.connection
+        finally:
+            opened.lock.release()
+
+    def _held(self) -> _Opened:
+        """This thread's connection, its lock acquired (the caller releases it): never
+        one that :meth:`close` closed while this thread waited for the lock."""
+        while True:
+            opened = self._opened()
+            opened.lock.acquire()
+            if not opened.closed:
+                return opened
+            opened.lock.release()
 
     def _opened(self) -> _Opened:
         opened: _Opened | None = getattr(self._local, "opened", None)
-        if opened is None or opened.pid != os.getpid():
-            opened = _Opened(self._connect(), threading.RLock(), os.getpid())
+        if opened is None or opened.closed or opened.pid != os.getpid():
+            opened = _Opened(self._connect())
             self._local.opened = opened
             with self._lock:
                 self._all.append(opened)
@@ -145,9 +158,12 @@ class SQLiteDatabase:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that takes the write lock up front (no deadlocking upgrade)."""
-        opened = self._opened()
-        with opened.lock, _immediate(opened.connection, self.path) as connection:
-            yield connection
+        opened = self._held()
+        try:
+            with _immediate(opened.connection, self.path) as connection:
+                yield connection
+        finally:
+            opened.lock.release()
 
     def execute(
         self, sql: str, parameters: Sequence[object] | Mapping[str, object] = ()
@@ -156,9 +172,11 @@ class SQLiteDatabase:
         :func:`errors_as_unavailable`: a Token check runs this, and a generator-based
         context manager costs it about 2 µs.)"""
         try:
-            opened = self._opened()
-            with opened.lock:
+            opened = self._held()
+            try:
                 return opened.connection.execute(sql, parameters).fetchall()
+            finally:
+                opened.lock.release()
         except sqlite3.IntegrityError:
             raise
         except sqlite3.Error as error:
@@ -186,28 +204,37 @@ class SQLiteDatabase:
             create_or_upgrade(connection, schema, found, "?", where)
 
     def close(self) -> None:
-        """Close every connection this object opened in this process, on any thread,
-        each when its thread is done with it; a thread's next use opens a new one.
-        (A forked child leaves its parent's alone: they are the parent's to close, and
-        their locks may be held by threads the child does not have.)"""
+        """Close every connection this object opened in this process; a thread's next
+        use opens a new one. Another thread's connection is closed when that thread is
+        done with it (its running statement or transaction, which may itself wait up to
+        ``timeout`` for another process's write lock); the caller's own, at once. A
+        forked child only forgets its parent's connections (their locks may be held by
+        threads the child does not have; the garbage collector closes its copies)."""
         pid = os.getpid()
-        with self._lock:
-            opened, self._all = self._all, []
-            self._local = threading.local()
-        for each in opened:
-            if each.pid != pid:
-                continue
-            with each.lock, contextlib.suppress(sqlite3.Error):
-                each.connection.close()
+        with self._closing:
+            with self._lock:
+                opened, self._all = self._all, []
+            for each in opened:
+                if each.pid != pid:
+                    continue
+                with each.lock:
+                    each.closed = True
+                    with contextlib.suppress(sqlite3.Error):
+                        each.connection.close()
 
 
-class _Opened(NamedTuple):
-    """A thread's connection, the lock it holds while using it, and the process that
-    opened it."""
+class _Opened:
+    """A thread's connection; the lock the thread holds while it uses the connection
+    (re-entrant: a transaction may run statements through :meth:`SQLiteDatabase.execute`);
+    the process that opened it; whether :meth:`SQLiteDatabase.close` closed it."""
 
-    connection: sqlite3.Connection
-    lock: threading.RLock
-    pid: int
+    __slots__ = ("closed", "connection", "lock", "pid")
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+        self.lock = threading.RLock()
+        self.pid = os.getpid()
+        self.closed = False
 
 
 def _version(connection: sqlite3.Connection, component: str, path: Path) -> int | None:
